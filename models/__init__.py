@@ -1,0 +1,1 @@
+"""Model registry, demo models, serving, capture and feedback."""

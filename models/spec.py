@@ -1,0 +1,196 @@
+"""What a registered model declares: its input schema, sensitive attributes, output
+kind, monitoring configuration and card metadata. Frozen pydantic models; the input
+schema turns into a pandera ``DataFrameSchema`` for validation."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from raigov.lake import RESERVED_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pandera.pandas as pa
+
+OutputKind = Literal["binary", "multiclass", "regression"]
+DType = Literal["float", "int", "str", "bool"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ColumnSpec(_Frozen):
+    """One input column. ``allowed`` lists the categories of a categorical column."""
+
+    name: str = Field(min_length=1)
+    dtype: DType
+    nullable: bool = False
+    allowed: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_COLUMNS:
+            raise ValueError(f"column name {name!r} is reserved by raigov "
+                             f"(reserved: {', '.join(sorted(RESERVED_COLUMNS))})")
+        return name
+
+
+class InputSchema(_Frozen):
+    columns: tuple[ColumnSpec, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "InputSchema":
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate column names: {dupes}")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def to_pandera(self) -> "pa.DataFrameSchema":
+        """A strict pandera schema: every declared column required, no coercion of
+        strings to numbers, ranges and categories checked."""
+        import pandera.pandas as pa
+
+        columns = {}
+        for col in self.columns:
+            checks = []
+            if col.allowed is not None:
+                checks.append(pa.Check.isin(list(col.allowed)))
+            if col.min is not None:
+                checks.append(pa.Check.ge(col.min))
+            if col.max is not None:
+                checks.append(pa.Check.le(col.max))
+            columns[col.name] = pa.Column(_PANDERA_DTYPES[col.dtype], checks=checks,
+                                          nullable=col.nullable, required=True)
+        return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+    @classmethod
+    def infer(cls, df: "pd.DataFrame", *, categorical: list[str] | None = None,
+              nullable: bool | None = None, margin: float = 0.0) -> "InputSchema":
+        """Infer a schema from training data: numeric ranges widened by ``margin`` (a
+        fraction of the range), categories from the observed values."""
+        import pandas as pd
+
+        cols = []
+        for name in df.columns:
+            s = df[name]
+            is_cat = (categorical is not None and name in categorical) or not (
+                pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+            null = bool(s.isna().any()) if nullable is None else nullable
+            if pd.api.types.is_bool_dtype(s):
+                cols.append(ColumnSpec(name=name, dtype="bool", nullable=null))
+            elif is_cat:
+                values = sorted(str(v) for v in s.dropna().unique())
+                cols.append(ColumnSpec(name=name, dtype="str", nullable=null,
+                                       allowed=tuple(values)))
+            else:
+                lo, hi = float(s.min()), float(s.max())
+                pad = (hi - lo) * margin
+                dtype: DType = "int" if pd.api.types.is_integer_dtype(s) else "float"
+                lo_b, hi_b = lo - pad, hi + pad
+                if dtype == "int":
+                    lo_b, hi_b = math.floor(lo_b), math.ceil(hi_b)
+                cols.append(ColumnSpec(name=name, dtype=dtype, nullable=null,
+                                       min=lo_b, max=hi_b))
+        return cls(columns=tuple(cols))
+
+
+_PANDERA_DTYPES = {"float": float, "int": int, "str": str, "bool": bool}
+
+
+class CardMeta(_Frozen):
+    """Narrative parts of the model card (Mitchell et al. 2019). Missing stays None and
+    is shown as missing, never invented."""
+
+    owner: str | None = None
+    description: str | None = None
+    intended_use: str | None = None
+    out_of_scope_uses: str | None = None
+    primary_users: str | None = None
+    factors: str | None = None
+    training_data: str | None = None
+    evaluation_data: str | None = None
+    ethical_considerations: str | None = None
+    limitations: str | None = None
+    recommendations: str | None = None
+    license: str | None = None
+    references: tuple[str, ...] = ()
+
+
+class DriftOverride(_Frozen):
+    method: str | None = None
+    threshold: float | None = None
+
+
+class MonitoringConfig(_Frozen):
+    """How monitors treat this model. Defaults are what a careful user would pick."""
+
+    window: Literal["1h", "1d", "7d"] = "1d"
+    min_group_size: int = Field(default=30, ge=1)
+    intersections: tuple[tuple[str, ...], ...] = ()
+    drift: dict[str, DriftOverride] = Field(default_factory=dict)
+    drift_share_threshold: float = Field(default=0.5, gt=0, le=1)
+    explain_sample: int = Field(default=200, ge=1)
+    bootstrap: int = Field(default=200, ge=0)
+
+
+class ModelSpec(_Frozen):
+    """Everything raigov needs to serve and monitor one model version."""
+
+    name: str = Field(min_length=1, max_length=200)
+    output_kind: OutputKind = "binary"
+    inputs: InputSchema
+    features: tuple[str, ...]
+    sensitive: tuple[str, ...] = ()
+    label_name: str = "label"
+    positive_class: str = "1"
+    classes: tuple[str, ...] = ("0", "1")
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    tags: tuple[str, ...] = ()
+    card: CardMeta = Field(default_factory=CardMeta)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, name: str) -> str:
+        if any(ch in name for ch in ("\x00", "\n", "\r")) or name in (".", ".."):
+            raise ValueError("model name may not be '.', '..' or hold NUL or newlines")
+        return name
+
+    @model_validator(mode="after")
+    def _columns_declared(self) -> "ModelSpec":
+        declared = set(self.inputs.names)
+        for group, names in (("features", self.features), ("sensitive", self.sensitive)):
+            missing = [n for n in names if n not in declared]
+            if missing:
+                raise ValueError(f"{group} {missing} are not columns of the input schema "
+                                 f"(columns: {sorted(declared)})")
+        for combo in self.monitoring.intersections:
+            bad = [n for n in combo if n not in self.sensitive]
+            if bad:
+                raise ValueError(f"intersection {list(combo)} names {bad}, which are not "
+                                 f"sensitive attributes {list(self.sensitive)}")
+        return self
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Columns a request row carries: the features, then sensitive-only columns."""
+        return list(self.features) + [s for s in self.sensitive if s not in self.features]

@@ -1,0 +1,1 @@
+"""Monitors: quality, drift, performance, fairness and explanations per model and window."""

@@ -1,0 +1,58 @@
+"""The raigov home: where the catalog, the lake, the spool and the artifacts live.
+
+Resolved from ``--home``, else ``$RAIGOV_HOME``, else ``./.raigov``. Paths are kept as
+``Path`` objects here; the store layer is the only place that turns them into SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+LAKE_TABLES = ("predictions", "feedback", "quarantine")
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> "Home":
+        """The home named by ``home``, else ``$RAIGOV_HOME``, else ``./.raigov``."""
+        chosen = home or os.environ.get("RAIGOV_HOME") or ".raigov"
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    def lake_table(self, table: str) -> Path:
+        return self.lake / table
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    def artifact_dir(self, model: str, version: int) -> Path:
+        return self.artifacts / model / str(version)
+
+    @property
+    def keys(self) -> Path:
+        """Secrets kept outside the database (the ledger checkpoint key)."""
+        return self.root / "keys"
+
+    def ensure(self) -> "Home":
+        """Create the layout if it does not exist yet; return self."""
+        for path in (self.root, self.spool, self.artifacts, self.keys,
+                     *(self.lake_table(t) for t in LAKE_TABLES)):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
