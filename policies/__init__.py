@@ -1,0 +1,1 @@
+"""Policies as code: policy files, rule types, evaluation, alerts, waivers, policy-check."""
