@@ -63,3 +63,81 @@ CREATE TABLE IF NOT EXISTS monitor_windows (
     computed_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (model, version, window_start)
 );
+
+-- Policy findings as evaluated: one row per rule, segment and window (policies.alerts).
+CREATE TABLE IF NOT EXISTS findings (
+    finding_id     VARCHAR PRIMARY KEY,      -- UUIDv7
+    model          VARCHAR NOT NULL,
+    version        INTEGER,
+    window_start   TIMESTAMPTZ,              -- NULL: not a monitoring window (a data file)
+    window_end     TIMESTAMPTZ,
+    policy         VARCHAR NOT NULL,
+    policy_version INTEGER NOT NULL,
+    policy_sha256  VARCHAR NOT NULL,
+    rule_id        VARCHAR NOT NULL,
+    metric         VARCHAR NOT NULL,
+    segment        VARCHAR NOT NULL,
+    status         VARCHAR NOT NULL,         -- pass | fail | insufficient_data | waived | error
+    severity       VARCHAR NOT NULL,         -- info | warning | critical
+    observed       DOUBLE,
+    judged         DOUBLE,
+    judge          VARCHAR NOT NULL,         -- point | ci_bound
+    op             VARCHAR,
+    threshold      DOUBLE,
+    ci_low         DOUBLE,
+    ci_high        DOUBLE,
+    n              BIGINT,
+    groups         JSON NOT NULL,
+    reason         VARCHAR NOT NULL,
+    waiver         JSON,
+    refs           VARCHAR[] NOT NULL,       -- the policy's references
+    alert_id       VARCHAR,                  -- the alert this finding opened or touched
+    actor          VARCHAR NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    evaluated_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Alerts: at most one open or acknowledged alert per (model, policy, rule_id, segment).
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id          VARCHAR PRIMARY KEY,   -- UUIDv7
+    model             VARCHAR NOT NULL,
+    version           INTEGER,               -- the version last seen failing
+    policy            VARCHAR NOT NULL,
+    rule_id           VARCHAR NOT NULL,
+    rule_key          VARCHAR NOT NULL,      -- 'policy/rule_id'
+    metric            VARCHAR NOT NULL,
+    segment           VARCHAR NOT NULL,
+    severity          VARCHAR NOT NULL,
+    status            VARCHAR NOT NULL,      -- open | acknowledged | resolved
+    reason            VARCHAR NOT NULL,      -- the last failing finding's reason
+    observed          DOUBLE,
+    threshold         DOUBLE,
+    opened_at         TIMESTAMPTZ NOT NULL,
+    opened_by         VARCHAR NOT NULL,
+    first_window_start TIMESTAMPTZ,
+    first_window_end   TIMESTAMPTZ,
+    last_seen_window_start TIMESTAMPTZ,      -- the last failing window
+    last_seen_window_end   TIMESTAMPTZ,
+    last_seen_at      TIMESTAMPTZ NOT NULL,
+    fail_count        INTEGER NOT NULL,      -- failing windows seen
+    passing_streak    INTEGER NOT NULL,      -- consecutive passing windows since
+    last_pass_window_start TIMESTAMPTZ,
+    acknowledged_at   TIMESTAMPTZ,
+    acknowledged_by   VARCHAR,
+    resolved_at       TIMESTAMPTZ,
+    resolved_by       VARCHAR,
+    resolution        VARCHAR,               -- manual | auto
+    updated_at        TIMESTAMPTZ NOT NULL
+);
+
+-- Every alert transition, beside its ledger event (ledger_seq).
+CREATE TABLE IF NOT EXISTS alert_events (
+    alert_id    VARCHAR NOT NULL,
+    transition  VARCHAR NOT NULL,            -- opened | acknowledged | resolved | auto_resolved
+    from_status VARCHAR,                     -- NULL for opened
+    to_status   VARCHAR NOT NULL,
+    actor       VARCHAR NOT NULL,
+    comment     VARCHAR,
+    changed_at  TIMESTAMPTZ NOT NULL,
+    ledger_seq  BIGINT NOT NULL
+);

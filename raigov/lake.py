@@ -70,7 +70,7 @@ def scan_sql(home: Home, table: str, *, model: str | None = None) -> str:
     if not glob.glob(pattern):
         return f"({_EMPTY[table]})"
     return (f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
-            f"union_by_name = true, hive_types = {{'model': VARCHAR, 'date': DATE}})")
+            f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}})")
 
 
 def labelled_sql(home: Home, *, model: str | None = None) -> str:

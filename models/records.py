@@ -1,0 +1,105 @@
+"""The rows capture writes: predictions, feedback and quarantine, as Arrow tables with
+fixed types, so every segment of a model has the same schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from models.spec import ModelSpec
+from raigov.ids import uuid7, uuid7_many
+
+_ARROW = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def input_arrow_schema(spec: ModelSpec) -> list[pa.Field]:
+    return [pa.field(name, _ARROW[spec.inputs.column(name).dtype]) for name in spec.input_columns]
+
+
+def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
+                     labels: np.ndarray | None, scores: np.ndarray | None,
+                     ts: dt.datetime | Sequence[dt.datetime] | None = None,
+                     latency_ms: float | np.ndarray | None = None,
+                     request_id: str | None = None,
+                     prediction_ids: list[str] | None = None) -> tuple[pa.Table, list[str]]:
+    """One row per prediction; returns the table and the new prediction ids."""
+    n = len(inputs)
+    ids = prediction_ids or uuid7_many(n)
+    now = pd.Timestamp.now(tz="UTC")
+    event = _timestamps(ts, n, default=now)
+    cols: dict[str, pa.Array] = {
+        "prediction_id": pa.array(ids, pa.string()),
+        "version": pa.array(np.full(n, version, dtype=np.int32)),
+        "ts": pa.array(event, _TS),
+        "captured_at": pa.array(np.full(n, now.to_datetime64()), _TS),
+        "label": pa.array(labels, pa.int64()) if labels is not None else pa.nulls(n, pa.int64()),
+        "score": pa.array(scores, pa.float64()) if scores is not None else pa.nulls(n, pa.float64()),
+        "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
+                                                          else np.nan, dtype=float), (n,))),
+        "request_id": pa.array([request_id] * n, pa.string()),
+    }
+    for f in input_arrow_schema(spec):
+        cols[f.name] = _column(inputs[f.name], f.type)
+    return pa.table(cols), ids
+
+
+def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_string(typ):
+        values = values.astype(object).where(values.notna(), None)
+        return pa.array([None if v is None else str(v) for v in values], typ)
+    return pa.array(values.to_numpy(dtype=object) if values.isna().any() else values.to_numpy(),
+                    typ, from_pandas=True)
+
+
+def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:
+    if ts is None:
+        return np.full(n, default.to_datetime64())
+    if isinstance(ts, (dt.datetime, pd.Timestamp, str)):
+        return np.full(n, pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_datetime64()
+                       if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).to_datetime64())
+    return pd.to_datetime(pd.Series(list(ts)), utc=True).dt.tz_localize(None).to_numpy()
+
+
+def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any], *,
+                   received_at: dt.datetime | None = None) -> pa.Table:
+    n = len(prediction_ids)
+    moment = pd.Timestamp(received_at or dt.datetime.now(dt.timezone.utc))
+    if moment.tzinfo is None:
+        moment = moment.tz_localize("UTC")
+    return pa.table({
+        "prediction_id": pa.array(list(prediction_ids), pa.string()),
+        "y_true": pa.array(list(y_true), pa.int64()),
+        "received_at": pa.array([moment.to_pydatetime()] * n, _TS),
+    })
+
+
+def quarantine_table(rows: Sequence[dict[str, Any]], *, version: int | None,
+                     request_id: str) -> pa.Table:
+    """``rows``: dicts with ``row_index`` (or None for a whole request), ``payload``
+    (the row or raw body as received), ``reasons`` (list of dicts) and ``reason``."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return pa.table({
+        "quarantine_id": pa.array([uuid7() for _ in rows], pa.string()),
+        "request_id": pa.array([request_id] * len(rows), pa.string()),
+        "received_at": pa.array([now] * len(rows), _TS),
+        "version": pa.array([version] * len(rows), pa.int32()),
+        "row_index": pa.array([r.get("row_index") for r in rows], pa.int32()),
+        "payload": pa.array([_as_text(r.get("payload")) for r in rows], pa.string()),
+        "reasons": pa.array([orjson.dumps(r.get("reasons", [])).decode() for r in rows], pa.string()),
+        "reason": pa.array([r.get("reason", "") for r in rows], pa.string()),
+    })
+
+
+def _as_text(payload: Any) -> str:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", errors="replace")
+    if isinstance(payload, str):
+        return payload
+    return orjson.dumps(payload, default=str).decode()

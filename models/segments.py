@@ -1,0 +1,66 @@
+"""Sealing: a spool file becomes immutable Parquet segments in the lake.
+
+Rows are grouped by lake table, model and UTC date of their event time; each group is
+written to ``lake/<table>/model=<M>/date=<D>/<wal id>.parquet`` through a temporary
+file, ``fsync`` and ``rename``. The segment name derives only from the spool file's
+name, so sealing the same spool file twice (after a crash between the rename and the
+spool file's deletion) rewrites identical files under the same names: recovery is
+idempotent and never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from models.spool import Frame, fsync_dir, read_frames
+from raigov.home import Home
+from raigov.lake import partition_dir
+
+# Which column gives a row its partition date, per lake table.
+DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
+
+
+def seal_wal(home: Home, wal: Path) -> list[Path]:
+    """Seal one spool file into the lake and delete it. Returns the segments written."""
+    frames, _torn = read_frames(wal)
+    written = [write_segment(home, key, tables, stem=wal.stem)
+               for key, tables in sorted(_group(frames).items())]
+    wal.unlink(missing_ok=True)
+    fsync_dir(wal.parent)
+    return written
+
+
+def _group(frames: list[Frame]) -> dict[tuple[str, str, str], list[pa.Table]]:
+    groups: dict[tuple[str, str, str], list[pa.Table]] = defaultdict(list)
+    for frame in frames:
+        column = frame.table.column(DATE_COLUMN[frame.lake_table])
+        days = pc.strftime(column, format="%Y-%m-%d")
+        for day in pc.unique(days).to_pylist():
+            mask = pc.equal(days, day)
+            groups[(frame.lake_table, frame.model, day)].append(frame.table.filter(mask))
+    return groups
+
+
+def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table], *,
+                  stem: str) -> Path:
+    lake_table, model, day = key
+    directory = partition_dir(home, lake_table, model, day)
+    directory.mkdir(parents=True, exist_ok=True)
+    table = pa.concat_tables(tables, promote_options="permissive")
+    final = directory / f"{stem}.parquet"
+    tmp = directory / f".{stem}.parquet.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    fsync_dir(directory)
+    return final

@@ -1,0 +1,135 @@
+"""Request validation against a model's registered input schema.
+
+Three layers, each naming the row and the field:
+1. structure and types, row by row (a JSON string is never coerced into a number);
+2. values (nulls, ranges, categories), vectorised per column: the accept decision on
+   the hot path costs well under a millisecond for a thousand rows;
+3. when a value check fails, pandera (the schema's definition,
+   ``InputSchema.to_pandera``) validates lazily and its failure cases form the report.
+Tests prove layer 2 accepts exactly the rows pandera accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.spec import ColumnSpec, ModelSpec
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}
+_PD_DTYPES = {"float": "float64", "int": "Int64", "str": "object", "bool": "boolean"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int | None
+    field: str | None
+    check: str
+    message: str
+    value: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowError]]:
+    """Typed input frame (one row per request row) and every error found."""
+    if not isinstance(rows, list) or not rows:
+        return pd.DataFrame(), [RowError(None, "rows", "type",
+                                         "'rows' must be a non-empty list of objects")]
+    errors: list[RowError] = []
+    columns = {c: [] for c in spec.input_columns}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors.append(RowError(i, None, "type", "row must be a JSON object",
+                                   type(row).__name__))
+            row = {}
+        for name in spec.input_columns:
+            columns[name].append(_typed_cell(spec.inputs.column(name), row, i, errors))
+    frame = pd.DataFrame({n: pd.Series(v, dtype=_PD_DTYPES[spec.inputs.column(n).dtype])
+                          for n, v in columns.items()})
+    if not value_checks_pass(spec, frame):
+        seen = {(e.row, e.field) for e in errors}
+        errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
+    return frame, errors
+
+
+def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> Any:
+    if col.name not in row:
+        errors.append(RowError(i, col.name, "missing", f"field '{col.name}' is missing"))
+        return None
+    value = row[col.name]
+    if value is None:
+        return None
+    ok = isinstance(value, _PY_TYPES[col.dtype]) and not (
+        col.dtype in ("float", "int") and isinstance(value, bool))
+    if col.dtype == "int" and isinstance(value, float) and value.is_integer():
+        ok, value = True, int(value)
+    if not ok:
+        errors.append(RowError(i, col.name, "type", f"field '{col.name}' must be "
+                               f"{col.dtype}, got {type(value).__name__}", value))
+        return None
+    return float(value) if col.dtype == "float" else value
+
+
+def value_checks_pass(spec: ModelSpec, frame: pd.DataFrame) -> bool:
+    """The vectorised accept decision: nulls, ranges and categories."""
+    return not bool(value_failures(spec, frame).any())
+
+
+def value_failures(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of rows failing any value check."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for col in spec.inputs.columns:
+        if col.name not in frame:
+            continue
+        s = frame[col.name]
+        null = s.isna().to_numpy()
+        if not col.nullable:
+            bad |= null
+        present = ~null
+        if col.allowed is not None:
+            bad |= present & ~s.isin(list(col.allowed)).to_numpy()
+        if col.min is not None:
+            bad |= present & ~(s.astype("float64").fillna(np.inf) >= col.min).to_numpy()
+        if col.max is not None:
+            bad |= present & ~(s.astype("float64").fillna(-np.inf) <= col.max).to_numpy()
+    return bad
+
+
+def pandera_errors(spec: ModelSpec, frame: pd.DataFrame) -> list[RowError]:
+    """pandera's lazy validation, as row errors."""
+    import pandera.errors as pe
+
+    try:
+        spec.inputs.to_pandera().validate(_for_pandera(spec, frame), lazy=True)
+    except pe.SchemaErrors as exc:
+        out = []
+        for case in exc.failure_cases.itertuples(index=False):
+            row = None if pd.isna(case.index) else int(case.index)
+            value = None if pd.isna(case.failure_case) else case.failure_case
+            out.append(RowError(row, case.column, str(case.check),
+                                f"field '{case.column}' failed {case.check}", _plain(value)))
+        return out
+    return []
+
+
+def _for_pandera(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """pandera checks plain numpy dtypes: ints without nulls as int64, others float."""
+    out = frame.copy()
+    for col in spec.inputs.columns:
+        if col.dtype == "int" and not out[col.name].isna().any():
+            out[col.name] = out[col.name].astype("int64")
+        elif col.dtype == "int":
+            out[col.name] = out[col.name].astype("float64")
+        elif col.dtype == "bool" and not out[col.name].isna().any():
+            out[col.name] = out[col.name].astype(bool)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

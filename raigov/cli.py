@@ -1,0 +1,160 @@
+"""The ``raigov`` command. A thin layer: it parses options, imports the area it needs
+lazily (so ``raigov --help`` is fast), calls its API and maps raigov errors to exit
+codes: 0 ok, 1 a rule or verification failed, 2 bad usage, input or configuration."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from raigov.errors import RaigovError
+
+HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), default=None,
+                           help="raigov home (default: $RAIGOV_HOME or ./.raigov).")
+
+
+def _home(home: str | None):
+    from raigov.home import Home
+
+    return Home.resolve(home)
+
+
+def translate_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Raise inside, translate at the edge: raigov errors become a message on stderr
+    and the error's exit code."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RaigovError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="raigov")
+def main() -> None:
+    """raigov: govern and monitor served PyTorch models."""
+
+
+@main.command()
+@HOME_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--durability", type=click.Choice(["sync", "async"]), default="sync",
+              show_default=True, help="sync: respond after the rows are fsynced to the spool.")
+@click.option("--max-batch-rows", default=512, show_default=True, type=int)
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=float)
+@click.option("--spool-cap-bytes", default=None, type=int,
+              help="Refuse captures (503) once the spool holds this many bytes.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@translate_errors
+def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
+          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None) -> None:
+    """Serve every registered model over HTTP and capture each prediction."""
+    from models.serve import ServeConfig, run_server
+
+    cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
+                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device)
+    click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
+    run_server(_home(home), host=host, port=port, config=cfg)
+
+
+@main.group()
+def models() -> None:
+    """List, disable and enable registered models."""
+
+
+@models.command("list")
+@HOME_OPTION
+@translate_errors
+def models_list(home: str | None) -> None:
+    """Registered models (latest versions) and their status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from models.control import model_status
+    from models.registry import list_models
+
+    h = _home(home)
+    disabled = model_status(h)
+    table = Table("model", "version", "kind", "features", "sensitive", "status")
+    for m in list_models(h):
+        entry = disabled.get(f"{m.name}@{m.version}") or disabled.get(m.name)
+        status = f"disabled: {entry['reason']}" if entry else "enabled"
+        table.add_row(m.name, str(m.version), m.spec.output_kind, str(len(m.spec.features)),
+                      ", ".join(m.spec.sensitive), status)
+    Console().print(table)
+
+
+def _set_enabled(model: str, home: str | None, *, enabled: bool, version: int | None,
+                 reason: str | None, actor: str) -> None:
+    from models.control import set_model_enabled
+
+    set_model_enabled(_home(home), model, enabled=enabled, actor=actor, reason=reason,
+                      version=version)
+    click.echo(f"{model}: {'enabled' if enabled else 'disabled'}")
+
+
+@models.command("disable")
+@click.argument("model")
+@HOME_OPTION
+@click.option("--reason", required=True, help="Why; recorded in the ledger.")
+@click.option("--version", type=int, default=None, help="Only this version.")
+@click.option("--actor", default="cli", show_default=True)
+@translate_errors
+def models_disable(model: str, home: str | None, reason: str, version: int | None,
+                   actor: str) -> None:
+    """Disable a model (kill switch): serving answers 503 until it is enabled."""
+    _set_enabled(model, home, enabled=False, version=version, reason=reason, actor=actor)
+
+
+@models.command("enable")
+@click.argument("model")
+@HOME_OPTION
+@click.option("--version", type=int, default=None, help="Only this version.")
+@click.option("--actor", default="cli", show_default=True)
+@translate_errors
+def models_enable(model: str, home: str | None, version: int | None, actor: str) -> None:
+    """Re-enable a disabled model."""
+    _set_enabled(model, home, enabled=True, version=version, reason=None, actor=actor)
+
+
+@main.command()
+def metrics() -> None:
+    """Every metric name a monitor emits, with its meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from monitors.catalog import METRICS
+
+    table = Table("metric", "meaning", "better", "needs labels")
+    for m in METRICS:
+        better = {True: "higher", False: "lower", None: ""}[m.higher_is_better]
+        table.add_row(m.name, m.meaning, better, "yes" if m.needs_labels else "")
+    Console(width=160).print(table)
+
+
+@main.command()
+@HOME_OPTION
+@click.option("--days", default=30, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-dashboard", is_flag=True, help="Seed the home and stop.")
+@click.option("--rows-per-day", default=None, type=int, help="Traffic per model and day.")
+@translate_errors
+def demo(home: str | None, days: int, seed: int, no_dashboard: bool,
+         rows_per_day: int | None) -> None:
+    """Train and register the demo models, replay traffic through a real server."""
+    from raigov.demo.run import DemoOptions, run_demo
+
+    run_demo(_home(home), DemoOptions(days=days, seed=seed, dashboard=not no_dashboard,
+                                      rows_per_day=rows_per_day))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""``raigov demo``: part of the CLI layer (it orchestrates every area; nothing imports it
+but ``raigov.cli``)."""
