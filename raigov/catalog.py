@@ -77,12 +77,15 @@ def catalog(home: Home, *, read_only: bool = False,
     home.ensure()
     path = home.catalog_path
     deadline = _deadline_from_env() if deadline_s is None else deadline_s
-    if read_only and not path.exists():
-        read_only = False  # first touch of a fresh home creates the file
+    if path not in _initialised:
+        _migrate(path, deadline)
     con = _open(path, read_only=read_only, deadline_s=deadline)
+    head_after = None
     try:
-        if not read_only:
-            _ensure_schema(con, path)
+        if read_only:
+            yield con
+        else:
+            head_before = _ledger_head(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -90,15 +93,31 @@ def catalog(home: Home, *, read_only: bool = False,
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
-        else:
-            yield con
+            head_after = _ledger_head(con)
+            head_after = None if head_after == head_before else head_after
     finally:
         con.close()
+    if head_after is not None:
+        # The unit appended ledger events: checkpoint the committed head outside the
+        # database (never inside the transaction: a rolled-back event would read as
+        # tampering). Every unit of work gets this, so no call site can forget it.
+        from raigov.checkpoints import record_checkpoint_after
+
+        record_checkpoint_after(home, head=head_after)
 
 
-def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _ledger_head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    return con.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+
+
+def _migrate(path: Path, deadline: float) -> None:
+    """Apply the (idempotent) schema once per process, read-only users included."""
     with _init_lock:
         if path in _initialised:
             return
-        con.execute(_schema_sql())
+        con = _open(path, read_only=False, deadline_s=deadline)
+        try:
+            con.execute(_schema_sql())
+        finally:
+            con.close()
         _initialised.add(path)

@@ -8,8 +8,8 @@ lines) and signed with HMAC-SHA256 under a key in ``<home>/keys/checkpoint.key``
 (32 random bytes, mode 0600, created on first use). :mod:`raigov.ledger_verify` checks
 that every checkpoint is signed and that the chain still holds its event with its hash.
 
-Use :func:`checkpointed_catalog` in place of :func:`raigov.catalog.catalog` for a unit
-of work that appends events, or call :func:`record_checkpoint_after` once it committed.
+Every read-write :func:`raigov.catalog.catalog` unit of work that appended events
+checkpoints the committed head on its way out; nothing else has to remember it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import duckdb
 
 from raigov.canonical import canonical_json, iso_utc, utcnow
 from raigov.catalog import catalog
-from raigov.errors import ConfigError
+from raigov.errors import ConfigError, RaigovError
 from raigov.home import Home
 from raigov.ledger import head as ledger_head
 
@@ -109,8 +110,7 @@ def _create_key(path: Path) -> None:
     process wins and every other one reads the complete key, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
     try:
         os.write(fd, os.urandom(KEY_BYTES))
         os.fsync(fd)
@@ -121,7 +121,7 @@ def _create_key(path: Path) -> None:
     except FileExistsError:
         pass
     finally:
-        tmp.unlink()
+        os.unlink(tmp)
 
 
 def sign(key: bytes, body: dict[str, Any]) -> str:
@@ -150,9 +150,9 @@ def write_checkpoint(home: Home, *, con: duckdb.DuckDBPyConnection | None = None
     if seq == 0:
         return None
     key = ensure_key(home)
-    body = {"seq": int(seq), "head_hash": head_hash, "at": iso_utc(utcnow())}
-    checkpoint = Checkpoint(**body, signature=sign(key, body))
-    return _append(checkpoint_path(home), checkpoint)
+    at = iso_utc(utcnow())
+    signature = sign(key, {"seq": int(seq), "head_hash": head_hash, "at": at})
+    return _append(checkpoint_path(home), Checkpoint(int(seq), head_hash, at, signature))
 
 
 def _append(path: Path, checkpoint: Checkpoint) -> Checkpoint:
@@ -183,33 +183,19 @@ def _last_line(fd: int) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) and set(_FIELDS) <= parsed.keys() else None
 
 
-def record_checkpoint_after(home: Home) -> Checkpoint | None:
+def record_checkpoint_after(home: Home, *, head: tuple[int, str] | None = None) -> Checkpoint | None:
     """Checkpoint the committed head once a unit of work that appended events is done.
+    :func:`raigov.catalog.catalog` calls this after every read-write unit whose ledger
+    head moved, so call sites never do.
 
-    Never raises for an I/O failure: the work is committed already; the failure is
-    logged and the next checkpoint covers these events too.
+    Never raises for an I/O failure or a busy catalog: the work is committed already;
+    the failure is logged and the next checkpoint covers these events too.
     """
     try:
-        return write_checkpoint(home)
-    except OSError as exc:
+        return write_checkpoint(home, head=head)
+    except (OSError, RaigovError) as exc:
         log.error(CHECKPOINT_WRITE_FAILED.format(path=checkpoint_path(home), error=exc))
         return None
-
-
-@contextmanager
-def checkpointed_catalog(home: Home, *,
-                         deadline_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """:func:`raigov.catalog.catalog` (read-write, one transaction) that checkpoints the
-    ledger head after the transaction commits, if the unit appended events."""
-    with catalog(home, deadline_s=deadline_s) as con:
-        before = ledger_head(con)
-        yield con
-        after = ledger_head(con)
-    if after != before:
-        try:
-            write_checkpoint(home, head=after)
-        except OSError as exc:
-            log.error(CHECKPOINT_WRITE_FAILED.format(path=checkpoint_path(home), error=exc))
 
 
 def read_checkpoints(home: Home) -> list[CheckpointLine]:

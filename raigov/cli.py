@@ -53,14 +53,18 @@ def main() -> None:
 @click.option("--spool-cap-bytes", default=None, type=int,
               help="Refuse captures (503) once the spool holds this many bytes.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--no-capture", is_flag=True, hidden=True,
+              help="Benchmarks only: predictions are not captured.")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
-          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None) -> None:
+          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None,
+          no_capture: bool) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from models.serve import ServeConfig, run_server
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
-                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device)
+                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device,
+                      capture=not no_capture)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
     run_server(_home(home), host=host, port=port, config=cfg)
 
@@ -123,6 +127,30 @@ def models_disable(model: str, home: str | None, reason: str, version: int | Non
 def models_enable(model: str, home: str | None, version: int | None, actor: str) -> None:
     """Re-enable a disabled model."""
     _set_enabled(model, home, enabled=True, version=version, reason=None, actor=actor)
+
+
+@main.group()
+def audit() -> None:
+    """Verify the tamper-evident ledger."""
+
+
+@audit.command("verify")
+@HOME_OPTION
+@translate_errors
+def audit_verify(home: str | None) -> None:
+    """Recompute the hash chain and check the signed checkpoints; exit 1 naming the
+    first bad event or checkpoint."""
+    from raigov.ledger_verify import audit_verify as verify
+
+    result = verify(_home(home))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.ok:
+        click.echo(result.describe())
+        return
+    for problem in result.problems:
+        click.echo(problem.message, err=True)
+    result.raise_for_problems()
 
 
 @main.command()

@@ -58,6 +58,8 @@ WARN_NO_CHECKPOINTS = ("the ledger has no checkpoints yet: events removed from i
                        "rebuilt chain would go unnoticed")
 WARN_UNCOVERED = "event(s) {span} are not covered by a checkpoint yet"
 VERIFY_FAILED = "Ledger verification failed: {first} ({count} problem(s) in all)"
+VERIFIED = ("Ledger verified: {events} event(s), head event {head_seq} ({head_hash}), "
+            "{checkpoints} checkpoint(s), the last covering event {last}")
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,19 @@ class VerifyResult:
     def first_problem(self) -> Problem | None:
         return self.problems[0] if self.problems else None
 
+    def describe(self) -> str:
+        """One line for a person: the verified head, or the first problem."""
+        if self.problems:
+            return VERIFY_FAILED.format(first=self.problems[0].message,
+                                        count=len(self.problems))
+        return VERIFIED.format(events=self.events, head_seq=self.head_seq,
+                               head_hash=_short(self.head_hash), checkpoints=self.checkpoints,
+                               last=self.last_checkpoint_seq or "-")
+
     def raise_for_problems(self) -> None:
         """Raise :class:`VerificationError` naming the first problem, if there is one."""
         if self.problems:
-            raise VerificationError(VERIFY_FAILED.format(
-                first=self.problems[0].message, count=len(self.problems)))
+            raise VerificationError(self.describe())
 
 
 def _span(first: int, last: int) -> str:

@@ -162,3 +162,21 @@ def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(tmp_path
         assert sorted(_lake_ids(home, spec.name)) == sorted(ids + later_ids)
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_the_python_logger_captures_valid_rows_and_quarantines_the_rest(model_home, request_rows) -> None:
+    from models.logger import PredictionLogger
+
+    rows = [dict(r) for r in request_rows[:4]]
+    rows[2]["age"] = "unknown"
+    with PredictionLogger("credit-risk", home=model_home) as log:
+        result = log.log_predictions(rows, labels=[1, 0, 1, 1], scores=[.9, .2, .8, .7])
+        log.log_feedback([result.prediction_ids[0]], [1])
+    assert result.quarantined == 1 and result.prediction_ids[2] is None
+    with lake_connection(model_home, model="credit-risk") as con:
+        captured = con.execute("SELECT prediction_id, label, score, y_true FROM labelled "
+                               "ORDER BY score DESC").fetchall()
+        quarantined = con.execute("SELECT row_index, reason FROM quarantine").fetchall()
+    assert [c[0] for c in captured] == [result.prediction_ids[i] for i in (0, 3, 1)]
+    assert captured[0][1:] == (1, 0.9, 1)
+    assert quarantined == [(2, "field 'age' must be int, got str")]

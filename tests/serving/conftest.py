@@ -1,0 +1,47 @@
+"""A home with the real credit-risk demo model registered, trained once per session and
+copied for each test (homes are plain directories)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raigov.home import Home
+
+MODEL = "credit-risk"
+
+
+@pytest.fixture(scope="session")
+def credit_demo():
+    from models.demo_models import build_demo_model
+
+    return build_demo_model(MODEL, seed=0)
+
+
+@pytest.fixture(scope="session")
+def template_home(tmp_path_factory, credit_demo) -> Home:
+    from models.artifact import save_artifact
+    from models.registry import register_model
+
+    home = Home.resolve(tmp_path_factory.mktemp("template") / "home").ensure()
+    artifact = tmp_path_factory.mktemp("artifact")
+    save_artifact(artifact, credit_demo.trained)
+    register_model(home, credit_demo.spec, artifact=artifact, reference=credit_demo.reference)
+    return home
+
+
+@pytest.fixture
+def model_home(template_home: Home, tmp_path: Path) -> Home:
+    target = tmp_path / "home"
+    shutil.copytree(template_home.root, target)
+    return Home.resolve(target)
+
+
+@pytest.fixture(scope="session")
+def request_rows(credit_demo) -> list[dict]:
+    """Valid request rows (the held-out German credit applicants)."""
+    frame: pd.DataFrame = credit_demo.heldout[list(credit_demo.spec.input_columns)]
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

@@ -1,0 +1,74 @@
+"""Request validation: every error names its row and field, and the fast accept
+decision agrees with pandera, the schema's definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.datasets import load_adult
+from models.spec import InputSchema, ModelSpec
+from models.validation import pandera_errors, validate_rows, value_failures
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    return load_adult("test").drop(columns=["income", "split"])
+
+
+@pytest.fixture(scope="module")
+def spec(adult: pd.DataFrame) -> ModelSpec:
+    features = tuple(c for c in adult.columns if c not in ("sex", "race"))
+    return ModelSpec(name="adult", inputs=InputSchema.infer(adult), features=features,
+                     sensitive=("sex", "race"))
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def test_valid_adult_rows_pass_with_no_errors(adult, spec) -> None:
+    frame, errors = validate_rows(spec, _rows(adult.head(500)))
+    assert errors == [] and len(frame) == 500
+
+
+def test_three_different_errors_in_one_batch_are_all_reported(adult, spec) -> None:
+    rows = _rows(adult.head(4))
+    rows[0]["age"] = "forty"            # wrong type
+    del rows[1]["sex"]                  # missing field
+    rows[3]["hours_per_week"] = 500     # out of range
+    _, errors = validate_rows(spec, rows)
+    found = {(e.row, e.field, e.check.split("(")[0]) for e in errors}
+    assert found == {(0, "age", "type"), (1, "sex", "missing"),
+                     (3, "hours_per_week", "less_than_or_equal_to")}
+
+
+def test_a_string_is_never_coerced_into_a_number(spec, adult) -> None:
+    rows = _rows(adult.head(1))
+    rows[0]["age"] = "39"
+    _, errors = validate_rows(spec, rows)
+    assert [(e.field, e.check) for e in errors] == [("age", "type")]
+    assert "must be int, got str" in errors[0].message
+
+
+def test_an_unknown_category_and_a_null_in_a_required_column_are_named(adult, spec) -> None:
+    rows = _rows(adult.head(2))
+    rows[0]["race"] = "Martian"
+    rows[1]["education"] = None
+    _, errors = validate_rows(spec, rows)
+    assert {(e.row, e.field) for e in errors} == {(0, "race"), (1, "education")}
+    assert any(e.check.startswith("isin") and e.value == "Martian" for e in errors)
+
+
+def test_the_fast_value_check_accepts_exactly_what_pandera_accepts(adult, spec) -> None:
+    rng = np.random.default_rng(7)
+    frame, _ = validate_rows(spec, _rows(adult.sample(400, random_state=1)))
+    corrupt = frame.copy()
+    idx = rng.choice(len(corrupt), 60, replace=False)
+    corrupt.loc[idx[:20], "age"] = rng.integers(100, 200, 20)
+    corrupt.loc[idx[20:40], "race"] = "Unknown"
+    corrupt.loc[idx[40:], "education"] = None
+    fast = set(np.flatnonzero(value_failures(spec, corrupt)))
+    by_pandera = {e.row for e in pandera_errors(spec, corrupt)}
+    assert fast == by_pandera == set(idx.tolist())
