@@ -51,11 +51,11 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
 
 
 def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
+    """NaN and None become null; ints held as float64 (with NaN) convert exactly."""
     if pa.types.is_string(typ):
-        values = values.astype(object).where(values.notna(), None)
-        return pa.array([None if v is None else str(v) for v in values], typ)
-    return pa.array(values.to_numpy(dtype=object) if values.isna().any() else values.to_numpy(),
-                    typ, from_pandas=True)
+        return pa.array([None if v is None or v != v else str(v) for v in values.to_numpy(object)],
+                        typ)
+    return pa.array(values.to_numpy(), typ, from_pandas=True)
 
 
 def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:

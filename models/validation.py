@@ -21,7 +21,7 @@ from models.spec import ColumnSpec, ModelSpec
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}
-_PD_DTYPES = {"float": "float64", "int": "Int64", "str": "object", "bool": "boolean"}
+_NUMERIC = ("float", "int")
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
             row = {}
         for name in spec.input_columns:
             columns[name].append(_typed_cell(spec.inputs.column(name), row, i, errors))
-    frame = pd.DataFrame({n: pd.Series(v, dtype=_PD_DTYPES[spec.inputs.column(n).dtype])
-                          for n, v in columns.items()})
+    frame = pd.DataFrame({n: _array(v, spec.inputs.column(n).dtype) for n, v in columns.items()})
     if not value_checks_pass(spec, frame):
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
@@ -76,6 +75,15 @@ def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> A
     return float(value) if col.dtype == "float" else value
 
 
+def _array(values: list[Any], dtype: str) -> np.ndarray:
+    """Numbers as float64 (NaN for null: ints stay exact below 2**53); others as objects."""
+    if dtype in _NUMERIC:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def value_checks_pass(spec: ModelSpec, frame: pd.DataFrame) -> bool:
     """The vectorised accept decision: nulls, ranges and categories."""
     return not bool(value_failures(spec, frame).any())
@@ -87,17 +95,22 @@ def value_failures(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray:
     for col in spec.inputs.columns:
         if col.name not in frame:
             continue
-        s = frame[col.name]
-        null = s.isna().to_numpy()
+        values = frame[col.name].to_numpy()
+        null = pd.isna(values)
         if not col.nullable:
             bad |= null
         present = ~null
         if col.allowed is not None:
-            bad |= present & ~s.isin(list(col.allowed)).to_numpy()
-        if col.min is not None:
-            bad |= present & ~(s.astype("float64").fillna(np.inf) >= col.min).to_numpy()
-        if col.max is not None:
-            bad |= present & ~(s.astype("float64").fillna(-np.inf) <= col.max).to_numpy()
+            allowed = set(col.allowed)
+            member = np.fromiter((v in allowed for v in values), bool, len(values))
+            bad |= present & ~member
+        if col.dtype in _NUMERIC:
+            numbers = values.astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                if col.min is not None:
+                    bad |= present & ~(numbers >= col.min)
+                if col.max is not None:
+                    bad |= present & ~(numbers <= col.max)
     return bad
 
 
@@ -119,13 +132,12 @@ def pandera_errors(spec: ModelSpec, frame: pd.DataFrame) -> list[RowError]:
 
 
 def _for_pandera(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """pandera checks plain numpy dtypes: ints without nulls as int64, others float."""
+    """pandera checks plain numpy dtypes: ints without nulls as int64 (with nulls they
+    stay float and pandera reports the nulls), bools without nulls as bool."""
     out = frame.copy()
     for col in spec.inputs.columns:
         if col.dtype == "int" and not out[col.name].isna().any():
             out[col.name] = out[col.name].astype("int64")
-        elif col.dtype == "int":
-            out[col.name] = out[col.name].astype("float64")
         elif col.dtype == "bool" and not out[col.name].isna().any():
             out[col.name] = out[col.name].astype(bool)
     return out

@@ -77,6 +77,8 @@ METRICS: tuple[MetricInfo, ...] = tuple({m.name: m for m in [
     MetricInfo("performance.ece", "expected calibration error (10 equal-width bins)", False, True),
     MetricInfo("performance.positive_rate", "share of positive predictions", None),
     *_fairness(),
+    MetricInfo("monitor.error", "a monitor family failed on this window (segment: the "
+               "family; the error in details): shown, never silently skipped", False),
     MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),

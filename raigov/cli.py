@@ -129,6 +129,121 @@ def models_enable(model: str, home: str | None, version: int | None, actor: str)
     _set_enabled(model, home, enabled=True, version=version, reason=None, actor=actor)
 
 
+def _when(value: str | None):
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time") from exc
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+@main.group()
+def monitor() -> None:
+    """Compute monitors on captured traffic."""
+
+
+@monitor.command("run")
+@HOME_OPTION
+@click.option("--model", default=None, help="Only this model.")
+@click.option("--since", default=None, help="Only windows starting at or after (ISO 8601).")
+@click.option("--until", default=None, help="Only windows starting before (ISO 8601).")
+@click.option("--force", is_flag=True, help="Recompute windows already computed.")
+@translate_errors
+def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
+                force: bool) -> None:
+    """Compute every window not yet computed (or whose labels grew), then judge the
+    policies in <home>/policies on it and open or resolve alerts."""
+    from rich.progress import Progress
+
+    from policies.pipeline import monitor_and_evaluate
+
+    with Progress(console=_stderr_console()) as progress:
+        task = progress.add_task("Monitoring", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"Monitoring {label}")
+
+        run = monitor_and_evaluate(_home(home), model=model, since=_when(since),
+                                   until=_when(until), force=force, on_progress=on_progress)
+    failed = sum(f.status == "fail" for f in run.findings)
+    click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
+               f"{failed} failing; alerts opened {run.alerts_opened}, "
+               f"auto-resolved {run.alerts_resolved}")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@main.command("policy-check")
+@click.option("--policy", "policy_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False), help="Policy file (repeatable).")
+@HOME_OPTION
+@click.option("--model", default=None, help="Check a live model's latest computed window.")
+@click.option("--window", default=None, help="With --model: the window starting on this date.")
+@click.option("--data", default=None, type=click.Path(dir_okay=False),
+              help="Check a hold-out file (Parquet or CSV) instead.")
+@click.option("--label", default=None, help="With --data: the ground-truth column.")
+@click.option("--prediction", default=None, help="With --data: the predicted-class column.")
+@click.option("--score", default=None, help="With --data: the score column (optional).")
+@click.option("--sensitive", multiple=True, help="With --data: a sensitive column (repeatable).")
+@click.option("--intersection", multiple=True,
+              help="With --data: sensitive columns joined by '&', e.g. sex&race (repeatable).")
+@click.option("--min-group-size", default=30, show_default=True, type=int)
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json", "junit", "sarif", "markdown"]))
+@click.option("--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the report here (the table still prints).")
+@click.option("--fail-on-insufficient", is_flag=True,
+              help="Treat insufficient_data as a failure (exit 1).")
+@translate_errors
+def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | None,
+                 window: str | None, data: str | None, label: str | None,
+                 prediction: str | None, score: str | None, sensitive: tuple[str, ...],
+                 intersection: tuple[str, ...], min_group_size: int, fmt: str,
+                 output: str | None, fail_on_insufficient: bool) -> None:
+    """Judge policies; exit 0 when every rule passes or is waived, 1 when any fails,
+    2 for bad usage or input."""
+    from policies.check import check_data, check_model
+    from policies.formats import exit_code, render
+
+    if (model is None) == (data is None):
+        raise click.UsageError("give exactly one of --model M or --data FILE")
+    if data is not None and not (label and prediction):
+        raise click.UsageError("--data needs --label and --prediction")
+    if model is not None:
+        day = _when(window).date() if window else None
+        result = check_model(_home(home), policy_files, model=model, window=day)
+    else:
+        result = check_data(policy_files, data=data, label=label, prediction=prediction,
+                            score=score, sensitive=sensitive, min_group_size=min_group_size,
+                            intersections=tuple(tuple(i.split("&")) for i in intersection))
+    options = {"policies": result.policies, "fail_on_insufficient": fail_on_insufficient}
+    text = render(result.findings, fmt=fmt, **options)
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(text)
+    if fmt == "table" or output:
+        from rich.console import Console
+
+        from policies.formats.table import build_renderables
+
+        console = Console(width=160)
+        console.print(f"Checked: {result.subject}", markup=False, highlight=False)
+        for part in build_renderables(result.findings, **options):
+            console.print(part)
+    else:
+        click.echo(text)
+    sys.exit(exit_code(result.findings, fail_on_insufficient=fail_on_insufficient))
+
+
 @main.group()
 def audit() -> None:
     """Verify the tamper-evident ledger."""

@@ -46,6 +46,11 @@ class Home:
         return self.artifacts / model / str(version)
 
     @property
+    def policies(self) -> Path:
+        """Policy files in force for live monitoring (``raigov monitor run``)."""
+        return self.root / "policies"
+
+    @property
     def keys(self) -> Path:
         """Secrets kept outside the database (the ledger checkpoint key)."""
         return self.root / "keys"

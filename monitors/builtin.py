@@ -1,0 +1,19 @@
+"""The built-in monitor families. They register through ``register_monitor`` exactly as
+a user's own would; this list only says which modules to import (lazily: evidently,
+shap and torch load only when a monitor pass runs)."""
+
+from __future__ import annotations
+
+import importlib
+
+BUILTIN_MODULES = ("monitors.quality", "monitors.drift", "monitors.performance",
+                   "monitors.fairness", "monitors.explain")
+
+
+def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> dict[str, type]:
+    """Import the built-in families (and a user's own modules); return the registry."""
+    from monitors.base import MONITORS
+
+    for name in (*BUILTIN_MODULES, *extra_modules):
+        importlib.import_module(name)
+    return MONITORS

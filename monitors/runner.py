@@ -1,0 +1,147 @@
+"""The monitor runner: find the windows of each model's traffic that were never
+computed, or whose rows or labels have grown since, and compute every monitor family on
+them. Idempotent: a second run with nothing new computes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from monitors.base import MetricRow, WindowData
+from monitors.builtin import load_builtin_monitors
+from monitors.store import computed_windows, write_window
+from raigov.home import Home
+from raigov.ids import uuid7
+from raigov.lake import lake_connection
+
+WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
+PROFILE_FILE = "reference_profile.json"
+
+
+@dataclass(frozen=True)
+class WindowKey:
+    model: str
+    version: int
+    start: dt.datetime
+    end: dt.datetime
+    rows: int
+    labelled: int
+
+
+@dataclass
+class WindowResult:
+    key: WindowKey
+    rows: list[MetricRow]
+    run_id: str
+    errors: list[str] = field(default_factory=list)
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None, force: bool = False) -> list[WindowKey]:
+    """Windows with traffic that are new, or whose rows or labels grew since computed."""
+    interval = WINDOW_INTERVALS[window]
+    sql = (f"SELECT version, time_bucket(INTERVAL '{interval}', ts, TIMESTAMPTZ '2000-01-03') AS w, "
+           f"count(*), count(y_true) FROM labelled GROUP BY ALL ORDER BY w, version")
+    with lake_connection(home, model=model) as con:
+        found = con.execute(sql).fetchall()
+    done = {} if force else computed_windows(home, model)
+    step = pd.Timedelta(interval).to_pytimedelta()
+    keys = []
+    for version, start, n, labelled in found:
+        if (since and start < since) or (until and start >= until):
+            continue
+        if done.get((version, start)) == (n, labelled):
+            continue
+        keys.append(WindowKey(model, int(version), start, start + step, int(n), int(labelled)))
+    return keys
+
+
+def load_window(home: Home, key: WindowKey) -> WindowData:
+    from models.registry import get_model
+
+    registered = get_model(home, key.model, key.version)
+    with lake_connection(home, model=key.model) as con:
+        frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
+                            "WHERE version = ? AND ts >= ? AND ts < ?",
+                            [key.version, key.start, key.end]).df()
+    reference = registered.load_reference()
+    return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,
+                      frame=frame, reference=reference, artifact_dir=registered.artifact_dir,
+                      reference_profile=reference_profile(registered.artifact_dir, reference,
+                                                          registered.spec))
+
+
+def reference_profile(artifact_dir: Path, reference: pd.DataFrame, spec) -> dict:
+    """The drift profile of a version's reference, computed once and kept beside it."""
+    from monitors.reference_profile import build_reference_profile
+
+    path = artifact_dir / PROFILE_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    profile = build_reference_profile(reference, spec=spec)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(profile))
+    tmp.replace(path)
+    return profile
+
+
+def compute_window(window: WindowData, *, families: tuple[str, ...] | None = None) -> tuple[list[MetricRow], list[str]]:
+    """Every registered family on one window; a family that crashes yields a
+    ``monitor.error`` row (shown, never skipped in silence)."""
+    rows: list[MetricRow] = []
+    errors: list[str] = []
+    for family, cls in load_builtin_monitors().items():
+        if families and family not in families:
+            continue
+        kinds = getattr(cls, "output_kinds", None)
+        if kinds is not None and window.spec.output_kind not in kinds:
+            continue   # the family does not apply to this kind of model
+        try:
+            rows.extend(cls().run(window))
+        except Exception as exc:  # noqa: BLE001 - recorded as an error row
+            message = f"{family} monitor failed: {type(exc).__name__}: {exc}"
+            errors.append(message)
+            rows.append(MetricRow("monitor.error", None, segment=family, status="error",
+                                  details={"error": message,
+                                           "traceback": traceback.format_exc(limit=5)}))
+    return rows, errors
+
+
+def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None, families: tuple[str, ...] | None = None,
+                 force: bool = False, on_progress: ProgressFn | None = None,
+                 on_window: Callable[[WindowResult], None] | None = None) -> list[WindowResult]:
+    """Compute every pending window of one model (or all); returns what was computed."""
+    from models.registry import list_models
+
+    models = [m for m in list_models(home) if model is None or m.name == model]
+    if model is not None and not models:
+        from models.registry import get_model
+        get_model(home, model)  # raises NotFoundError with close matches
+    pending = [k for m in models
+               for k in pending_windows(home, m.name, window=m.spec.monitoring.window,
+                                        since=since, until=until, force=force)]
+    run_id, results = uuid7(), []
+    for i, key in enumerate(pending):
+        if on_progress:
+            on_progress(i, len(pending), f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")
+        rows, errors = compute_window(load_window(home, key), families=families)
+        write_window(home, model=key.model, version=key.version, start=key.start, end=key.end,
+                     rows=rows, n_rows=key.rows, n_labelled=key.labelled, run_id=run_id)
+        result = WindowResult(key, rows, run_id, errors)
+        results.append(result)
+        if on_window:
+            on_window(result)
+    if on_progress:
+        on_progress(len(pending), len(pending), "done")
+    return results

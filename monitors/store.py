@@ -1,0 +1,76 @@
+"""Metric rows in the catalog: written per window (replacing that window's earlier
+rows, so a recomputation is idempotent) and read back for policies, the dashboard and
+reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+
+from monitors.base import MetricRow
+from raigov.canonical import canonical_json, utcnow
+from raigov.catalog import catalog
+from raigov.home import Home
+
+COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric", "segment",
+           "value", "ci_low", "ci_high", "n", "status", "details", "run_id", "computed_at"]
+
+
+def write_window(home: Home, *, model: str, version: int, start: dt.datetime, end: dt.datetime,
+                 rows: list[MetricRow], n_rows: int, n_labelled: int, run_id: str) -> None:
+    """Replace one window's metric rows and remember its row and label counts."""
+    now = utcnow()
+    frame = pd.DataFrame([{
+        "model": model, "version": version, "window_start": start, "window_end": end,
+        "family": r.family, "metric": r.metric, "segment": r.segment, "value": r.value,
+        "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n, "status": r.status,
+        "details": canonical_json(r.details), "run_id": run_id, "computed_at": now}
+        for r in rows], columns=COLUMNS)
+    frame = frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64",
+                          "n": "Int64"})
+    with catalog(home) as con:
+        con.execute("DELETE FROM metric_rows WHERE model = ? AND version = ? AND window_start = ?",
+                    [model, version, start])
+        con.register("new_rows", frame)
+        con.execute("INSERT INTO metric_rows SELECT model, version, window_start, window_end, "
+                    "family, metric, segment, value, ci_low, ci_high, n, status, "
+                    "details::JSON, run_id, computed_at FROM new_rows")
+        con.unregister("new_rows")
+        con.execute("INSERT OR REPLACE INTO monitor_windows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [model, version, start, end, n_rows, n_labelled, run_id, now])
+
+
+def computed_windows(home: Home, model: str) -> dict[tuple[int, dt.datetime], tuple[int, int]]:
+    """(version, window start) -> (rows, labelled rows) when it was last computed."""
+    with catalog(home, read_only=True) as con:
+        rows = con.execute("SELECT version, window_start, rows, labelled_rows FROM monitor_windows "
+                           "WHERE model = ?", [model]).fetchall()
+    return {(v, start): (n, lab) for v, start, n, lab in rows}
+
+
+def read_metric_rows(home: Home, *, model: str | None = None, version: int | None = None,
+                     since: dt.datetime | None = None, until: dt.datetime | None = None,
+                     metric_prefix: str | None = None) -> pd.DataFrame:
+    """Metric rows as a frame (details parsed), newest window last."""
+    sql = ("SELECT * EXCLUDE (details), details::VARCHAR AS details FROM metric_rows WHERE "
+           "(? IS NULL OR model = ?) AND (? IS NULL OR version = ?) AND "
+           "(? IS NULL OR window_start >= ?) AND (? IS NULL OR window_start < ?) AND "
+           "(? IS NULL OR starts_with(metric, ?)) ORDER BY model, window_start, metric, segment")
+    params = [model, model, version, version, since, since, until, until,
+              metric_prefix, metric_prefix]
+    with catalog(home, read_only=True) as con:
+        frame = con.execute(sql, params).df()
+    frame["details"] = frame["details"].map(lambda d: json.loads(d) if d else {})
+    return frame
+
+
+def to_metric_rows(frame: pd.DataFrame) -> list[MetricRow]:
+    """Catalog rows back into MetricRow objects (what policies evaluate)."""
+    def num(v):
+        return None if v is None or pd.isna(v) else float(v)
+    return [MetricRow(metric=r.metric, value=num(r.value), segment=r.segment,
+                      ci_low=num(r.ci_low), ci_high=num(r.ci_high),
+                      n=None if pd.isna(r.n) else int(r.n), status=r.status, details=r.details)
+            for r in frame.itertuples(index=False)]

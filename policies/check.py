@@ -1,0 +1,74 @@
+"""``raigov policy-check``: judge policies on a hold-out file (the monitors run offline)
+or on a live model's latest computed window, and say whether CI may go on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from policies.evaluate import evaluate
+from policies.findings import Finding
+from policies.loader import load_policies
+from policies.schema import Policy, select_policies
+from raigov.errors import ConfigError, InputError
+from raigov.home import Home
+
+NO_POLICY_APPLIES = ("None of the policies {names} applies to model '{model}' "
+                     "(tags: {tags}); check their applies_to.")
+NO_WINDOWS = ("Model '{model}' has no computed window{which} yet: run "
+              "`raigov monitor run --model {model}` first.")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    findings: list[Finding]
+    policies: list[Policy]
+    subject: str                 # what was checked, for the report's headline
+
+
+def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: str,
+               prediction: str, score: str | None, sensitive: tuple[str, ...],
+               intersections: tuple[tuple[str, ...], ...] = (), min_group_size: int = 30,
+               today: dt.date | None = None) -> CheckResult:
+    """Every given policy, judged on the metrics of one data file. The policies'
+    applies_to is not consulted: naming them on the command line applies them."""
+    from monitors.offline import run_on_file
+
+    policies = load_policies(policy_files)
+    result = run_on_file(data, label=label, prediction=prediction, score=score,
+                         sensitive=sensitive, intersections=intersections,
+                         min_group_size=min_group_size, families=("performance", "fairness"),
+                         name=Path(data).name)
+    findings = evaluate(policies, result.rows, model=Path(data).name, version=None,
+                        window_start=None, window_end=None, today=today, sensitive=sensitive)
+    return CheckResult(findings, policies, f"{data} ({result.n} rows, {result.labelled} labelled)")
+
+
+def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
+                window: dt.date | None = None, today: dt.date | None = None) -> CheckResult:
+    """The policies that apply to ``model``, judged on its latest computed window (or
+    the window starting on ``window``)."""
+    from models.registry import get_model
+    from monitors.store import read_metric_rows, to_metric_rows
+
+    registered = get_model(home, model)
+    policies = select_policies(load_policies(policy_files), model=model,
+                               tags=registered.spec.tags)
+    if not policies:
+        raise ConfigError(NO_POLICY_APPLIES.format(
+            names=[str(p) for p in policy_files], model=model, tags=list(registered.spec.tags)))
+    frame = read_metric_rows(home, model=model, version=registered.version)
+    if window is not None:
+        frame = frame[frame["window_start"].dt.date == window]
+    if frame.empty:
+        which = "" if window is None else f" starting {window}"
+        raise InputError(NO_WINDOWS.format(model=model, which=which))
+    latest = frame[frame["window_start"] == frame["window_start"].max()]
+    start, end = latest["window_start"].iloc[0], latest["window_end"].iloc[0]
+    findings = evaluate(policies, to_metric_rows(latest), model=model,
+                        version=registered.version, window_start=start.to_pydatetime(),
+                        window_end=end.to_pydatetime(), today=today,
+                        sensitive=registered.spec.sensitive)
+    return CheckResult(findings, policies, f"{model} v{registered.version}, window {start:%Y-%m-%d %H:%M}")

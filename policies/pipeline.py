@@ -1,0 +1,64 @@
+"""Live governance: after each monitor window, judge the policies in force for the
+model (``<home>/policies/*.yaml``) and record findings and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from monitors.runner import ProgressFn, WindowResult, run_monitors
+from policies.alerts import AlertSummary, record_findings
+from policies.evaluate import evaluate
+from policies.findings import Finding
+from policies.loader import load_policies
+from policies.schema import Policy, select_policies
+from raigov.home import Home
+
+
+def policies_in_force(home: Home) -> list[Policy]:
+    files = sorted(home.policies.glob("*.yaml")) if home.policies.exists() else []
+    return load_policies(files) if files else []
+
+
+@dataclass
+class GovernanceRun:
+    windows: list[WindowResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+
+
+def monitor_and_evaluate(home: Home, *, model: str | None = None,
+                         since: dt.datetime | None = None, until: dt.datetime | None = None,
+                         force: bool = False, actor: str = "raigov",
+                         auto_resolve_after: int = 2, today: dt.date | None = None,
+                         on_progress: ProgressFn | None = None,
+                         on_window: Callable[[WindowResult, list[Finding]], None] | None = None
+                         ) -> GovernanceRun:
+    """``raigov monitor run``: compute pending windows, evaluate each as it is done."""
+    from models.registry import get_model
+
+    policies = policies_in_force(home)
+    run = GovernanceRun()
+
+    def judge(result: WindowResult) -> None:
+        key = result.key
+        spec = get_model(home, key.model, key.version).spec
+        applicable = select_policies(policies, model=key.model, tags=spec.tags)
+        findings = evaluate(applicable, result.rows, model=key.model, version=key.version,
+                            window_start=key.start, window_end=key.end, sensitive=spec.sensitive,
+                            today=today or key.end.date()) if applicable else []
+        if findings:
+            summary: AlertSummary = record_findings(home, findings, actor=actor, run_id=result.run_id,
+                                                    auto_resolve_after=auto_resolve_after)
+            run.alerts_opened += len(summary.opened)
+            run.alerts_resolved += len(summary.auto_resolved)
+        run.windows.append(result)
+        run.findings.extend(findings)
+        if on_window:
+            on_window(result, findings)
+
+    run_monitors(home, model=model, since=since, until=until, force=force,
+                 on_progress=on_progress, on_window=judge)
+    return run
