@@ -38,7 +38,7 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
         "prediction_id": pa.array(ids, pa.string()),
         "version": pa.array(np.full(n, version, dtype=np.int32)),
         "ts": pa.array(event, _TS),
-        "captured_at": pa.array(np.full(n, now.to_datetime64()), _TS),
+        "captured_at": pa.array(_timestamps(now, n, default=now), _TS),
         "label": pa.array(labels, pa.int64()) if labels is not None else pa.nulls(n, pa.int64()),
         "score": pa.array(scores, pa.float64()) if scores is not None else pa.nulls(n, pa.float64()),
         "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
@@ -59,24 +59,26 @@ def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
 
 
 def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:
+    """Event times as UTC microseconds (the lake's precision; finer digits are cut)."""
     if ts is None:
-        return np.full(n, default.to_datetime64())
-    if isinstance(ts, (dt.datetime, pd.Timestamp, str)):
-        return np.full(n, pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_datetime64()
-                       if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).to_datetime64())
-    return pd.to_datetime(pd.Series(list(ts)), utc=True).dt.tz_localize(None).to_numpy()
+        moments = pd.DatetimeIndex([default] * n)
+    elif isinstance(ts, (dt.datetime, pd.Timestamp, str)):
+        moments = pd.DatetimeIndex([pd.Timestamp(ts)] * n)
+    else:
+        moments = pd.DatetimeIndex(pd.to_datetime(list(ts), utc=True))
+    if moments.tz is None:
+        moments = moments.tz_localize("UTC")
+    return moments.tz_convert("UTC").tz_localize(None).floor("us").to_numpy().astype("datetime64[us]")
 
 
 def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any], *,
                    received_at: dt.datetime | None = None) -> pa.Table:
     n = len(prediction_ids)
-    moment = pd.Timestamp(received_at or dt.datetime.now(dt.timezone.utc))
-    if moment.tzinfo is None:
-        moment = moment.tz_localize("UTC")
+    moment = _timestamps(received_at, n, default=pd.Timestamp.now(tz="UTC"))
     return pa.table({
         "prediction_id": pa.array(list(prediction_ids), pa.string()),
         "y_true": pa.array(list(y_true), pa.int64()),
-        "received_at": pa.array([moment.to_pydatetime()] * n, _TS),
+        "received_at": pa.array(moment, _TS),
     })
 
 

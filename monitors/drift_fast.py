@@ -66,8 +66,10 @@ class Counts:
 
 @dataclass(frozen=True)
 class Quantiles:
-    """A numerical distribution as ``K + 1`` quantiles at ``u = 0, 1/K, ..., 1``."""
+    """A numerical distribution as points ``(levels[i], grid[i])`` of its quantile
+    function, linear in between (see ``reference_profile.quantile_knots``)."""
 
+    levels: np.ndarray
     grid: np.ndarray
     n: int
     n_unique: int
@@ -78,8 +80,7 @@ class Quantiles:
         return self.std_value
 
     def cdf(self, x: np.ndarray, *, side: Literal["left", "right"] = "right") -> np.ndarray:
-        u = np.linspace(0.0, 1.0, self.grid.size)
-        return np.interp(x, self.grid, u)
+        return np.interp(x, self.grid, self.levels, left=0.0, right=1.0)
 
 
 Distribution = Counts | Quantiles
@@ -145,7 +146,8 @@ def profile_distribution(entry: dict[str, Any]) -> Distribution:
         return Counts(np.asarray(entry["values"], dtype=object),
                       np.asarray(entry["counts"], dtype=np.int64))
     if "quantiles" in entry:
-        return Quantiles(np.asarray(entry["quantiles"], dtype=np.float64), n=int(entry["n"]),
+        return Quantiles(np.asarray(entry["quantile_levels"], dtype=np.float64),
+                         np.asarray(entry["quantiles"], dtype=np.float64), n=int(entry["n"]),
                          n_unique=int(entry["n_unique"]), std_value=float(entry["std"]),
                          integer=bool(entry["integer"]))
     return Counts(np.asarray(entry["values"], dtype=np.float64),
@@ -218,13 +220,14 @@ def _wasserstein(ref: Distribution, cur: Counts) -> float:
 def _wasserstein_from_quantiles(ref: Quantiles, cur: Counts) -> float:
     """Integral over u of |Q_ref(u) - Q_cur(u)|: Q_ref linear between the profile's
     quantiles, Q_cur the window's exact step function; exact on every piece."""
-    knots_u = np.linspace(0.0, 1.0, ref.grid.size)
+    knots_u = np.concatenate([[0.0], ref.levels, [1.0]])
+    knots_q = np.concatenate([ref.grid[:1], ref.grid, ref.grid[-1:]])
     steps_u = np.cumsum(cur.counts) / cur.n
     u = np.union1d(knots_u, steps_u)
     lo, hi = u[:-1], u[1:]
     level = cur.values[np.minimum(np.searchsorted(steps_u, lo, side="right"), cur.n_unique - 1)]
-    d0 = np.interp(lo, knots_u, ref.grid) - level
-    d1 = np.interp(hi, knots_u, ref.grid) - level
+    d0 = np.interp(lo, knots_u, knots_q) - level
+    d1 = np.interp(hi, knots_u, knots_q) - level
     same = d0 * d1 >= 0
     area = np.where(same, (np.abs(d0) + np.abs(d1)) / 2,
                     (d0 ** 2 + d1 ** 2) / (2 * np.maximum(np.abs(d0) + np.abs(d1), 1e-300)))

@@ -24,7 +24,7 @@ artifact and reference, so consecutive windows pay only for their own rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,9 @@ from monitors.shap_explainer import (ADDITIVITY_TOLERANCE, METHOD, MSG_ADDITIVIT
                                      OUTPUT_MEANING, Explanation, FittedExplainer,
                                      cached_explainer, explain_rows, sample_frame)
 from raigov.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from models.artifact import LoadedModel
 
 NO_ARTIFACT = ("the window has no artifact_dir, so the model cannot be loaded to explain "
                "its predictions")
@@ -153,8 +156,10 @@ def failed_rows(spec: ModelSpec, *, status: RowStatus, reason: str,
             for name in names]
 
 
-def _reference_importance(fitted: FittedExplainer, loaded: Any, window: WindowData, *,
-                          size: int) -> _Reference:
+def _reference_importance(fitted: FittedExplainer, loaded: "LoadedModel", window: WindowData,
+                          *, size: int) -> _Reference:
+    """Importance over an independent seeded sample of the reference, once per
+    explainer and sample size."""
     key = ("reference_importance", size)
     if key not in fitted.memo:
         rows = sample_frame(window.reference, size=size, seed=fitted.seed,

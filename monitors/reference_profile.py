@@ -10,16 +10,17 @@ A profile is plain JSON (``WindowData.reference_profile``; the registry can keep
                      "max": 90.0, "values": [17.0, 18.0, ...], "counts": [395, 550, ...]},
        "score":     {"kind": "numerical", "integer": false, "n": 1000000, "missing": 0,
                      "n_unique": 998421, "mean": ..., "std": ..., "min": ..., "max": ...,
-                     "quantiles": [q(0/K), q(1/K), ..., q(K/K)]},
+                     "quantile_levels": [0.0000005, ...], "quantiles": [0.0012, ...]},
        "workclass": {"kind": "categorical", "n": 30725, "missing": 1836, "n_unique": 8,
                      "values": ["Federal-gov", ...], "counts": [960, ...]}}}
 
 ``n`` counts the usable values (finite numbers, non-null categories): Evidently drops
 NaN and +-inf before its tests. A numeric column keeps its exact distinct values and
 counts while it has at most ``max_exact`` of them (every Evidently statistic is then
-exact, and a reference of <= 1000 rows is always exact); above that it keeps ``K + 1``
-quantiles (linear interpolation, ``K = quantiles``) plus the exact mean and population
-standard deviation. Columns: the model's features and sensitive attributes (typed by the
+exact, and a reference of <= 1000 rows is always exact); above that it keeps points of
+its quantile function, ``K + 1 = quantiles + 1`` evenly spaced ones and the 1000 lowest
+and highest values exactly (the tails are where linear interpolation would err), plus
+the exact mean and population standard deviation. Columns: the model's features and sensitive attributes (typed by the
 input schema: int/float numerical, str/bool categorical) and the prediction ``score``.
 """
 
@@ -41,6 +42,7 @@ PROFILE_FORMAT = "raigov.reference_profile/1"
 PREDICTION_COLUMN = "score"
 DEFAULT_MAX_EXACT = 50_000
 DEFAULT_QUANTILES = 10_000
+DEFAULT_TAIL = 1000
 SMALL_REFERENCE_ROWS = 1000  # Evidently switches tests at this many reference rows
 
 MAX_EXACT_TOO_SMALL = ("max_exact={value} is below {minimum}: a reference of up to "
@@ -104,9 +106,23 @@ def _numeric_entry(series: pd.Series, *, max_exact: int, quantiles: int) -> dict
     if values.size <= max_exact:
         entry.update(values=values.tolist(), counts=counts.tolist())
     else:
-        grid = np.linspace(0.0, 1.0, quantiles + 1)
-        entry["quantiles"] = np.quantile(np.sort(x), grid).tolist()
+        levels, knots = quantile_knots(np.sort(x), quantiles=quantiles)
+        entry.update(quantile_levels=levels.tolist(), quantiles=knots.tolist())
     return entry
+
+
+def quantile_knots(ordered: np.ndarray, *, quantiles: int,
+                   tail: int = DEFAULT_TAIL) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``(u, q)`` of the sample's quantile function, linear between the order
+    statistics placed at ``u = (i + 0.5) / n`` (numpy's "hazen" method): ``quantiles + 1``
+    evenly spaced levels and every one of the ``tail`` lowest and highest values."""
+    n = ordered.size
+    ends = np.unique(np.r_[0:min(tail, n), max(n - tail, 0):n])
+    grid = np.linspace(0.5 / n, 1 - 0.5 / n, quantiles + 1)
+    levels = np.concatenate([(ends + 0.5) / n, grid])
+    knots = np.concatenate([ordered[ends], np.quantile(ordered, grid, method="hazen")])
+    levels, first = np.unique(levels, return_index=True)
+    return levels, np.maximum.accumulate(knots[first])
 
 
 def finite_values(series: pd.Series) -> np.ndarray:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,15 +114,43 @@ def send_feedback(url: str, made: dict[str, pd.DataFrame], opts: DemoOptions) ->
     return sent
 
 
+def install_policy_packs(home: Home) -> list[Path]:
+    """Copy the shipped policy packs into ``<home>/policies`` (the policies in force)."""
+    import shutil
+
+    from policies.loader import pack_paths
+
+    home.policies.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(p, home.policies / p.name)) for p in pack_paths()
+            if not (home.policies / p.name).exists()]
+
+
+def run_governance(home: Home) -> object:
+    """Compute every window and judge the policies on it, with a progress bar."""
+    from policies.pipeline import monitor_and_evaluate
+
+    with _progress() as progress:
+        task = progress.add_task("Monitoring windows", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return monitor_and_evaluate(home, actor="raigov", on_progress=on_progress)
+
+
 def run_demo(home: Home, opts: DemoOptions) -> dict[str, object]:
     from models.server_process import ServerProcess, free_port
 
     home.ensure()
     console.print(f"[bold]raigov demo[/] in {home.root} ({opts.days} days, seed {opts.seed})")
     built = register_demo_models(home, seed=opts.seed)
+    install_policy_packs(home)
     with ServerProcess(home, free_port()) as server:
         made = replay_traffic(server.url, built, opts)
         labels = send_feedback(server.url, made, opts)
+    governance = run_governance(home)
+    console.print(f"  {len(governance.windows)} windows monitored, {len(governance.findings)} "
+                  f"findings, {governance.alerts_opened} alerts opened")
     summary = {name: {"predictions": len(made[name]), "labels": labels[name],
                       "heldout_accuracy": round(float(built[name].test_metrics["accuracy"]), 4),
                       "heldout_roc_auc": round(float(built[name].test_metrics["roc_auc"]), 4)}

@@ -23,6 +23,7 @@ from tests.monitors.drift_fixtures import (FEATURES, SENSITIVE, adult_spec, evid
                                            halves, make_window)
 
 COLUMNS = list(dict.fromkeys(FEATURES + SENSITIVE)) + ["score"]
+ORACLE_ROWS = 10_000  # rows per side where Evidently's own report runs
 
 
 def _by_metric(rows: list[MetricRow]) -> dict[str, MetricRow]:
@@ -48,12 +49,12 @@ def _assert_matches_evidently(rows: list[MetricRow], oracle: dict[str, dict[str,
 
 @lru_cache(maxsize=1)
 def _halves_oracle() -> dict[str, dict[str, Any]]:
-    reference, current = halves()
+    reference, current = halves(rows=ORACLE_ROWS)
     return evidently_drift(reference, current, COLUMNS)
 
 
-def _shifted() -> tuple[pd.DataFrame, pd.DataFrame]:
-    reference, current = halves(seed=1)
+def _shifted(rows: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    reference, current = halves(seed=1, rows=rows)
     return reference, current.assign(age=current["age"] + 15)
 
 
@@ -68,7 +69,7 @@ def test_monitor_is_registered_and_emits_catalog_metrics() -> None:
 
 @pytest.mark.parametrize("engine", ["fast", "evidently"])
 def test_fifteen_years_added_to_age_is_found_as_the_only_drifted_feature(engine: str) -> None:
-    reference, current = _shifted()
+    reference, current = _shifted(rows=ORACLE_ROWS)
     rows = DriftMonitor(engine=engine).run(make_window(adult_spec(), current, reference))
     drifted = [r.metric for r in rows if r.metric.startswith("drift.feature.")
                and r.details["drifted"]]
@@ -92,7 +93,7 @@ def test_two_random_halves_of_adult_show_no_drift() -> None:
 
 
 def test_fast_path_equals_evidently_on_adult_halves_with_a_large_reference() -> None:
-    reference, current = halves()
+    reference, current = halves(rows=ORACLE_ROWS)
     spec = adult_spec()
     profile = json.loads(json.dumps(build_reference_profile(reference, spec=spec)))
     rows = DriftMonitor().run(make_window(spec, current, reference, profile=profile))
@@ -102,7 +103,7 @@ def test_fast_path_equals_evidently_on_adult_halves_with_a_large_reference() -> 
 
 
 def test_fast_path_from_quantiles_stays_within_one_percent_of_evidently() -> None:
-    reference, current = halves()
+    reference, current = halves(rows=ORACLE_ROWS)
     spec = adult_spec()
     profile = build_reference_profile(reference, spec=spec, max_exact=1000, quantiles=10_000)
     assert "quantiles" in profile["columns"]["fnlwgt"] and "quantiles" in profile["columns"]["score"]
@@ -128,7 +129,7 @@ def test_both_engines_honour_method_and_threshold_overrides() -> None:
              "score": DriftOverride(method="jensenshannon", threshold=0.2)}
     spec = adult_spec(features=("age", "education_num", "workclass", "hours_per_week"),
                       sensitive=("sex",), drift=drift)
-    reference, current = halves(seed=3)
+    reference, current = halves(seed=3, rows=ORACLE_ROWS)
     window = make_window(spec, current, reference)
     fast = _by_metric(DriftMonitor().run(window))
     slow = _by_metric(DriftMonitor(engine="evidently").run(window))

@@ -180,3 +180,9 @@ def test_the_python_logger_captures_valid_rows_and_quarantines_the_rest(model_ho
     assert [c[0] for c in captured] == [result.prediction_ids[i] for i in (0, 3, 1)]
     assert captured[0][1:] == (1, 0.9, 1)
     assert quarantined == [(2, "field 'age' must be int, got str")]
+
+
+def test_event_times_with_nanoseconds_are_kept_to_the_microsecond(home: Home) -> None:
+    spec = small_spec()
+    table, ids = batch(spec, 3, ts="2026-03-02T12:00:00.123456789+02:00")
+    assert table.column("ts").to_pylist()[0].isoformat() == "2026-03-02T10:00:00.123456+00:00"
