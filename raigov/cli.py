@@ -299,5 +299,16 @@ def demo(home: str | None, days: int, seed: int, no_dashboard: bool,
                                       rows_per_day=rows_per_day))
 
 
+def _register_area_commands() -> None:
+    """Commands that live beside their area's CLI module (each imports lazily)."""
+    from raigov.cli_dashboard import dashboard, users
+    from raigov.cli_reports import card, report
+
+    for command in (dashboard, users, card, report):
+        main.add_command(command)
+
+
+_register_area_commands()
+
 if __name__ == "__main__":
     main()
