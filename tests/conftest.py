@@ -22,3 +22,26 @@ def artifacts_dir() -> Path:
     """Where tests leave screenshots and rendered pages for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def seeded_home_template(tmp_path_factory) -> Home:
+    """A real home seeded by the demo pipeline once per session: both demo models
+    trained and registered, 4 days of traffic through a real ``raigov serve`` process,
+    labels sent later, monitors and the shipped policy packs run on every window.
+    Treat it as read-only; use ``seeded_home`` for a private copy."""
+    from raigov.demo.run import DemoOptions, run_demo
+
+    home = Home.resolve(tmp_path_factory.mktemp("seeded") / "home")
+    run_demo(home, DemoOptions(days=4, seed=0, dashboard=False, rows_per_day=250))
+    return home
+
+
+@pytest.fixture
+def seeded_home(seeded_home_template: Home, tmp_path: Path) -> Home:
+    """A private copy of the seeded home (tests may change it)."""
+    import shutil
+
+    target = tmp_path / "seeded-home"
+    shutil.copytree(seeded_home_template.root, target)
+    return Home.resolve(target)
