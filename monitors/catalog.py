@@ -44,7 +44,8 @@ def _fairness() -> list[MetricInfo]:
         MetricInfo("fairness.equal_opportunity_ratio", "TPR ratio across groups", True, True),
     ]
     for rate, (meaning, labels) in _RATES.items():
-        out.append(MetricInfo(f"fairness.{rate}", f"per group: {meaning}", None, labels))
+        out.append(MetricInfo(f"fairness.{rate}", f"per group: {meaning} (n: the rate's "
+                              "denominator)", None, labels))
         out.append(MetricInfo(f"fairness.{rate}_difference",
                               f"largest minus smallest {rate} across groups", False, labels))
         out.append(MetricInfo(f"fairness.{rate}_ratio",
@@ -74,12 +75,14 @@ METRICS: tuple[MetricInfo, ...] = tuple({m.name: m for m in [
     MetricInfo("performance.f1", "harmonic mean of precision and recall", True, True),
     MetricInfo("performance.roc_auc", "area under the ROC curve of the score", True, True),
     MetricInfo("performance.log_loss", "cross-entropy of the score", False, True),
-    MetricInfo("performance.ece", "expected calibration error (10 equal-width bins)", False, True),
+    MetricInfo("performance.ece", "expected calibration error (10 equal-width bins, as "
+               "scikit-learn's calibration_curve)", False, True),
     MetricInfo("performance.positive_rate", "share of positive predictions", None),
     *_fairness(),
     MetricInfo("monitor.error", "a monitor family failed on this window (segment: the "
                "family; the error in details): shown, never silently skipped", False),
-    MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature", None),
+    MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature in logit units "
+               "(DeepExplainer on the model's logit); segment all and per sensitive group", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),
 ]}.values())

@@ -1,0 +1,73 @@
+"""Public means documented: every metric name, CLI command, monitor family, rule type,
+output format and shipped policy pack has its place in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def _commands(group: click.Group, prefix: str = "raigov") -> list[str]:
+    out = []
+    for name, cmd in group.commands.items():
+        if getattr(cmd, "hidden", False):
+            continue
+        full = f"{prefix} {name}"
+        out.append(full)
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, full)
+    return out
+
+
+def test_every_metric_name_is_in_the_readme_table() -> None:
+    from monitors.catalog import METRICS
+
+    missing = [m.name for m in METRICS if f"| `{m.name}` |" not in README]
+    assert missing == []
+
+
+def test_every_cli_command_is_documented() -> None:
+    from raigov.cli import main
+
+    missing = [c for c in _commands(main) if c not in README]
+    assert missing == []
+
+
+def test_every_monitor_family_has_a_paragraph() -> None:
+    from monitors.builtin import load_builtin_monitors
+
+    missing = [f for f in load_builtin_monitors() if f"- **{f}**" not in README]
+    assert missing == []
+
+
+def test_every_rule_type_and_output_format_is_documented() -> None:
+    from policies.formats import FORMATS
+    from policies.rules import RULE_TYPES
+
+    assert [t for t in RULE_TYPES if f"`type: {t}`" not in README] == []
+    assert [f for f in FORMATS if f"`{f}`" not in README] == []
+
+
+def test_every_shipped_policy_pack_is_listed() -> None:
+    from policies.loader import pack_paths
+
+    assert [p.name for p in pack_paths() if f"`{p.name}`" not in README] == []
+
+
+@pytest.mark.parametrize("route", ["GET /healthz", "GET /v1/models", "POST /v1/models/{name}/predict",
+                                   "POST /v1/models/{name}/feedback", "GET /metrics"])
+def test_every_http_route_is_documented(route: str) -> None:
+    assert f"`{route}`" in README
+
+
+def test_the_readme_has_exactly_the_two_setup_commands_ci_runs() -> None:
+    commands = re.findall(r"^bash \.ci/install && .+$", README, flags=re.M)
+    assert commands == ["bash .ci/install && .venv/bin/raigov demo",
+                        "bash .ci/install && .venv/bin/python -m pytest"]
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert "bash .ci/install && .venv/bin/python -m pytest" in ci
