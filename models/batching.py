@@ -27,7 +27,8 @@ class _Pending:
 class MicroBatcher:
     def __init__(self, predict: Callable[[pd.DataFrame], np.ndarray], *, name: str,
                  max_batch_rows: int = 512, max_wait_ms: float = 2.0,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
+                 on_batch: Callable[[int, float], None] | None = None,
+                 thread_init: Callable[[], None] | None = None) -> None:
         if max_batch_rows < 1 or max_wait_ms < 0:
             raise ValueError("max_batch_rows must be >= 1 and max_wait_ms >= 0")
         self._predict = predict
@@ -36,7 +37,8 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name[:20]}")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name[:20]}",
+                                            initializer=thread_init)
 
     async def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for ``frame``'s rows, computed in a shared batch."""

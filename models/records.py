@@ -60,10 +60,10 @@ def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
 
 def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:
     """Event times as UTC microseconds (the lake's precision; finer digits are cut)."""
-    if ts is None:
-        moments = pd.DatetimeIndex([default] * n)
-    elif isinstance(ts, (dt.datetime, pd.Timestamp, str)):
-        moments = pd.DatetimeIndex([pd.Timestamp(ts)] * n)
+    if ts is None or isinstance(ts, (dt.datetime, pd.Timestamp, str)):
+        one = pd.Timestamp(default if ts is None else ts)
+        one = one.tz_localize("UTC") if one.tzinfo is None else one.tz_convert("UTC")
+        return np.full(n, one.tz_localize(None).floor("us").to_datetime64().astype("datetime64[us]"))
     else:
         moments = pd.DatetimeIndex(pd.to_datetime(list(ts), utc=True))
     if moments.tz is None:

@@ -22,6 +22,9 @@ from models.spec import ColumnSpec, ModelSpec
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}
 _NUMERIC = ("float", "int")
+# Exact types accepted without a closer look (bool is not an int here; None is null).
+_EXACT_TYPES: dict[str, set[type]] = {"float": {float, int, type(None)}, "int": {int, type(None)},
+                                      "str": {str, type(None)}, "bool": {bool, type(None)}}
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,32 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
         return pd.DataFrame(), [RowError(None, "rows", "type",
                                          "'rows' must be a non-empty list of objects")]
     errors: list[RowError] = []
-    columns = {c: [] for c in spec.input_columns}
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(RowError(i, None, "type", "row must be a JSON object",
                                    type(row).__name__))
-            row = {}
-        for name in spec.input_columns:
-            columns[name].append(_typed_cell(spec.inputs.column(name), row, i, errors))
-    frame = pd.DataFrame({n: _array(v, spec.inputs.column(n).dtype) for n, v in columns.items()})
+    records = [row if isinstance(row, dict) else {} for row in rows]
+    frame = pd.DataFrame({name: _array(_typed_column(spec.inputs.column(name), records, errors),
+                                       spec.inputs.column(name).dtype)
+                          for name in spec.input_columns})
     if not value_checks_pass(spec, frame):
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
+    errors.sort(key=lambda e: (-1 if e.row is None else e.row))
     return frame, errors
+
+
+_MISSING = object()
+
+
+def _typed_column(col: ColumnSpec, records: list[dict], errors: list[RowError]) -> list[Any]:
+    """One column's values; the common case (every value of an allowed type) is one
+    pass over the column, the rest is checked cell by cell."""
+    values = [row.get(col.name, _MISSING) for row in records]
+    allowed = _EXACT_TYPES[col.dtype]
+    if set(map(type, values)) <= allowed:
+        return values
+    return [_typed_cell(col, row, i, errors) for i, row in enumerate(records)]
 
 
 def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> Any:
