@@ -5,35 +5,11 @@ codes: 0 ok, 1 a rule or verification failed, 2 bad usage, input or configuratio
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import click
 
-from raigov.errors import RaigovError
-
-HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), default=None,
-                           help="raigov home (default: $RAIGOV_HOME or ./.raigov).")
-
-
-def _home(home: str | None):
-    from raigov.home import Home
-
-    return Home.resolve(home)
-
-
-def translate_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Raise inside, translate at the edge: raigov errors become a message on stderr
-    and the error's exit code."""
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RaigovError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
+from raigov.cli_support import HOME_OPTION, translate_errors
+from raigov.cli_support import resolve_home as _home
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
