@@ -18,6 +18,7 @@ fast engine does not implement run through Evidently's own stattest on that colu
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
     from evidently.core.report import Snapshot
 
 Engine = Literal["fast", "evidently"]
+HTML_MAX_ROWS = 100_000
 
 MISSING_IN_WINDOW = "column {column!r} is not in the window's frame"
 MISSING_IN_REFERENCE = "column {column!r} is not in the reference data"
 NO_VALUES = "column {column!r} has no usable value (all missing or infinite) in the {side}"
+NOT_NUMBERS = "column {column!r} is declared numerical but holds other values: {error}"
 NO_FEATURES_TESTED = "no input column could be tested for drift"
 # Evidently stattests whose score is a p-value (drift when small); the rest are distances.
 P_VALUE_METHODS = frozenset({"anderson", "chisquare", "cramer_von_mises", "empirical_mmd",
@@ -96,12 +99,16 @@ def _override(window: WindowData, column: str) -> tuple[str | None, float | None
 
 
 def _usable(window: WindowData, column: str, kind: ColumnKind) -> Skipped | None:
-    """Why ``column`` cannot be tested, or None when it can."""
+    """Why Evidently could not test ``column``, or None when it can."""
     for side, frame, missing in (("window", window.frame, MISSING_IN_WINDOW),
                                  ("reference", window.reference, MISSING_IN_REFERENCE)):
         if column not in frame.columns:
             return Skipped(column, "error", missing.format(column=column))
-        if usable_count(frame[column], kind=kind) == 0:
+        try:
+            count = usable_count(frame[column], kind=kind)
+        except (TypeError, ValueError) as error:
+            return Skipped(column, "error", NOT_NUMBERS.format(column=column, error=error))
+        if count == 0:
             return Skipped(column, "insufficient_data", NO_VALUES.format(column=column,
                                                                          side=side))
     return None
@@ -110,10 +117,8 @@ def _usable(window: WindowData, column: str, kind: ColumnKind) -> Skipped | None
 def _fast_outcomes(window: WindowData, columns: dict[str, ColumnKind]) -> dict[str, Outcome]:
     profile = (check_profile(window.reference_profile) if window.reference_profile
                else build_reference_profile(window.reference, spec=window.spec))
-    outcomes: dict[str, Outcome] = {}
-    for column, kind in columns.items():
-        outcomes[column] = _fast_column(window, profile, column, kind)
-    return outcomes
+    return {column: _fast_column(window, profile, column, kind)
+            for column, kind in columns.items()}
 
 
 def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
@@ -123,8 +128,12 @@ def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
     entry = profile["columns"].get(column)
     if entry is None:
         return Skipped(column, "error", MISSING_IN_REFERENCE.format(column=column))
-    ref, cur = profile_distribution(entry), window_distribution(window.frame[column], kind=kind)
-    for side, dist in (("reference", ref), ("window", cur)):
+    try:
+        cur = window_distribution(window.frame[column], kind=kind)
+    except (TypeError, ValueError) as error:
+        return Skipped(column, "error", NOT_NUMBERS.format(column=column, error=error))
+    ref = profile_distribution(entry)
+    for side, dist in (("window", cur), ("reference", ref)):
         if dist.n == 0:
             return Skipped(column, "insufficient_data", NO_VALUES.format(column=column,
                                                                          side=side))
@@ -186,9 +195,11 @@ def evidently_snapshot(window: WindowData, columns: dict[str, ColumnKind],
         columns=list(columns), drift_share=window.spec.monitoring.drift_share_threshold,
         per_column_method={c: m for c, (m, _) in overrides.items() if m is not None} or None,
         per_column_threshold={c: t for c, (_, t) in overrides.items() if t is not None} or None)
-    frames = [Dataset.from_pandas(f[list(columns)], data_definition=definition)
-              for f in (current, reference)]
-    return Report([preset], include_tests=True).run(*frames)
+    with warnings.catch_warnings():  # NumPy/SciPy noise, e.g. chi-square on unseen categories
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frames = [Dataset.from_pandas(f[list(columns)], data_definition=definition)
+                  for f in (current, reference)]
+        return Report([preset], include_tests=True).run(*frames)
 
 
 def parse_snapshot(snapshot: "Snapshot", columns: dict[str, ColumnKind]) -> dict[str, ColumnDrift]:
@@ -220,10 +231,12 @@ def _method_names() -> dict[str, str]:
     return {**{t.display_name: t.name for t in tests}, **{t.name: t.name for t in tests}}
 
 
-def drift_report_html(window: WindowData, *, max_rows: int | None = None,
+def drift_report_html(window: WindowData, *, max_rows: int | None = HTML_MAX_ROWS,
                       seed: int = 0) -> str:
-    """Evidently's own HTML drift report for ``window`` (standalone page), on at most
-    ``max_rows`` rows of the window and of the reference (a seeded sample)."""
+    """Evidently's own HTML drift report for ``window`` (a standalone page, the same
+    columns, methods and thresholds as the monitor), on a seeded sample of at most
+    ``max_rows`` rows of the window and of the reference (None: every row; Evidently
+    takes ~3 s at 100k x 100k rows and ~19 s with 1M reference rows)."""
     columns = {c: k for c, k in tested_columns(window).items() if _usable(window, c, k) is None}
     current, reference = (f if max_rows is None or len(f) <= max_rows
                           else f.sample(max_rows, random_state=seed)

@@ -22,6 +22,8 @@ within a fraction of a percent (see tests/monitors/test_drift.py).
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,6 +36,8 @@ from raigov.errors import ConfigError
 
 StatKind = Literal["p_value", "distance"]
 
+NEEDS_COUNTS = ("Drift method {method!r} needs exact reference counts; the reference "
+                "profile of this column holds quantiles only.")
 METHOD_NOT_FOR_KIND = ("Drift method {method!r} for column {column!r} does not apply to "
                        "{kind} columns; it applies to: {allowed}.")
 
@@ -59,9 +63,9 @@ class Counts:
         mean = np.average(self.values, weights=self.counts)
         return float(np.sqrt(np.average((self.values - mean) ** 2, weights=self.counts)))
 
-    def cdf(self, x: np.ndarray, *, side: Literal["left", "right"] = "right") -> np.ndarray:
+    def cdf(self, x: np.ndarray) -> np.ndarray:
         cum = np.concatenate([[0], np.cumsum(self.counts)])
-        return cum[np.searchsorted(self.values, x, side=side)] / self.n
+        return cum[np.searchsorted(self.values, x, side="right")] / self.n
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Quantiles:
     def std(self) -> float:
         return self.std_value
 
-    def cdf(self, x: np.ndarray, *, side: Literal["left", "right"] = "right") -> np.ndarray:
+    def cdf(self, x: np.ndarray) -> np.ndarray:
         return np.interp(x, self.grid, self.levels, left=0.0, right=1.0)
 
 
@@ -97,24 +101,18 @@ class DriftMethod:
     kind: StatKind
     default_threshold: float
     kinds: tuple[ColumnKind, ...]
-    rule: Literal["le", "lt", "ge"]
-
-    def drifted(self, score: float, threshold: float) -> bool:
-        if self.rule == "le":
-            return bool(score <= threshold)
-        if self.rule == "lt":
-            return bool(score < threshold)
-        return bool(score >= threshold)
+    drifted: Callable[[float, float], bool]  # (score, threshold) -> drift?
 
 
 METHODS: dict[str, DriftMethod] = {m.name: m for m in (
     DriftMethod("wasserstein", "Wasserstein distance (normed)", "distance", 0.1,
-                ("numerical",), "ge"),
+                ("numerical",), operator.ge),
     DriftMethod("jensenshannon", "Jensen-Shannon distance", "distance", 0.1,
-                ("categorical", "numerical"), "ge"),
-    DriftMethod("ks", "K-S p_value", "p_value", 0.05, ("numerical",), "le"),
-    DriftMethod("chisquare", "chi-square p_value", "p_value", 0.05, ("categorical",), "lt"),
-    DriftMethod("z", "Z-test p_value", "p_value", 0.05, ("categorical",), "lt"),
+                ("categorical", "numerical"), operator.ge),
+    DriftMethod("ks", "K-S p_value", "p_value", 0.05, ("numerical",), operator.le),
+    DriftMethod("chisquare", "chi-square p_value", "p_value", 0.05, ("categorical",),
+                operator.lt),
+    DriftMethod("z", "Z-test p_value", "p_value", 0.05, ("categorical",), operator.lt),
 )}
 
 
@@ -132,12 +130,13 @@ class ColumnDrift:
     drifted: bool
     n_reference: int
     n_current: int
+    reference: Literal["counts", "quantiles", "raw"] = "raw"
 
     def details(self) -> dict[str, Any]:
         return {"method": self.method, "method_label": self.label, "threshold": self.threshold,
                 "drifted": self.drifted, "stattest_kind": self.stat_kind,
                 "column_type": self.kind, "n_reference": self.n_reference,
-                "n_current": self.n_current}
+                "n_current": self.n_current, "reference": self.reference}
 
 
 def profile_distribution(entry: dict[str, Any]) -> Distribution:
@@ -146,8 +145,10 @@ def profile_distribution(entry: dict[str, Any]) -> Distribution:
         return Counts(np.asarray(entry["values"], dtype=object),
                       np.asarray(entry["counts"], dtype=np.int64))
     if "quantiles" in entry:
-        return Quantiles(np.asarray(entry["quantile_levels"], dtype=np.float64),
-                         np.asarray(entry["quantiles"], dtype=np.float64), n=int(entry["n"]),
+        grid = np.asarray(entry["quantiles"], dtype=np.float64)
+        # profiles written before the exact tails held evenly spaced levels 0..1 only
+        levels = entry.get("quantile_levels") or np.linspace(0.0, 1.0, grid.size)
+        return Quantiles(np.asarray(levels, dtype=np.float64), grid, n=int(entry["n"]),
                          n_unique=int(entry["n_unique"]), std_value=float(entry["std"]),
                          integer=bool(entry["integer"]))
     return Counts(np.asarray(entry["values"], dtype=np.float64),
@@ -186,8 +187,9 @@ def column_drift(column: str, ref: Distribution, cur: Counts, *, kind: ColumnKin
     score = float(_STATTESTS[chosen.name](ref, cur))
     return ColumnDrift(column=column, kind=kind, method=chosen.name, label=chosen.label,
                        stat_kind=chosen.kind, threshold=limit, score=score,
-                       drifted=chosen.drifted(score, limit), n_reference=ref.n,
-                       n_current=cur.n)
+                       drifted=bool(chosen.drifted(score, limit)), n_reference=ref.n,
+                       n_current=cur.n,
+                       reference="quantiles" if isinstance(ref, Quantiles) else "counts")
 
 
 def _union_size(ref: Distribution, cur: Counts) -> int:
@@ -247,7 +249,7 @@ def _bin_shares(dist: Distribution, edges: np.ndarray) -> np.ndarray:
     """``np.histogram(sample, edges)[0] / len(sample)``."""
     if isinstance(dist, Counts):
         return np.histogram(dist.values, bins=edges, weights=dist.counts)[0] / dist.n
-    return np.diff(np.append(dist.cdf(edges[:-1], side="left"), 1.0))
+    return np.diff(np.append(dist.cdf(edges[:-1]), 1.0))
 
 
 def _sturges_edges(ref: Distribution, cur: Counts) -> np.ndarray:
@@ -286,7 +288,7 @@ def _ks(ref: Distribution, cur: Counts) -> float:
 def _chisquare(ref: Distribution, cur: Counts) -> float:
     from scipy import stats
 
-    _, ref_counts, cur_counts = _aligned(_counts(ref), cur)
+    _, ref_counts, cur_counts = _aligned(_counts(ref, "chisquare"), cur)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(stats.chisquare(cur_counts, ref_counts * (cur.n / ref.n))[1])
 
@@ -294,7 +296,7 @@ def _chisquare(ref: Distribution, cur: Counts) -> float:
 def _z(ref: Distribution, cur: Counts) -> float:
     from scipy.stats import norm
 
-    ref = _counts(ref)
+    ref = _counts(ref, "z")
     if ref.n_unique == 1 and cur.n_unique == 1 and ref.values[0] == cur.values[0]:
         return 1.0
     keys, ref_counts, cur_counts = _aligned(ref, cur)
@@ -306,12 +308,12 @@ def _z(ref: Distribution, cur: Counts) -> float:
     return float(2 * (1 - norm.cdf(np.abs(z))))
 
 
-def _counts(ref: Distribution) -> Counts:
+def _counts(ref: Distribution, method: str) -> Counts:
     if isinstance(ref, Quantiles):
-        raise ConfigError("a count-based test needs exact reference counts; this column's "
-                          "profile holds quantiles only")
+        raise ConfigError(NEEDS_COUNTS.format(method=method))
     return ref
 
 
-_STATTESTS = {"wasserstein": _wasserstein, "jensenshannon": _jensenshannon, "ks": _ks,
+_STATTESTS: dict[str, Callable[[Distribution, Counts], float]] = {
+    "wasserstein": _wasserstein, "jensenshannon": _jensenshannon, "ks": _ks,
               "chisquare": _chisquare, "z": _z}

@@ -14,14 +14,15 @@ A profile is plain JSON (``WindowData.reference_profile``; the registry can keep
        "workclass": {"kind": "categorical", "n": 30725, "missing": 1836, "n_unique": 8,
                      "values": ["Federal-gov", ...], "counts": [960, ...]}}}
 
-``n`` counts the usable values (finite numbers, non-null categories): Evidently drops
-NaN and +-inf before its tests. A numeric column keeps its exact distinct values and
-counts while it has at most ``max_exact`` of them (every Evidently statistic is then
-exact, and a reference of <= 1000 rows is always exact); above that it keeps points of
-its quantile function, ``K + 1 = quantiles + 1`` evenly spaced ones and the 1000 lowest
-and highest values exactly (the tails are where linear interpolation would err), plus
-the exact mean and population standard deviation. Columns: the model's features and sensitive attributes (typed by the
-input schema: int/float numerical, str/bool categorical) and the prediction ``score``.
+Columns: the model's features and sensitive attributes (typed by the input schema:
+int/float numerical, str/bool categorical) and the prediction ``score``. ``n`` counts
+the usable values (finite numbers, non-null categories): Evidently drops NaN and +-inf
+before its tests. A numerical column keeps its exact distinct values and counts while
+it has at most ``max_exact`` of them (every Evidently statistic is then exact, and a
+reference of <= 1000 rows always is); above that it keeps points of its quantile
+function: ``quantiles + 1`` evenly spaced ones and the 1000 lowest and highest values
+exactly (the tails are where interpolation would err), plus the exact mean and
+population standard deviation. ~0.5 MB of JSON for Adult's 15 columns.
 """
 
 from __future__ import annotations

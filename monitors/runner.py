@@ -83,11 +83,15 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
 
 def reference_profile(artifact_dir: Path, reference: pd.DataFrame, spec) -> dict:
     """The drift profile of a version's reference, computed once and kept beside it."""
-    from monitors.reference_profile import build_reference_profile
+    from monitors.reference_profile import build_reference_profile, check_profile
+    from raigov.errors import ConfigError
 
     path = artifact_dir / PROFILE_FILE
     if path.exists():
-        return json.loads(path.read_text())
+        try:   # a profile written by an older raigov is rebuilt, not trusted
+            return check_profile(json.loads(path.read_text()))
+        except (ConfigError, ValueError, KeyError):
+            pass
     profile = build_reference_profile(reference, spec=spec)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(profile))

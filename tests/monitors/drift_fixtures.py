@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,7 @@ FEATURES = ("age", "workclass", "fnlwgt", "education", "education_num", "marital
 SENSITIVE = ("sex", "race")
 NUMERICAL = ("age", "fnlwgt", "education_num", "capital_gain", "capital_loss",
              "hours_per_week")
-START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 @lru_cache(maxsize=1)
@@ -80,10 +81,12 @@ def evidently_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: lis
     numerical = [c for c in columns if c in NUMERICAL or c == "score"]
     definition = DataDefinition(numerical_columns=numerical,
                                 categorical_columns=[c for c in columns if c not in numerical])
-    data = [Dataset.from_pandas(f[columns], data_definition=definition)
-            for f in (current, reference)]
-    snapshot = Report([DataDriftPreset(columns=columns, **preset)],
-                      include_tests=True).run(*data).dict()
+    with warnings.catch_warnings():  # NumPy noise from Evidently's plots of +-inf values
+        warnings.simplefilter("ignore", RuntimeWarning)
+        data = [Dataset.from_pandas(f[columns], data_definition=definition)
+                for f in (current, reference)]
+        snapshot = Report([DataDriftPreset(columns=columns, **preset)],
+                          include_tests=True).run(*data).dict()
     failed = {t["metric_config"]["metric_id"] for t in snapshot["tests"]
               if str(t["status"]).endswith("FAIL")}
     return {m["config"]["column"]: {"score": float(m["value"]), "method": m["config"]["method"],

@@ -14,7 +14,8 @@ import pytest
 from models.spec import DriftOverride
 from monitors.base import MONITORS, MetricRow
 from monitors.catalog import metric_info
-from monitors.drift import MISSING_IN_WINDOW, NO_VALUES, DriftMonitor, drift_report_html
+from monitors.drift import (MISSING_IN_WINDOW, NO_VALUES, NOT_NUMBERS, DriftMonitor,
+                            drift_report_html)
 from monitors.drift_fast import METHOD_NOT_FOR_KIND
 from monitors.reference_profile import (BAD_PROFILE_FORMAT, MAX_EXACT_TOO_SMALL, PROFILE_FORMAT,
                                         build_reference_profile)
@@ -106,7 +107,7 @@ def test_fast_path_from_quantiles_stays_within_one_percent_of_evidently() -> Non
     reference, current = halves(rows=ORACLE_ROWS)
     spec = adult_spec()
     profile = build_reference_profile(reference, spec=spec, max_exact=1000, quantiles=10_000)
-    assert "quantiles" in profile["columns"]["fnlwgt"] and "quantiles" in profile["columns"]["score"]
+    assert all("quantiles" in profile["columns"][c] for c in ("fnlwgt", "score"))
     rows = DriftMonitor().run(make_window(spec, current, reference, profile=profile))
     _assert_matches_evidently(rows, _halves_oracle(), rel=0.01)
 
@@ -155,17 +156,23 @@ def test_dataset_drift_follows_the_models_drift_share_threshold() -> None:
     assert rows["drift.dataset_drift"].details["drift_share_threshold"] == 0.05
 
 
-def test_a_missing_or_empty_column_is_reported_not_passed() -> None:
-    reference, current = halves()
-    current = current.drop(columns=["fnlwgt"]).assign(occupation=None)
-    rows = _by_metric(DriftMonitor().run(make_window(adult_spec(), current, reference)))
+@pytest.mark.parametrize("engine", ["fast", "evidently"])
+def test_a_missing_empty_or_non_numeric_column_is_reported_not_passed(engine: str) -> None:
+    reference, current = halves(rows=2000)
+    current = current.drop(columns=["fnlwgt"]).assign(
+        occupation=None, hours_per_week=current["hours_per_week"].astype(str) + "h")
+    rows = _by_metric(DriftMonitor(engine=engine).run(
+        make_window(adult_spec(), current, reference)))
     assert rows["drift.feature.fnlwgt"].status == "error"
     assert rows["drift.feature.fnlwgt"].details["reason"] == MISSING_IN_WINDOW.format(
         column="fnlwgt")
     assert rows["drift.feature.occupation"].status == "insufficient_data"
     assert rows["drift.feature.occupation"].details["reason"] == NO_VALUES.format(
         column="occupation", side="window")
-    assert rows["drift.share_drifted"].details["tested_columns"] == 12
+    assert rows["drift.feature.hours_per_week"].status == "error"
+    assert rows["drift.feature.hours_per_week"].details["reason"].startswith(
+        NOT_NUMBERS.format(column="hours_per_week", error=""))
+    assert rows["drift.share_drifted"].details["tested_columns"] == 11
 
 
 def test_a_method_that_does_not_fit_the_column_kind_is_a_config_error() -> None:
