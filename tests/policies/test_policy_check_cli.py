@@ -121,3 +121,26 @@ def test_a_broken_policy_file_is_exit_code_2_naming_file_and_line(holdout, tmp_p
     done = _check(policy, holdout)
     assert done.returncode == 2
     assert str(policy) in done.stderr and "line 10" in done.stderr
+
+
+def test_policy_check_on_a_live_model_judges_its_latest_window(seeded_home_template) -> None:
+    from monitors.store import read_metric_rows
+
+    pack = ROOT / "policies" / "packs" / "fairness-four-fifths.yaml"
+    cmd = [sys.executable, "-m", "raigov.cli", "policy-check", "--policy", str(pack),
+           "--home", str(seeded_home_template.root), "--model", "income-classifier",
+           "--format", "json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    rows = read_metric_rows(seeded_home_template, model="income-classifier",
+                            metric_prefix="fairness.selection_rate_ratio")
+    latest = rows[rows["window_start"] == rows["window_start"].max()]
+    expected = dict(zip(latest["segment"], latest["value"]))
+    observed = {f["segment"]: f["observed"] for f in report["findings"]
+                if f["rule_id"] == "four-fifths"}
+    assert set(observed) == {"sex", "race"}
+    for segment, value in observed.items():
+        assert value == pytest.approx(expected[segment], abs=1e-12) or (
+            value is None and pd.isna(expected[segment]))
+    assert done.returncode == (1 if any(f["status"] in ("fail", "error") for f in report["findings"]) else 0)
