@@ -17,8 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -30,7 +28,6 @@ from raigov.canonical import canonical_json, utcnow
 from raigov.catalog import catalog
 from raigov.errors import ConfigError, InputError, NotFoundError, did_you_mean
 from raigov.home import Home
-from raigov.ids import uuid7
 from raigov.ledger import append_event
 
 log = logging.getLogger(__name__)
@@ -227,184 +224,6 @@ def _webhook_for(home: Home, notify_: bool, webhook: WebhookConfig | None) -> We
     except ConfigError as exc:
         log.error(WEBHOOK_CONFIG_IGNORED.format(error=exc))
         return None
-
-
-_FINDING_COLUMNS = (
-    "finding_id, model, version, window_start, window_end, policy, policy_version, "
-    "policy_sha256, rule_id, metric, segment, status, severity, observed, judged, judge, op, "
-    "threshold, ci_low, ci_high, n, groups, reason, waiver, refs, alert_id, actor, run_id, "
-    "evaluated_at")
-_INSERT_FINDING = (f"INSERT INTO findings ({_FINDING_COLUMNS}) VALUES "
-                   f"({', '.join('?' * len(_FINDING_COLUMNS.split(',')))})")
-_INSERT_ALERT = (
-    "INSERT INTO alerts (alert_id, model, version, policy, rule_id, rule_key, metric, segment, "
-    "severity, status, reason, observed, threshold, opened_at, opened_by, first_window_start, "
-    "first_window_end, last_seen_window_start, last_seen_window_end, last_seen_at, fail_count, "
-    "passing_streak, updated_at) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?)")
-
-
-def _subject(f: Finding) -> str:
-    return f.model if f.version is None else f"{f.model}@{f.version}"
-
-
-def _newer(moment: dt.datetime | None, than: dt.datetime | None) -> bool:
-    utc = _utc(moment)
-    return utc is None or than is None or utc > than
-
-
-class _EvaluationUnit:
-    """One :func:`record_findings` call, inside its catalog transaction."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, actor: str, run_id: str,
-                 now: dt.datetime, auto_resolve_after: int) -> None:
-        self.con, self.actor, self.run_id, self.now = con, actor, run_id, now
-        self.auto_resolve_after = auto_resolve_after
-        self.opened: list[str] = []
-        self.updated: list[str] = []
-        self.auto_resolved: list[str] = []
-        self.ledger_seqs: list[int] = []
-        self.notifications: list[dict[str, Any]] = []
-
-    def record_all(self, findings: list[Finding]) -> None:
-        policies: dict[tuple[str, int, str], list[Finding]] = {}
-        for f in findings:
-            policies.setdefault((f.policy, f.policy_version, f.policy_sha256), []).append(f)
-        for (policy, version, sha256), group in policies.items():
-            self._event("policy.evaluated", subject=f"{policy}@{version}", payload={
-                "policy": policy, "policy_version": version, "policy_sha256": sha256,
-                "run_id": self.run_id, "models": sorted({_subject(f) for f in group}),
-                "statuses": dict(Counter(f.status for f in group))})
-        for f in findings:
-            self._record(f)
-
-    def _event(self, kind: str, *, subject: str, payload: dict[str, Any]) -> None:
-        event = append_event(self.con, kind, actor=self.actor, subject=subject,
-                             payload=payload, at=self.now)
-        self.ledger_seqs.append(event.seq)
-
-    def _transition(self, alert: Alert, transition: str, *, actor: str, comment: str | None,
-                    extra: dict[str, Any], move: _Move | None = None) -> None:
-        if move is None:
-            seq, note = _record_transition(self.con, alert, transition, from_status=None,
-                                           actor=actor, comment=comment, now=self.now,
-                                           extra=extra)
-        else:
-            seq, note = _apply_move(self.con, alert, move, actor=actor, comment=comment,
-                                    now=self.now, extra=extra)
-        self.ledger_seqs.append(seq)
-        self.notifications.append(note)
-
-    def _record(self, f: Finding) -> None:
-        finding_id = uuid7()
-        active = _active_alert(self.con, f)
-        alert_id = active.alert_id if active is not None else None
-        if f.status == "fail":
-            alert_id = alert_id or uuid7()
-            self._event("finding.recorded", subject=_subject(f), payload={
-                "finding_id": finding_id, "alert_id": alert_id, "policy": f.policy,
-                "rule_id": f.rule_id, "metric": f.metric, "segment": f.segment,
-                "window_start": f.window_start, "window_end": f.window_end,
-                "observed": f.observed, "judged": f.judged, "op": f.op,
-                "threshold": f.threshold, "severity": f.severity, "reason": f.reason})
-            if active is None:
-                self._open(alert_id, f, finding_id)
-            else:
-                self._fail_again(active, f)
-        elif active is not None and f.status == "pass":
-            self._pass(active, f, finding_id)
-        elif active is not None and f.status in ("insufficient_data", "error"):
-            self.con.execute("UPDATE alerts SET passing_streak = 0, updated_at = ? "
-                             "WHERE alert_id = ?", [self.now, active.alert_id])
-        self._insert_finding(f, finding_id, alert_id)
-
-    def _open(self, alert_id: str, f: Finding, finding_id: str) -> None:
-        start, end = _utc(f.window_start), _utc(f.window_end)
-        self.con.execute(_INSERT_ALERT, [
-            alert_id, f.model, f.version, f.policy, f.rule_id, f"{f.policy}/{f.rule_id}",
-            f.metric, f.segment, f.severity, f.reason, f.observed, f.threshold, self.now,
-            self.actor, start, end, start, end, self.now, self.now])
-        self._transition(_get_alert(self.con, alert_id), "opened", actor=self.actor,
-                         comment=None, extra={"finding_id": finding_id, "reason": f.reason,
-                                              "window_start": start, "observed": f.observed,
-                                              "threshold": f.threshold})
-        self.opened.append(alert_id)
-
-    def _fail_again(self, alert: Alert, f: Finding) -> None:
-        """Deduplicated: the open alert learns of one more failing window."""
-        start = _utc(f.window_start)
-        new_window = start is None or start != alert.last_seen_window_start
-        latest = start is not None and _newer(start, alert.last_seen_window_start)
-        self.con.execute(
-            "UPDATE alerts SET fail_count = fail_count + ?, passing_streak = 0, version = ?, "
-            "severity = ?, reason = ?, observed = ?, threshold = ?, last_seen_at = ?, "
-            "last_seen_window_start = CASE WHEN ? THEN ? ELSE last_seen_window_start END, "
-            "last_seen_window_end = CASE WHEN ? THEN ? ELSE last_seen_window_end END, "
-            "updated_at = ? WHERE alert_id = ?",
-            [int(new_window), f.version, f.severity, f.reason, f.observed, f.threshold,
-             self.now, latest, start, latest, _utc(f.window_end), self.now, alert.alert_id])
-        if alert.alert_id not in self.opened + self.updated:
-            self.updated.append(alert.alert_id)
-
-    def _pass(self, alert: Alert, f: Finding, finding_id: str) -> None:
-        """A passing window counts only if it is newer than the last failing one and the
-        last counted pass (re-evaluating or backfilling a window counts nothing)."""
-        start = _utc(f.window_start)
-        if not (_newer(start, alert.last_seen_window_start)
-                and _newer(start, alert.last_pass_window_start)):
-            return
-        streak = alert.passing_streak + 1
-        self.con.execute("UPDATE alerts SET passing_streak = ?, last_pass_window_start = ?, "
-                         "updated_at = ? WHERE alert_id = ?",
-                         [streak, start, self.now, alert.alert_id])
-        if streak >= self.auto_resolve_after:
-            self._transition(_get_alert(self.con, alert.alert_id), "auto_resolved",
-                             actor=SYSTEM_ACTOR, move=_AUTO_RESOLVE,
-                             comment=AUTO_RESOLVED_COMMENT.format(streak=streak),
-                             extra={"finding_id": finding_id, "passing_streak": streak,
-                                    "triggered_by": self.actor, "run_id": self.run_id})
-            self.auto_resolved.append(alert.alert_id)
-
-    def _insert_finding(self, f: Finding, finding_id: str, alert_id: str | None) -> None:
-        self.con.execute(_INSERT_FINDING, [
-            finding_id, f.model, f.version, _utc(f.window_start), _utc(f.window_end), f.policy,
-            f.policy_version, f.policy_sha256, f.rule_id, f.metric, f.segment, f.status,
-            f.severity, f.observed, f.judged, f.judge, f.op, f.threshold, f.ci_low, f.ci_high,
-            f.n, canonical_json(f.groups), f.reason,
-            None if f.waiver is None else canonical_json(f.waiver), list(f.references),
-            alert_id, self.actor, self.run_id, self.now])
-
-
-def record_findings(home: Home, findings: Iterable[Finding], *, actor: str, run_id: str,
-                    auto_resolve_after: int = 2, notify_webhook: bool = True,
-                    webhook: WebhookConfig | None = None) -> AlertSummary:
-    """Persist ``findings`` and move their alerts, in one catalog transaction.
-
-    Ledger events: ``policy.evaluated`` per policy (with its sha256), ``finding.recorded``
-    per failure, and ``alert.opened`` / ``alert.auto_resolved`` per transition. Webhooks
-    (``webhook``, else the home's ``raigov.toml``) go out in the background after commit.
-    """
-    _require_actor(actor, "record findings")
-    if isinstance(auto_resolve_after, bool) or not isinstance(auto_resolve_after, int) \
-            or auto_resolve_after < 1:
-        raise ConfigError(BAD_AUTO_RESOLVE.format(value=auto_resolve_after))
-    ordered = sorted(findings, key=_chronological)
-    if not ordered:
-        return AlertSummary(run_id, 0, (), (), (), ())
-    config = _webhook_for(home, notify_webhook, webhook)
-    with catalog(home) as con:
-        unit = _EvaluationUnit(con, actor=actor, run_id=run_id, now=utcnow(),
-                              auto_resolve_after=auto_resolve_after)
-        unit.record_all(ordered)
-    return AlertSummary(run_id=run_id, findings=len(ordered), opened=tuple(unit.opened),
-                        updated=tuple(unit.updated), auto_resolved=tuple(unit.auto_resolved),
-                        ledger_seqs=tuple(unit.ledger_seqs),
-                        delivery=notify(config, unit.notifications))
-
-
-def _chronological(f: Finding) -> tuple[dt.datetime, str, str, str, str]:
-    start = _utc(f.window_start) or dt.datetime.min.replace(tzinfo=dt.UTC)
-    return (start, f.model, f.policy, f.rule_id, f.segment)
 
 
 def _manual_move(home: Home, alert_id: str, move: _Move, *, actor: str, comment: str | None,

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitors.runner import ProgressFn, WindowResult, run_monitors
-from policies.alerts import AlertSummary, record_findings
+from policies.alerts import AlertSummary
+from policies.record_findings import record_findings
 from policies.evaluate import evaluate
 from policies.findings import Finding
 from policies.loader import load_policies

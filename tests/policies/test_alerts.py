@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from policies import alerts as al
+from policies.record_findings import record_findings
 from policies.findings import Finding
 from policies.notify import CONFIG_INVALID, DELIVERY_FAILED, WebhookConfig, load_webhook_config
 from raigov.catalog import catalog
@@ -43,7 +44,7 @@ def finding(status: str, day: int, *, rule_id: str = "four-fifths-sex",
 
 
 def record(home: Home, *findings: Finding, actor: str = "monitor", **kw) -> al.AlertSummary:
-    return al.record_findings(home, list(findings), actor=actor, run_id="run-1",
+    return record_findings(home, list(findings), actor=actor, run_id="run-1",
                               notify_webhook=False, **kw)
 
 
@@ -259,7 +260,7 @@ def test_a_webhook_that_fails_first_is_retried_and_delivered(
         home: Home, hook: tuple[str, type[_Hook]]) -> None:
     url, handler = hook
     handler.answers = [503]
-    summary = al.record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r",
+    summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r",
                                  webhook=WebhookConfig(url=url, backoff_s=0.01))
     assert summary.delivery.wait(10)
     assert (summary.delivery.delivered, summary.delivery.failed) == (1, 0)
@@ -275,7 +276,7 @@ def test_the_webhook_from_raigov_toml_never_blocks_the_evaluation(
     (home.root / "raigov.toml").write_text(f'[alerts.webhook]\nurl = "{url}"\n')
     handler.gate = threading.Event()
     started = time.monotonic()
-    summary = al.record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r")
+    summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r")
     assert time.monotonic() - started < 2 and not summary.delivery.wait(0.05)
     assert al.list_alerts(home)[0].status == "open"    # committed while delivery waits
     handler.gate.set()
@@ -290,7 +291,7 @@ def test_an_unreachable_webhook_is_logged_not_raised(
     config = WebhookConfig(url=f"http://127.0.0.1:{port}/", attempts=2, backoff_s=0.01,
                            timeout_s=1)
     with caplog.at_level(logging.WARNING, logger="policies.notify"):
-        summary = al.record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r",
+        summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r",
                                      webhook=config)
         assert summary.delivery.wait(10)
     assert summary.delivery.failed == 1 and summary.opened
@@ -312,7 +313,7 @@ def test_a_broken_webhook_setting_never_stops_findings_being_recorded(
         home: Home, caplog: pytest.LogCaptureFixture) -> None:
     (home.root / "raigov.toml").write_text('[alerts.webhook]\nurl = "x"\nretries = 3\n')
     with caplog.at_level(logging.ERROR, logger="policies.alerts"):
-        summary = al.record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r")
+        summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r")
     assert summary.opened and summary.delivery is None
     assert any(r.getMessage().startswith("Alert webhook not notified: Invalid ")
                for r in caplog.records)
