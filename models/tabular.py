@@ -144,7 +144,7 @@ def train_tabular(train_df: pd.DataFrame, *, spec: ModelSpec, label: str, seed: 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     train_idx, val_idx = _stratified_split(y, config.validation_fraction, rng)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         torch.manual_seed(seed)
         pre = Preprocessor.fit(train_df.iloc[train_idx], spec.inputs, list(spec.features),
                                target=y[train_idx], numeric_bins=config.numeric_bins)
@@ -222,7 +222,7 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator,
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
+def torch_threads(threads: int | None) -> Iterator[None]:
     """Run with ``threads`` intra-op threads (a small MLP trains fastest on one, and
     the machine is shared), restoring the previous setting afterwards."""
     if threads is None:

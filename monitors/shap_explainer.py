@@ -170,11 +170,17 @@ def _deep_shap(explainer: FittedExplainer, x: np.ndarray) -> np.ndarray:
     """``[n, n_encoded]`` float64 SHAP values of the encoded rows ``x``."""
     import torch
 
+    from models.tabular import torch_threads
+
     if len(x) == 0:
         return np.zeros(x.shape, dtype=np.float64)
     rows = torch.from_numpy(x).to(explainer.device)
-    # shap differentiates through the module: grad on, even inside a caller's no_grad.
-    with explainer.lock, torch.inference_mode(False), torch.enable_grad():
+    # One intra-op thread on CPU: DeepExplainer runs many small backward passes, where
+    # OpenMP threads only spin (measured 3-4x slower with 2 threads on a busy 2-core
+    # machine). shap differentiates through the module: grad on, even inside no_grad.
+    threads = 1 if str(explainer.device) == "cpu" else None
+    with explainer.lock, torch_threads(threads), torch.inference_mode(False), \
+            torch.enable_grad():
         raw = explainer.explainer.shap_values(rows, check_additivity=False)
     return np.asarray(raw, dtype=np.float64).reshape(x.shape)
 
