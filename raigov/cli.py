@@ -227,12 +227,19 @@ def audit() -> None:
 
 @audit.command("verify")
 @HOME_OPTION
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
+              help="Check an exported report file against its report.exported ledger "
+                   "event (and the ledger itself); exit 1 naming why it is rejected.")
 @translate_errors
-def audit_verify(home: str | None) -> None:
+def audit_verify(home: str | None, report_file: str | None) -> None:
     """Recompute the hash chain and check the signed checkpoints; exit 1 naming the
-    first bad event or checkpoint."""
+    first bad event or checkpoint. With --report: verify an exported report."""
     from raigov.ledger_verify import audit_verify as verify
 
+    if report_file is not None:
+        from raigov.cli_reports import verify_report_command
+
+        sys.exit(verify_report_command(_home(home), report_file))
     result = verify(_home(home))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
