@@ -72,7 +72,7 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
     registered = get_model(home, key.model, key.version)
     with lake_connection(home, model=key.model) as con:
         frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
-                            "WHERE version = ? AND ts >= ? AND ts < ?",
+                            "WHERE version = ? AND ts >= ? AND ts < ? ORDER BY ts, prediction_id",
                             [key.version, key.start, key.end]).df()
     reference = registered.load_reference()
     return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,

@@ -1,0 +1,109 @@
+"""The demo end to end: real training, a real ``raigov serve`` process (restarted for a
+new version), real monitors and policies, the scoreboard. Each test runs a whole demo
+in its own home (about 1 to 3 minutes on a shared 2-core machine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import httpx
+import pytest
+
+from policies.alerts import list_alerts
+from raigov.demo.dashboard import demo_user, start_dashboard, stop_dashboard
+from raigov.demo.fleet import HOME_IN_USE
+from raigov.demo.run import DemoOptions, DemoResult, run_demo
+from raigov.demo.scenario import SCENARIOS_DIR
+from raigov.demo.scoreboard import SCOREBOARD_FILE
+from raigov.errors import ConfigError
+from raigov.home import Home
+from raigov.lake import lake_connection
+
+pytestmark = pytest.mark.slow
+
+END = dt.date(2026, 3, 8)
+SMOKE = SCENARIOS_DIR / "smoke.yaml"
+BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, DemoResult]:
+    home = Home.resolve(tmp_path_factory.mktemp("smoke") / "home")
+    return home, run_demo(home, DemoOptions(scenario=SMOKE, dashboard=False, end=END))
+
+
+def test_the_short_scenario_catches_every_incident_within_a_window_without_critical_false_alarms(
+        smoke_run: tuple[Home, DemoResult]) -> None:
+    home, result = smoke_run
+    board = json.loads((home.root / SCOREBOARD_FILE).read_text())
+    assert board == json.loads(json.dumps(result.scoreboard))
+    assert {i["kind"] for i in board["incidents"]} == BUILTIN_KINDS
+    for incident in board["incidents"]:
+        assert incident["detected"], incident
+        assert 0 <= incident["delay_days"] <= 1, incident
+    assert board["detection_rate"] == 1.0
+    assert [a for a in board["false_alarms"] if a["severity"] == "critical"] == []
+    assert set(result.timings) >= {"train", "traffic", "labels", "monitor", "scoreboard"}
+
+
+def test_the_faulty_requests_are_quarantined_and_the_new_version_serves_from_its_day(
+        smoke_run: tuple[Home, DemoResult]) -> None:
+    home, result = smoke_run
+    credit = result.scoreboard["models"]["credit-risk"]
+    assert credit["rejected_rows"] > 0
+    assert credit["quarantined_rows"] == credit["rejected_rows"]
+    assert credit["versions"] == 2
+    with lake_connection(home, model="credit-risk") as con:
+        spans = con.execute("SELECT version, min(ts)::DATE, max(ts)::DATE FROM predictions "
+                            "GROUP BY version ORDER BY version").fetchall()
+    switch = END - dt.timedelta(days=8 - 6)     # smoke: 8 days, version 2 on day 6
+    assert spans == [(1, END - dt.timedelta(days=7), switch - dt.timedelta(days=1)),
+                     (2, switch, END)]
+
+
+def test_a_home_that_already_holds_models_is_refused(smoke_run: tuple[Home, DemoResult]) -> None:
+    home, _ = smoke_run
+    with pytest.raises(ConfigError) as caught:
+        run_demo(home, DemoOptions(scenario=SMOKE, dashboard=False, end=END))
+    assert str(caught.value) == HOME_IN_USE.format(root=home.root,
+                                                   models="credit-risk, income-classifier")
+
+
+def test_the_dashboard_stage_answers_on_its_port_and_signs_in_the_demo_user(
+        smoke_run: tuple[Home, DemoResult], tmp_path) -> None:
+    from models.server_process import free_port
+    from raigov.users import authenticate
+
+    home = Home.resolve(shutil.copytree(smoke_run[0].root, tmp_path / "home"))
+    port = free_port()
+    process = start_dashboard(home, port=port)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        user, password = demo_user(home)
+        assert authenticate(home, user, password).role == "admin"
+        _, again = demo_user(home)          # a second run resets the password
+        assert again != password and authenticate(home, user, again) is not None
+    finally:
+        stop_dashboard(process)
+    assert process.poll() is not None
+
+
+def test_a_month_without_incidents_raises_no_critical_alert(tmp_path) -> None:
+    home = Home.resolve(tmp_path / "home")
+    result = run_demo(home, DemoOptions(scenario=SCENARIOS_DIR / "calm.yaml", dashboard=False,
+                                        end=END))
+    assert result.scoreboard["days"] == 30 and result.scoreboard["incidents"] == []
+    assert result.scoreboard["detection_rate"] is None
+    assert [a for a in list_alerts(home) if a.severity == "critical"] == []
+
+
+def test_the_same_seed_and_end_date_give_the_same_scoreboard(tmp_path) -> None:
+    options = DemoOptions(scenario=SMOKE, days=3, rows_per_day=300, dashboard=False, end=END)
+    first = run_demo(Home.resolve(tmp_path / "one"), options).scoreboard
+    second = run_demo(Home.resolve(tmp_path / "two"), options).scoreboard
+    assert first == second
+    assert [i["name"] for i in first["incidents"]] == ["crypto-loans", "older-longer-hours"]
+    assert first["not_injected"] == ["country-feed-down", "retrain-penalises-women",
+                                     "young-graduates-earn-more"]

@@ -1,0 +1,146 @@
+"""Scenario files: the shipped ones load; a broken one reports every problem with its
+file, line and field; incident kinds come from one registry, a user's own included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from raigov.demo import scenario as sc
+from raigov.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_kinds,
+                                   register_incident_kind)
+from raigov.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
+
+BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
+
+BROKEN = """\
+scenario: broken
+days: 10
+traffic:
+  models:
+    income-classifer: {rows_per_day: 10}
+  weekly_patern: [1]
+labels: {coverage: 1.5}
+incidents:
+  - kind: covariate_shfit
+    model: income-classifier
+    day: 3
+  - kind: data_fault
+    model: credit-risk
+    day: 4
+    column: purpose
+    fault: nul
+    share: 0.2
+  - kind: biased_version
+    model: credit-risk
+    day: 4
+    until: 5
+    penalise: {column: sex, values: [female]}
+    flip_share: 0.2
+"""
+
+VALID_HEAD = """\
+scenario: ok
+days: 10
+traffic:
+  models:
+    income-classifier: {rows_per_day: 10}
+incidents:
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_scenario_loads_and_the_short_one_has_every_builtin_kind() -> None:
+    loaded = {path.stem: load_scenario(path) for path in shipped_scenarios()}
+    assert {"default", "calm", "smoke"} <= set(loaded)
+    assert loaded["calm"].incidents == ()
+    assert {i.kind for i in loaded["smoke"].incidents} == BUILTIN_KINDS
+    assert {i.kind for i in loaded["default"].incidents} == BUILTIN_KINDS
+    assert load_scenario(None).name == "default"
+
+
+def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_path) -> None:
+    path = _write(tmp_path, BROKEN)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    problems = caught.value.problems
+    assert problems == [
+        f"{path}, line 4, field 'traffic.models': " + sc.UNKNOWN_MODEL.format(
+            model="income-classifer", known="income-classifier, credit-risk",
+            hint=" Did you mean 'income-classifier'?"),
+        f"{path}, line 6, field 'traffic.weekly_patern': " + sc.UNKNOWN_FIELD.format(
+            allowed="models, weekly_pattern, daily_noise, max_rows_per_request",
+            hint=" Did you mean 'weekly_pattern'?"),
+        f"{path}, line 7, field 'labels.coverage': Input should be less than or equal to 1 "
+        "(got 1.5)",
+        f"{path}, line 9, field 'incidents[0].kind': " + sc.UNKNOWN_KIND.format(
+            kind="covariate_shfit", known=", ".join(sorted(INCIDENT_KINDS)),
+            hint=" Did you mean 'covariate_shift'?"),
+        f"{path}, line 16, field 'incidents[1].fault': Input should be 'null' or "
+        "'new_category' (got 'nul') Did you mean 'null'?",
+        f"{path}, line 18, field 'incidents[2]': a new model version stays in service: "
+        "'until' is not allowed for biased_version",
+    ]
+    assert str(path) in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_incidents_are_checked_against_the_days_the_models_and_their_columns(tmp_path) -> None:
+    path = _write(tmp_path, VALID_HEAD + """\
+  - {kind: concept_shift, model: income-classifier, day: 12, where: [{column: agee, max: 30}],
+     share: 0.5, expect: [{metric: performance.recal}]}
+  - {kind: covariate_shift, model: credit-risk, day: 2,
+     oversample: [{column: age, min: 50, factor: 2}]}
+""")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    text = "\n".join(caught.value.problems)
+    assert sc.DAY_AFTER_END.format(day=12, days=10) in text
+    assert "'income-classifier' has no input column 'agee'" in text
+    assert "Did you mean 'age'?" in text
+    assert "unknown metric or family 'performance.recal'" in text
+    assert "Did you mean 'performance.recall'" in text
+    assert sc.MODEL_WITHOUT_TRAFFIC.format(model="credit-risk") in text
+
+
+def test_a_missing_file_and_invalid_yaml_say_where(tmp_path) -> None:
+    with pytest.raises(sc.ConfigError, match="not found"):
+        load_scenario(tmp_path / "nope.yaml")
+    with pytest.raises(ScenarioError, match=r"line \d+, field 'days': while parsing"):
+        load_scenario(_write(tmp_path, "scenario: x\ndays: [1\n"))
+
+
+def test_a_shorter_run_leaves_out_later_incidents_and_clips_the_others() -> None:
+    smoke = load_scenario(sc.SCENARIOS_DIR / "smoke.yaml")
+    short, left_out = smoke.with_overrides(days=4, seed=7, rows_per_day=50)
+    assert short.days == 4 and short.seed == 7
+    assert [i.label for i in left_out] == ["country-feed-down", "retrain-penalises-women",
+                                           "young-graduates-earn-more"]
+    assert [i.until for i in short.incidents] == [2, 4]
+    assert {m.rows_per_day for m in short.traffic.models.values()} == {50}
+
+
+def test_a_users_own_incident_kind_goes_through_the_same_registry(tmp_path) -> None:
+    load_incident_kinds()
+
+    class Outage(Incident):
+        kind: Literal["outage"] = "outage"
+
+        def default_expectation(self, spec):  # noqa: ANN001, ANN201
+            return ()
+
+    register_incident_kind(Outage)
+    try:
+        loaded = load_scenario(_write(tmp_path, VALID_HEAD + "  - {kind: outage, model: "
+                                      "income-classifier, day: 3, until: 4}\n"))
+        assert isinstance(loaded.incidents[0], Outage) and loaded.incidents[0].active(4)
+        with pytest.raises(ValueError, match="already registered"):
+            register_incident_kind(type("Other", (Outage,), {}))
+    finally:
+        INCIDENT_KINDS.pop("outage")
