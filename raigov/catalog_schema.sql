@@ -141,3 +141,13 @@ CREATE TABLE IF NOT EXISTS alert_events (
     changed_at  TIMESTAMPTZ NOT NULL,
     ledger_seq  BIGINT NOT NULL
 );
+
+-- Dashboard users (raigov.users): argon2id password hashes, never the password.
+CREATE TABLE IF NOT EXISTS users (
+    name          VARCHAR PRIMARY KEY,
+    role          VARCHAR NOT NULL,          -- viewer | owner | auditor | admin
+    password_hash VARCHAR,                   -- argon2id; NULL: signs in through OIDC only
+    created_at    TIMESTAMPTZ NOT NULL,
+    created_by    VARCHAR NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);

@@ -1,0 +1,92 @@
+"""The prediction explorer: look a prediction up by id, or filter the window's
+predictions; see its inputs, outcome and label, and why (its SHAP waterfall)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, queries, ui
+from dashboard.sections.context import ModelView
+from dashboard.shape.predictions import OUTCOMES, PredictionFilter, split_prediction
+from raigov.errors import RaigovError
+
+NOT_FOUND = "No prediction of this model has the id {prediction_id}."
+NONE_MATCH = "No prediction in this window matches the filter."
+EXPLAIN_FAILED = "The explanation could not be computed: {error}"
+OUTCOME_LINE = ("Predicted class {label} with score {score}; ground truth {truth}. "
+                "Made {ts}, version {version}.")
+SHAP_NOTE = ("SHAP values explain the logit (log-odds of the positive class): the base "
+             "value plus every contribution is this prediction's logit, probability {p}.")
+
+
+def draw(view: ModelView) -> None:
+    typed = st.text_input("Prediction id", key=f"pred_id_{view.key}",
+                          placeholder="paste a prediction id, or filter below").strip()
+    chosen = typed or _filtered(view)
+    if not chosen:
+        return
+    try:
+        record = queries.prediction(view.root, view.model, chosen)
+    except RaigovError as exc:
+        ui.stop_on_error(exc)
+    if record is None:
+        st.warning(ui.md(NOT_FOUND.format(prediction_id=chosen)))
+        return
+    _show(view, record)
+
+
+def _filtered(view: ModelView) -> str | None:
+    if view.window is None:
+        return None
+    cols = st.columns(4)
+    predicted = cols[0].selectbox("Predicted class", ["any", 0, 1], key=f"pred_class_{view.key}")
+    outcome = cols[1].selectbox("Outcome", OUTCOMES, key=f"pred_outcome_{view.key}")
+    low, high = cols[2].slider("Score", 0.0, 1.0, (0.0, 1.0), key=f"pred_score_{view.key}")
+    limit = cols[3].number_input("Rows", 10, 200, 50, step=10, key=f"pred_limit_{view.key}")
+    where = PredictionFilter(version=view.version, start=view.window.to_pydatetime(),
+                             end=view.window_end.to_pydatetime(),
+                             predicted=None if predicted == "any" else int(predicted),
+                             outcome=outcome, min_score=low, max_score=high, limit=int(limit))
+    found = queries.predictions(view.root, view.model, where)
+    if found.empty:
+        st.info(NONE_MATCH)
+        return None
+    ui.table(found, height=240)
+    return st.selectbox("Explain prediction", found["prediction_id"].tolist(),
+                        key=f"pred_pick_{view.key}")
+
+
+def _show(view: ModelView, record: dict[str, Any]) -> None:
+    inputs, outcome = split_prediction(record, view.spec.input_columns)
+    truth = "not arrived yet" if outcome["y_true"] is None else outcome["y_true"]
+    st.subheader(f"Prediction {ui.md(outcome['prediction_id'])}", anchor=False)
+    st.write(OUTCOME_LINE.format(label=outcome["label"], score=ui.num(outcome["score"]),
+                                 truth=truth, ts=ui.when(outcome["ts"]),
+                                 version=outcome["version"]))
+    left, right = st.columns([1, 2])
+    with left:
+        # st.table reads Markdown in cells: escape, so every value shows literally
+        frame = pd.DataFrame({"value": [ui.md(_text(v)) for v in inputs.values()]},
+                             index=pd.Index([ui.md(k) for k in inputs], name="input"))
+        st.table(frame)
+    with right:
+        _explanation(view, outcome, inputs)
+
+
+def _explanation(view: ModelView, outcome: dict[str, Any], inputs: dict[str, Any]) -> None:
+    try:
+        with st.spinner("Computing SHAP values..."):
+            result = queries.explanation(view.root, view.model, int(outcome["version"]),
+                                         outcome["prediction_id"], inputs)
+    except (RaigovError, ValueError) as exc:
+        st.error(EXPLAIN_FAILED.format(error=exc))
+        return
+    ui.chart(charts.waterfall(result), key=f"waterfall_{view.key}")
+    st.caption(SHAP_NOTE.format(p=ui.num(result["probability"])))
+
+
+def _text(value: Any) -> str:
+    return "missing" if value is None else str(value)
