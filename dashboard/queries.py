@@ -175,10 +175,9 @@ def explanation(root: str, model: str, version: int, prediction_id: str,
 def drift_report(root: str, model: str, version: int, start: dt.datetime,
                  end: dt.datetime, max_rows: int = 5000) -> str:
     """Evidently's own HTML drift report of one window (its generated page), with
-    captured text values made inert (see :mod:`dashboard.shape.safe_report`)."""
-    from dashboard.shape.safe_report import safe_report_html
+    captured text values made inert (see :mod:`monitors.report_safety`)."""
     from monitors.drift import drift_report_html
     from monitors.runner import WindowKey, load_window
 
     window = load_window(_home(root), WindowKey(model, version, start, end, 0, 0))
-    return safe_report_html(window, lambda w: drift_report_html(w, max_rows=max_rows))
+    return drift_report_html(window, max_rows=max_rows)

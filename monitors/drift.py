@@ -236,7 +236,15 @@ def drift_report_html(window: WindowData, *, max_rows: int | None = HTML_MAX_ROW
     """Evidently's own HTML drift report for ``window`` (a standalone page, the same
     columns, methods and thresholds as the monitor), on a seeded sample of at most
     ``max_rows`` rows of the window and of the reference (None: every row; Evidently
-    takes ~3 s at 100k x 100k rows and ~19 s with 1M reference rows)."""
+    takes ~3 s at 100k x 100k rows and ~19 s with 1M reference rows). Captured text
+    that could break out of Evidently's unescaped data script is made inert first
+    (:mod:`monitors.report_safety`), so every caller gets a safe page."""
+    from monitors.report_safety import safe_report_html
+
+    return safe_report_html(window, lambda w: _evidently_html(w, max_rows=max_rows, seed=seed))
+
+
+def _evidently_html(window: WindowData, *, max_rows: int | None, seed: int) -> str:
     columns = {c: k for c, k in tested_columns(window).items() if _usable(window, c, k) is None}
     current, reference = (f if max_rows is None or len(f) <= max_rows
                           else f.sample(max_rows, random_state=seed)

@@ -3,8 +3,6 @@ configuration, the shaping of figures, and text that must stay literal."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 import subprocess
 import sys
@@ -85,25 +83,6 @@ def test_plotly_text_is_escaped_so_no_tag_is_read() -> None:
     from dashboard.charts import esc
 
     assert esc("<b>x</b> & <br>") == "&lt;b&gt;x&lt;/b&gt; &amp; &lt;br&gt;"
-
-
-def test_the_evidently_report_gets_values_back_without_a_script_breakout() -> None:
-    from dashboard.shape.safe_report import safe_report_html
-    from monitors.base import WindowData
-
-    hostile = "</script><script>alert(1)</script>"
-    frame = pd.DataFrame({"purpose": [hostile, "car", "a & b"]})
-    window = WindowData(spec=None, version=1,  # type: ignore[arg-type]
-                        start=dt.datetime(2026, 1, 1), end=dt.datetime(2026, 1, 2),
-                        frame=frame, reference=frame.head(2))
-
-    def render(w: WindowData) -> str:   # what Evidently does: JSON inside a script
-        return "<script>var data = " + json.dumps(w.frame["purpose"].tolist()) + ";</script>"
-
-    html = safe_report_html(window, render)
-    assert html.count("<script>") == 1 and html.count("</script>") == 1
-    body = html.removeprefix("<script>var data = ").removesuffix(";</script>")
-    assert json.loads(body) == [hostile, "car", "a & b"]
 
 
 def test_the_fleet_status_is_disabled_before_the_worst_alert() -> None:

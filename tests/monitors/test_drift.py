@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from functools import lru_cache
@@ -219,3 +220,22 @@ def test_infinite_values_are_dropped_as_evidently_does() -> None:
     oracle = evidently_drift(reference, current, ["age", "score"])
     assert rows["drift.prediction"].n == len(current) - 50
     assert rows["drift.prediction"].value == pytest.approx(oracle["score"]["score"], rel=1e-9)
+
+
+def test_the_evidently_report_gets_values_back_without_a_script_breakout() -> None:
+    from monitors.report_safety import safe_report_html
+    from monitors.base import WindowData
+
+    hostile = "</script><script>alert(1)</script>"
+    frame = pd.DataFrame({"purpose": [hostile, "car", "a & b"]})
+    window = WindowData(spec=None, version=1,  # type: ignore[arg-type]
+                        start=dt.datetime(2026, 1, 1), end=dt.datetime(2026, 1, 2),
+                        frame=frame, reference=frame.head(2))
+
+    def render(w: WindowData) -> str:   # what Evidently does: JSON inside a script
+        return "<script>var data = " + json.dumps(w.frame["purpose"].tolist()) + ";</script>"
+
+    html = safe_report_html(window, render)
+    assert html.count("<script>") == 1 and html.count("</script>") == 1
+    body = html.removeprefix("<script>var data = ").removesuffix(";</script>")
+    assert json.loads(body) == [hostile, "car", "a & b"]

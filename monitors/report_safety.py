@@ -1,4 +1,4 @@
-"""Evidently's drift report without script injection.
+"""Evidently's drift report without script injection (found by the dashboard's browser test).
 
 Evidently embeds the report's data as JSON inside a ``<script>`` element without
 escaping ``</``, so a captured value such as ``</script><script>alert(1)</script>``
