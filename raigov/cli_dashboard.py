@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
-from raigov.errors import RaigovError
-
-if TYPE_CHECKING:
-    from raigov.home import Home
+from raigov.cli_support import HOME_OPTION as _home_option
+from raigov.cli_support import resolve_home as _home
+from raigov.cli_support import translate_errors as _errors_to_exit
 
 ROLE_CHOICE = click.Choice(["viewer", "owner", "auditor", "admin"])
 PASSWORDS_DIFFER = "The passwords do not match."
@@ -29,28 +25,8 @@ PASSWORD_OPTIONS_CLASH = "Give at most one of --password-stdin and --no-password
 APP_MISSING = "The dashboard's entry script app.py is not in {paths}: reinstall raigov."
 STARTING = "raigov dashboard on http://{host}:{port} (home {home})"
 
-_home_option = click.option("--home", type=click.Path(file_okay=False), default=None,
-                            help="raigov home (default: $RAIGOV_HOME or ./.raigov).")
 _actor_option = click.option("--actor", default="cli", show_default=True,
                              help="Who makes the change; recorded in the ledger.")
-
-
-def _errors_to_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Raigov errors become a message on stderr and their exit code."""
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RaigovError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
-
-
-def _home(home: str | None) -> "Home":
-    from raigov.home import Home
-
-    return Home.resolve(home)
 
 
 def app_path() -> Path:
