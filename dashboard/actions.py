@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from models.control import set_model_enabled
-from policies.alerts import Alert, acknowledge_alert, resolve_alert
+from raigov.models.control import set_model_enabled
+from raigov.policies.alerts import Alert, acknowledge_alert, resolve_alert
 from raigov.home import Home
-from raigov.lake import model_key
+from raigov.store.lake import model_key
 from raigov.users import (User, add_user, find_user, remove_user, require_permission,
                           set_role)
 
@@ -22,7 +22,7 @@ CardFormat = Literal["md", "html", "json"]
 ReportFormat = Literal["html", "pdf", "json"]
 CARD_FORMATS: tuple[str, ...] = ("md", "html", "json")
 REPORT_FORMATS: tuple[str, ...] = ("html", "pdf", "json")
-REPORTS_MISSING = ("Exports need policies.reports (build_card, build_report), which this "
+REPORTS_MISSING = ("Exports need raigov.reports (build_card, build_report), which this "
                    "installation does not have yet.")
 
 
@@ -52,7 +52,7 @@ def set_enabled(home: Home, user: User | None, model: str, *, enabled: bool,
 
 def _reports() -> Any | None:
     try:
-        from policies import reports
+        from raigov import reports
     except ImportError:
         return None
     if not (hasattr(reports, "build_card") and hasattr(reports, "build_report")):
@@ -80,7 +80,7 @@ def export_card(home: Home, user: User | None, model: str, *, fmt: CardFormat) -
 
 def export_report(home: Home, user: User | None, model: str, *, fmt: ReportFormat,
                   since: dt.datetime | None = None, until: dt.datetime | None = None) -> bytes:
-    """The audit report's bytes. Where ``policies.reports.export_report`` exists the
+    """The audit report's bytes. Where ``raigov.reports.export_report`` exists the
     export is recorded (``report.exported``, the user as actor, the file's SHA-256),
     so the downloaded file can be verified against the ledger later."""
     actor = acting_user(home, user, "export")

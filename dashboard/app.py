@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, queries, settings, ui
+from raigov.dashboard import auth, queries, settings, ui
 from raigov.errors import RaigovError
 from raigov.users import User
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import settings
+from raigov.dashboard import settings
 from raigov.home import Home
 from raigov.users import User, authenticate, find_user
 

@@ -12,12 +12,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import settings
-from dashboard.shape import fleet as fleet_shape
-from dashboard.shape import governance
-from dashboard.shape.predictions import PredictionFilter
-from models.spec import ModelSpec
-from policies.schema import Policy
+from raigov.dashboard import settings
+from raigov.dashboard.shape import fleet as fleet_shape
+from raigov.dashboard.shape import governance
+from raigov.dashboard.shape.predictions import PredictionFilter
+from raigov.models.spec import ModelSpec
+from raigov.policies.schema import Policy
 from raigov.home import Home
 
 TTL_S = settings.cache_ttl_s()
@@ -37,7 +37,7 @@ def refresh() -> None:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def models(root: str) -> pd.DataFrame:
     """The latest version of every registered model."""
-    from models.registry import list_models
+    from raigov.models.registry import list_models
 
     rows = [{"model": m.name, "version": m.version, "output_kind": m.spec.output_kind,
              "tags": list(m.spec.tags), "features": list(m.spec.features),
@@ -48,7 +48,7 @@ def models(root: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def versions(root: str, model: str) -> list[int]:
-    from models.registry import list_models
+    from raigov.models.registry import list_models
 
     return sorted((m.version for m in list_models(_home(root), latest_only=False)
                    if m.name == model), reverse=True)
@@ -56,14 +56,14 @@ def versions(root: str, model: str) -> list[int]:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def spec(root: str, model: str, version: int) -> ModelSpec:
-    from models.registry import get_model
+    from raigov.models.registry import get_model
 
     return get_model(_home(root), model, version).spec
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def disabled(root: str) -> dict[str, dict]:
-    from models.control import model_status
+    from raigov.models.control import model_status
 
     return model_status(_home(root))
 
@@ -71,7 +71,7 @@ def disabled(root: str) -> dict[str, dict]:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def metrics(root: str, *, model: str | None = None, version: int | None = None,
             prefix: str | None = None) -> pd.DataFrame:
-    from monitors.store import read_metric_rows
+    from raigov.monitors.store import read_metric_rows
 
     return read_metric_rows(_home(root), model=model, version=version, metric_prefix=prefix)
 
@@ -79,7 +79,7 @@ def metrics(root: str, *, model: str | None = None, version: int | None = None,
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def alerts(root: str, *, model: str | None = None, status: str | None = None,
            severity: str | None = None) -> pd.DataFrame:
-    from policies.alerts import list_alerts
+    from raigov.policies.alerts import list_alerts
 
     found = list_alerts(_home(root), model=model, status=status, severity=severity)
     return governance.alerts_frame(found)
@@ -87,7 +87,7 @@ def alerts(root: str, *, model: str | None = None, status: str | None = None,
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def alert_history(root: str, alert_id: str) -> pd.DataFrame:
-    from policies.alerts import alert_history as history
+    from raigov.policies.alerts import alert_history as history
 
     return governance.history_frame(history(_home(root), alert_id))
 
@@ -107,7 +107,7 @@ def fleet(root: str) -> dict[str, pd.DataFrame]:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def policies(root: str) -> list[Policy]:
-    from policies.pipeline import policies_in_force
+    from raigov.policies.pipeline import policies_in_force
 
     return policies_in_force(_home(root))
 
@@ -119,7 +119,7 @@ def findings(root: str, model: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def ledger_status(root: str) -> dict[str, Any]:
-    from raigov.ledger_verify import audit_verify
+    from raigov.ledger.verify import audit_verify
 
     result = audit_verify(_home(root))
     return {"ok": result.ok, "describe": result.describe(), "events": result.events,
@@ -130,8 +130,8 @@ def ledger_status(root: str) -> dict[str, Any]:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def ledger_events(root: str, *, limit: int = 100) -> pd.DataFrame:
-    from raigov.catalog import catalog
-    from raigov.ledger import read_events
+    from raigov.store.catalog import catalog
+    from raigov.ledger.chain import read_events
 
     with catalog(_home(root), read_only=True) as con:
         events = read_events(con)
@@ -150,14 +150,14 @@ def users(root: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def predictions(root: str, model: str, where: PredictionFilter) -> pd.DataFrame:
-    from dashboard.shape.predictions import find_predictions
+    from raigov.dashboard.shape.predictions import find_predictions
 
     return find_predictions(_home(root), model, where)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def prediction(root: str, model: str, prediction_id: str) -> dict[str, Any] | None:
-    from dashboard.shape.predictions import get_prediction
+    from raigov.dashboard.shape.predictions import get_prediction
 
     return get_prediction(_home(root), model, prediction_id)
 
@@ -166,7 +166,7 @@ def prediction(root: str, model: str, prediction_id: str) -> dict[str, Any] | No
 def explanation(root: str, model: str, version: int, prediction_id: str,
                 inputs: dict[str, Any]) -> dict[str, Any]:
     """SHAP values of one decision (a prediction never changes: cached for an hour)."""
-    from dashboard.shape.predictions import explain
+    from raigov.dashboard.shape.predictions import explain
 
     return explain(_home(root), model, version, inputs)
 
@@ -175,9 +175,9 @@ def explanation(root: str, model: str, version: int, prediction_id: str,
 def drift_report(root: str, model: str, version: int, start: dt.datetime,
                  end: dt.datetime, max_rows: int = 5000) -> str:
     """Evidently's own HTML drift report of one window (its generated page), with
-    captured text values made inert (see :mod:`monitors.report_safety`)."""
-    from monitors.drift import drift_report_html
-    from monitors.runner import WindowKey, load_window
+    captured text values made inert (see :mod:`raigov.monitors.report_safety`)."""
+    from raigov.monitors.drift import drift_report_html
+    from raigov.monitors.runner import WindowKey, load_window
 
     window = load_window(_home(root), WindowKey(model, version, start, end, 0, 0))
     return drift_report_html(window, max_rows=max_rows)

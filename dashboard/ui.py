@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, settings
+from raigov.dashboard import auth, settings
 from raigov.errors import RaigovError
 from raigov.users import User
 

@@ -6,7 +6,7 @@ An artifact directory holds three files:
   loading never runs pickled code);
 - ``architecture.json``: ``{"name": "tabular_mlp", "params": {...}}``, the registered
   class and its constructor arguments;
-- ``preprocess.json``: the fitted :class:`models.encoding.Preprocessor`.
+- ``preprocess.json``: the fitted :class:`raigov.models.encoding.Preprocessor`.
 
 Architectures live in one registry, :data:`ARCHITECTURES`. The built-in
 ``tabular_mlp`` is registered through :func:`register_architecture`, the same door a
@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from models.encoding import Preprocessor
-from models.tabular import TabularMLP, TrainedModel, predict_logits, sigmoid
+from raigov.models.encoding import Preprocessor
+from raigov.models.tabular import TabularMLP, TrainedModel, predict_logits, sigmoid
 from raigov.errors import ConfigError, did_you_mean
 
 WEIGHTS_FILE = "weights.pt"
@@ -38,7 +38,7 @@ MSG_BAD_JSON = "Model artifact file {path} is not valid JSON: {error}"
 MSG_BAD_ARCH_FILE = ("Model artifact file {path} must hold {{\"name\": ..., \"params\": "
                      "{{...}}}}; found keys {keys}")
 MSG_UNKNOWN_ARCH = ("Unknown architecture {name!r} in {path} (registered: {known}).{hint} "
-                    "Register a class with models.artifact.register_architecture.")
+                    "Register a class with raigov.models.artifact.register_architecture.")
 MSG_BAD_PARAMS = "Architecture {name!r} from {path} rejects its params {params}: {error}"
 MSG_BAD_WEIGHTS = "Model artifact file {path} does not fit architecture {name!r}: {error}"
 MSG_UNREGISTERED = ("Architecture {name!r} of this model is not registered "

@@ -25,8 +25,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from models.segments import seal_wal
-from models.spool import SlotLock, encode_frame, fsync_dir, wal_files
+from raigov.models.segments import seal_wal
+from raigov.models.spool import SlotLock, encode_frame, fsync_dir, wal_files
 from raigov.errors import SpoolFullError
 from raigov.home import Home
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raigov.canonical import iso_utc, utcnow
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError
 from raigov.home import Home
-from raigov.ledger import append_event
+from raigov.ledger.chain import append_event
 
 REASON_REQUIRED = "Disabling model '{name}' needs a reason (--reason TEXT)."
 
@@ -30,7 +30,7 @@ def control_path(home: Home) -> Path:
 def set_model_enabled(home: Home, name: str, *, enabled: bool, actor: str,
                       reason: str | None = None, version: int | None = None) -> None:
     """Disable (with a reason) or re-enable a model; every version unless one is named."""
-    from models.registry import get_model
+    from raigov.models.registry import get_model
 
     get_model(home, name, version)  # NotFoundError for unknown names and versions
     if not enabled and not (reason and reason.strip()):

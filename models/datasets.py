@@ -12,7 +12,7 @@ GERMAN_LABEL = "good_credit"
 
 
 def _read(name: str) -> pd.DataFrame:
-    with resources.as_file(resources.files("models") / "demo_data" / name) as path:
+    with resources.as_file(resources.files("raigov.models") / "demo_data" / name) as path:
         return pd.read_parquet(path)
 
 

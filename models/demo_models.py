@@ -1,5 +1,5 @@
 """The two demo models: an income classifier on Adult and a credit-risk scorer on
-German credit, each a :class:`models.tabular.TabularMLP` with its spec, reference data,
+German credit, each a :class:`raigov.models.tabular.TabularMLP` with its spec, reference data,
 held-out rows and test figures.
 
 Sensitive attributes travel with every request and are captured, but are not model
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from models.datasets import ADULT_LABEL, GERMAN_LABEL, load_adult, load_german
-from models.spec import CardMeta, InputSchema, ModelSpec, MonitoringConfig
+from raigov.models.datasets import ADULT_LABEL, GERMAN_LABEL, load_adult, load_german
+from raigov.models.spec import CardMeta, InputSchema, ModelSpec, MonitoringConfig
 from raigov.errors import NotFoundError, did_you_mean
 
 if TYPE_CHECKING:
-    from models.tabular import TrainedModel
+    from raigov.models.tabular import TrainedModel
 
 REFERENCE_ROWS = 5000
 SCHEMA_MARGIN = 0.1  # numeric ranges widened by 10% of the observed range
@@ -204,7 +204,7 @@ def build_demo_model(name: str, *, seed: int = 0) -> DemoModel:
     """Train the demo model ``name`` (seconds on a CPU) and gather its data."""
     from sklearn.metrics import accuracy_score, roc_auc_score
 
-    from models.tabular import TrainConfig, train_tabular
+    from raigov.models.tabular import TrainConfig, train_tabular
 
     definition = DEMO_MODELS.get(name)
     if definition is None:

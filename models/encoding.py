@@ -25,7 +25,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from models.spec import InputSchema
+from raigov.models.spec import InputSchema
 from raigov.errors import ConfigError, InputError, did_you_mean
 
 FORMAT_VERSION = 1

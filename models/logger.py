@@ -1,6 +1,6 @@
 """Capture from your own server, without ``raigov serve``.
 
-    from models.logger import PredictionLogger
+    from raigov.models.logger import PredictionLogger
     with PredictionLogger("income-classifier", home="/srv/raigov") as log:
         result = log.log_predictions(rows, labels=labels, scores=scores)
         ...
@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.capture import CaptureWriter, Durability
-from models.records import feedback_table, prediction_table, quarantine_table
-from models.registry import get_model
-from models.validation import RowError, validate_rows
+from raigov.models.capture import CaptureWriter, Durability
+from raigov.models.records import feedback_table, prediction_table, quarantine_table
+from raigov.models.registry import get_model
+from raigov.models.validation import RowError, validate_rows
 from raigov.errors import InputError
 from raigov.home import Home
 from raigov.ids import uuid7

@@ -12,7 +12,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from models.spec import ModelSpec
+from raigov.models.spec import ModelSpec
 from raigov.ids import uuid7, uuid7_many
 
 _ARROW = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.spec import ModelSpec
+from raigov.models.spec import ModelSpec
 from raigov.canonical import canonical_json, sha256_hex, utcnow
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, NotFoundError, did_you_mean
 from raigov.home import Home
-from raigov.lake import model_key
-from raigov.ledger import append_event
+from raigov.store.lake import model_key
+from raigov.ledger.chain import append_event
 
 UNKNOWN_MODEL = "No model named '{name}' is registered in {home}.{hint}"
 UNKNOWN_VERSION = "Model '{name}' has no version {version} (versions: {versions})."

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from models.spool import Frame, fsync_dir, read_frames
+from raigov.models.spool import Frame, fsync_dir, read_frames
 from raigov.home import Home
-from raigov.lake import partition_dir
+from raigov.store.lake import partition_dir
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}

@@ -20,13 +20,13 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
-from models.batching import MicroBatcher
-from models.capture import CaptureWriter, Durability
-from models.control import ControlWatcher
-from models.records import feedback_table, prediction_table, quarantine_table
-from models.registry import RegisteredModel, list_models
-from models.telemetry import ServeMetrics
-from models.validation import RowError, validate_rows
+from raigov.models.batching import MicroBatcher
+from raigov.models.capture import CaptureWriter, Durability
+from raigov.models.control import ControlWatcher
+from raigov.models.records import feedback_table, prediction_table, quarantine_table
+from raigov.models.registry import RegisteredModel, list_models
+from raigov.models.telemetry import ServeMetrics
+from raigov.models.validation import RowError, validate_rows
 from raigov.errors import SpoolFullError
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -56,7 +56,7 @@ class ServedModel:
 
 
 def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> ServedModel:
-    from models.artifact import load_artifact
+    from raigov.models.artifact import load_artifact
 
     loaded = load_artifact(reg.artifact_dir, device=cfg.device)
     name = reg.spec.name

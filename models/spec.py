@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from raigov.lake import RESERVED_COLUMNS
+from raigov.store.lake import RESERVED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

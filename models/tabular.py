@@ -1,6 +1,6 @@
 """The tabular network of the demo models, and how it is trained.
 
-:class:`TabularMLP` reads the float matrix of :class:`models.encoding.Preprocessor`:
+:class:`TabularMLP` reads the float matrix of :class:`raigov.models.encoding.Preprocessor`:
 standardised numerics and one-hot categoricals. Its first ``Linear`` layer over the
 one-hot columns *is* an embedding (row ``k`` of the weight block of a feature is the
 vector of category ``k``); feeding one-hot floats instead of integer codes to an
@@ -29,8 +29,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from models.encoding import Preprocessor
-from models.spec import ModelSpec
+from raigov.models.encoding import Preprocessor
+from raigov.models.spec import ModelSpec
 from raigov.errors import ConfigError, did_you_mean
 
 MSG_BAD_LABEL = "Label column {label!r} must hold only 0 and 1; found {found}"
@@ -98,7 +98,7 @@ class TrainingHistory:
 class TrainedModel:
     """A fitted preprocessor and network, ready to save as an artifact.
 
-    ``architecture`` names the class in ``models.artifact.ARCHITECTURES`` and
+    ``architecture`` names the class in ``raigov.models.artifact.ARCHITECTURES`` and
     ``params`` its constructor arguments; a user's own module fits here too."""
 
     preprocessor: Preprocessor

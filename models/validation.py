@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.spec import ColumnSpec, ModelSpec
+from raigov.models.spec import ColumnSpec, ModelSpec
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from models.spec import ModelSpec
+    from raigov.models.spec import ModelSpec
 
 RowStatus = Literal["ok", "insufficient_data", "error"]
 
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One figure: ``metric`` is ``<family>.<name>`` (see ``monitors.catalog``);
+    """One figure: ``metric`` is ``<family>.<name>`` (see ``raigov.monitors.catalog``);
     ``segment`` is ``all``, ``sex=Female`` or ``sex=Female&race=Black``."""
 
     metric: str

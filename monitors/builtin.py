@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import importlib
 
-BUILTIN_MODULES = ("monitors.quality", "monitors.drift", "monitors.performance",
-                   "monitors.fairness", "monitors.explain")
+BUILTIN_MODULES = ("raigov.monitors.quality", "raigov.monitors.drift", "raigov.monitors.performance",
+                   "raigov.monitors.fairness", "raigov.monitors.explain")
 
 
 def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> dict[str, type]:
     """Import the built-in families (and a user's own modules); return the registry."""
-    from monitors.base import MONITORS
+    from raigov.monitors.base import MONITORS
 
     for name in (*BUILTIN_MODULES, *extra_modules):
         importlib.import_module(name)

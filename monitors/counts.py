@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitors.base import MetricRow, segment_name
+from raigov.monitors.base import MetricRow, segment_name
 from raigov.errors import InputError, did_you_mean
 
 CELLS = ("tn", "fp", "fn", "tp", "unlabelled_neg", "unlabelled_pos")

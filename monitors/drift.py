@@ -11,7 +11,7 @@ threshold per column with Evidently's method names (``wasserstein``, ``psi``, ..
 Two engines give the same figures: ``evidently`` runs Evidently's ``DataDriftPreset``
 on the raw reference and window (the definition; ~19 s at 1M reference rows), ``fast``
 (the default) recomputes its statistics from the reference profile made at
-registration (``monitors.reference_profile``) with ``monitors.drift_fast``. Methods the
+registration (``raigov.monitors.reference_profile``) with ``raigov.monitors.drift_fast``. Methods the
 fast engine does not implement run through Evidently's own stattest on that column.
 """
 
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitors.base import MetricRow, WindowData, register_monitor
-from monitors.drift_fast import (METHODS, ColumnDrift, column_drift, profile_distribution,
+from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.drift_fast import (METHODS, ColumnDrift, column_drift, profile_distribution,
                                  window_distribution)
-from monitors.reference_profile import (PREDICTION_COLUMN, ColumnKind, build_reference_profile,
+from raigov.monitors.reference_profile import (PREDICTION_COLUMN, ColumnKind, build_reference_profile,
                                         check_profile, drift_columns, usable_count)
 
 if TYPE_CHECKING:
@@ -238,8 +238,8 @@ def drift_report_html(window: WindowData, *, max_rows: int | None = HTML_MAX_ROW
     ``max_rows`` rows of the window and of the reference (None: every row; Evidently
     takes ~3 s at 100k x 100k rows and ~19 s with 1M reference rows). Captured text
     that could break out of Evidently's unescaped data script is made inert first
-    (:mod:`monitors.report_safety`), so every caller gets a safe page."""
-    from monitors.report_safety import safe_report_html
+    (:mod:`raigov.monitors.report_safety`), so every caller gets a safe page."""
+    from raigov.monitors.report_safety import safe_report_html
 
     return safe_report_html(window, lambda w: _evidently_html(w, max_rows=max_rows, seed=seed))
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from monitors.reference_profile import (SMALL_REFERENCE_ROWS, ColumnKind, categorical_counts,
+from raigov.monitors.reference_profile import (SMALL_REFERENCE_ROWS, ColumnKind, categorical_counts,
                                         finite_values, is_integer_column, numeric_counts)
 from raigov.errors import ConfigError
 
@@ -140,7 +140,7 @@ class ColumnDrift:
 
 
 def profile_distribution(entry: dict[str, Any]) -> Distribution:
-    """A profile column entry (see ``monitors.reference_profile``) as a distribution."""
+    """A profile column entry (see ``raigov.monitors.reference_profile``) as a distribution."""
     if entry["kind"] == "categorical":
         return Counts(np.asarray(entry["values"], dtype=object),
                       np.asarray(entry["counts"], dtype=np.int64))

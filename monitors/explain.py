@@ -2,7 +2,7 @@
 
 For a seeded sample of ``spec.monitoring.explain_sample`` rows of the window, shap's
 DeepExplainer (background: a seeded sample of the reference) explains the model's
-**logit**; SHAP values are summed per original feature (see ``monitors.shap_explainer``).
+**logit**; SHAP values are summed per original feature (see ``raigov.monitors.shap_explainer``).
 
 - ``explain.importance.<feature>``: mean |SHAP| (logit units) over the sample, segment
   ``all`` and per group of each sensitive attribute (``sex=Female``): is the model
@@ -29,17 +29,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.spec import ModelSpec
-from monitors.base import MetricRow, RowStatus, WindowData, register_monitor
-from monitors.counts import (Grouping, figure_row, group_rows, make_rng, overall_grouping,
+from raigov.models.spec import ModelSpec
+from raigov.monitors.base import MetricRow, RowStatus, WindowData, register_monitor
+from raigov.monitors.counts import (Grouping, figure_row, group_rows, make_rng, overall_grouping,
                              percentile_interval)
-from monitors.shap_explainer import (ADDITIVITY_TOLERANCE, METHOD, MSG_ADDITIVITY, OUTPUT,
+from raigov.monitors.shap_explainer import (ADDITIVITY_TOLERANCE, METHOD, MSG_ADDITIVITY, OUTPUT,
                                      OUTPUT_MEANING, Explanation, FittedExplainer,
                                      cached_explainer, explain_rows, sample_frame)
 from raigov.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from models.artifact import LoadedModel
+    from raigov.models.artifact import LoadedModel
 
 NO_ARTIFACT = ("the window has no artifact_dir, so the model cannot be loaded to explain "
                "its predictions")

@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.spec import ModelSpec
-from monitors.base import MetricRow, WindowData, register_monitor
-from monitors.counts import (RATE_ROWS, RATES, Grouping, cell_counts, figure_row,
+from raigov.models.spec import ModelSpec
+from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.counts import (RATE_ROWS, RATES, Grouping, cell_counts, figure_row,
                              group_rows, make_rng, multinomial_replicates,
                              percentile_interval, rate, row_cells, wilson_interval)
 from raigov.errors import ConfigError

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monitors.base import MetricRow, WindowData
+from raigov.monitors.base import MetricRow, WindowData
 from raigov.canonical import utcnow
 from raigov.errors import InputError, did_you_mean
 
@@ -65,8 +65,8 @@ def run_on_file(path: str | Path, *, label: str, prediction: str, score: str | N
                 min_group_size: int = 30, families: tuple[str, ...] = ("performance", "fairness"),
                 name: str = "offline") -> OfflineResult:
     """Run the monitor families on one file; returns their metric rows."""
-    from models.spec import InputSchema, ModelSpec, MonitoringConfig
-    from monitors.runner import compute_window
+    from raigov.models.spec import InputSchema, ModelSpec, MonitoringConfig
+    from raigov.monitors.runner import compute_window
 
     path = Path(path)
     frame = read_table(path)

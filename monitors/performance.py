@@ -3,7 +3,7 @@
 Overall (segment ``all``) and per group of each sensitive attribute (``sex=Female``):
 accuracy, precision, recall, F1, ROC AUC, log loss, expected calibration error and the
 positive rate (on every prediction, labelled or not). Everything comes from counts:
-confusion cells (``monitors.counts``) and *score cells* (labelled rows put into ~200
+confusion cells (``raigov.monitors.counts``) and *score cells* (labelled rows put into ~200
 score-quantile bins nested in the ECE bins, split by ``y_true``), so the figures equal
 scikit-learn's and 200 bootstrap replicates cost milliseconds on a 1M-row window.
 
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitors.base import MetricRow, WindowData, register_monitor
-from monitors.counts import (LABELLED, Grouping, cell_counts, figure_row, group_rows,
+from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.counts import (LABELLED, Grouping, cell_counts, figure_row, group_rows,
                              make_rng, multinomial_replicates, overall_grouping,
                              percentile_interval, ratio_of_cells, row_cells,
                              wilson_interval)

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.base import MetricRow, WindowData, register_monitor
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-    from models.spec import InputSchema
+    from raigov.models.spec import InputSchema
 
 QualityEngine = Literal["vectorised", "pandera"]
 

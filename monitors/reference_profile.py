@@ -35,7 +35,7 @@ import pandas as pd
 from raigov.errors import ConfigError
 
 if TYPE_CHECKING:
-    from models.spec import ModelSpec
+    from raigov.models.spec import ModelSpec
 
 ColumnKind = Literal["numerical", "categorical"]
 

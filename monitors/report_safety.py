@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from monitors.base import WindowData
+from raigov.monitors.base import WindowData
 
 TOKEN = "raigovinert{index}x"
 _UNSAFE = ("<", ">", "&")

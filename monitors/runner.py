@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from monitors.base import MetricRow, WindowData
-from monitors.builtin import load_builtin_monitors
-from monitors.store import computed_windows, write_window
+from raigov.monitors.base import MetricRow, WindowData
+from raigov.monitors.builtin import load_builtin_monitors
+from raigov.monitors.store import computed_windows, write_window
 from raigov.home import Home
 from raigov.ids import uuid7
-from raigov.lake import lake_connection
+from raigov.store.lake import lake_connection
 
 WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
 PROFILE_FILE = "reference_profile.json"
@@ -67,7 +67,7 @@ def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime |
 
 
 def load_window(home: Home, key: WindowKey) -> WindowData:
-    from models.registry import get_model
+    from raigov.models.registry import get_model
 
     registered = get_model(home, key.model, key.version)
     with lake_connection(home, model=key.model) as con:
@@ -83,7 +83,7 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
 
 def reference_profile(artifact_dir: Path, reference: pd.DataFrame, spec) -> dict:
     """The drift profile of a version's reference, computed once and kept beside it."""
-    from monitors.reference_profile import build_reference_profile, check_profile
+    from raigov.monitors.reference_profile import build_reference_profile, check_profile
     from raigov.errors import ConfigError
 
     path = artifact_dir / PROFILE_FILE
@@ -126,11 +126,11 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                  force: bool = False, on_progress: ProgressFn | None = None,
                  on_window: Callable[[WindowResult], None] | None = None) -> list[WindowResult]:
     """Compute every pending window of one model (or all); returns what was computed."""
-    from models.registry import list_models
+    from raigov.models.registry import list_models
 
     models = [m for m in list_models(home) if model is None or m.name == model]
     if model is not None and not models:
-        from models.registry import get_model
+        from raigov.models.registry import get_model
         get_model(home, model)  # raises NotFoundError with close matches
     pending = [k for m in models
                for k in pending_windows(home, m.name, window=m.spec.monitoring.window,

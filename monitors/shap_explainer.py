@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from monitors.counts import make_rng
+from raigov.monitors.counts import make_rng
 from raigov.errors import InputError, RaigovError
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from models.artifact import LoadedModel
+    from raigov.models.artifact import LoadedModel
 
 OUTPUT = "logit"
 OUTPUT_MEANING = ("SHAP values explain the model's logit (log-odds of the positive class): "
@@ -170,7 +170,7 @@ def _deep_shap(explainer: FittedExplainer, x: np.ndarray) -> np.ndarray:
     """``[n, n_encoded]`` float64 SHAP values of the encoded rows ``x``."""
     import torch
 
-    from models.tabular import torch_threads
+    from raigov.models.tabular import torch_threads
 
     if len(x) == 0:
         return np.zeros(x.shape, dtype=np.float64)
@@ -194,7 +194,7 @@ def cached_explainer(artifact_dir: str | Path, *, reference: pd.DataFrame, seed:
                      ) -> tuple["LoadedModel", FittedExplainer]:
     """The loaded model and its fitted explainer, built once per artifact directory
     (and its weights file's state), reference, background size, seed and device."""
-    from models.artifact import WEIGHTS_FILE, load_artifact
+    from raigov.models.artifact import WEIGHTS_FILE, load_artifact
 
     path = Path(artifact_dir).resolve()
     weights = path / WEIGHTS_FILE

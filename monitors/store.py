@@ -9,9 +9,9 @@ import json
 
 import pandas as pd
 
-from monitors.base import MetricRow
+from raigov.monitors.base import MetricRow
 from raigov.canonical import canonical_json, utcnow
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.home import Home
 
 COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric", "segment",

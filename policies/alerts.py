@@ -22,13 +22,13 @@ from typing import Any, Literal
 
 import duckdb
 
-from policies.findings import Finding
-from policies.notify import Delivery, WebhookConfig, load_webhook_config, notify
+from raigov.policies.findings import Finding
+from raigov.policies.notify import Delivery, WebhookConfig, load_webhook_config, notify
 from raigov.canonical import canonical_json, utcnow
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, InputError, NotFoundError, did_you_mean
 from raigov.home import Home
-from raigov.ledger import append_event
+from raigov.ledger.chain import append_event
 
 log = logging.getLogger(__name__)
 

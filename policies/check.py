@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from policies.evaluate import evaluate
-from policies.findings import Finding
-from policies.loader import load_policies
-from policies.schema import Policy, select_policies
+from raigov.policies.evaluate import evaluate
+from raigov.policies.findings import Finding
+from raigov.policies.loader import load_policies
+from raigov.policies.schema import Policy, select_policies
 from raigov.errors import ConfigError, InputError
 from raigov.home import Home
 
@@ -34,7 +34,7 @@ def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: s
                today: dt.date | None = None) -> CheckResult:
     """Every given policy, judged on the metrics of one data file. The policies'
     applies_to is not consulted: naming them on the command line applies them."""
-    from monitors.offline import run_on_file
+    from raigov.monitors.offline import run_on_file
 
     policies = load_policies(policy_files)
     result = run_on_file(data, label=label, prediction=prediction, score=score,
@@ -50,8 +50,8 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
                 window: dt.date | None = None, today: dt.date | None = None) -> CheckResult:
     """The policies that apply to ``model``, judged on its latest computed window (or
     the window starting on ``window``)."""
-    from models.registry import get_model
-    from monitors.store import read_metric_rows, to_metric_rows
+    from raigov.models.registry import get_model
+    from raigov.monitors.store import read_metric_rows, to_metric_rows
 
     registered = get_model(home, model)
     policies = select_policies(load_policies(policy_files), model=model,

@@ -16,7 +16,7 @@ with a reason a person can read:
   ``status: insufficient_data`` in ``details["groups"]``, do not count; the reason
   lists them as left out);
 - otherwise the rule type judges it (pass / fail; ``ci_bound`` without the bound ->
-  ``insufficient_data``); then the policy's waivers apply (see ``policies.waivers``).
+  ``insufficient_data``); then the policy's waivers apply (see ``raigov.policies.waivers``).
 
 ``sensitive: "*"`` expands to one finding per sensitive attribute: the model's
 declared attributes when ``sensitive=`` is given (a declared one without rows is then
@@ -31,11 +31,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from monitors.base import MetricRow
-from policies.findings import Finding, FindingStatus
-from policies.rules import EVERY, Rule, Verdict, is_finite_number
-from policies.schema import Policy
-from policies.waivers import apply_waivers
+from raigov.monitors.base import MetricRow
+from raigov.policies.findings import Finding, FindingStatus
+from raigov.policies.rules import EVERY, Rule, Verdict, is_finite_number
+from raigov.policies.schema import Policy
+from raigov.policies.waivers import apply_waivers
 from raigov.canonical import utcnow
 from raigov.errors import did_you_mean
 
@@ -95,7 +95,7 @@ def evaluate(policies: Sequence[Policy], metric_rows: Iterable[MetricRow], *, mo
     """Judge every rule of every policy on ``metric_rows``. ``today`` (default: the UTC
     date) decides which waivers are in force; ``sensitive`` (the model's declared
     attributes) is what ``sensitive: "*"`` expands to. Policies are not filtered by
-    ``applies_to`` here: see :func:`policies.schema.select_policies`."""
+    ``applies_to`` here: see :func:`raigov.policies.schema.select_policies`."""
     rows = _Rows(metric_rows)
     window = _Window(model, version, window_start, window_end, today or utcnow().date())
     findings: list[Finding] = []

@@ -12,9 +12,9 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from policies.rules import RULE_TYPES, Rule, rule_type
-from policies.schema import AppliesTo, PolicyFile, Waiver
-from policies.yaml_positions import YamlDocument
+from raigov.policies.rules import RULE_TYPES, Rule, rule_type
+from raigov.policies.schema import AppliesTo, PolicyFile, Waiver
+from raigov.policies.yaml_positions import YamlDocument
 from raigov.errors import ConfigError, did_you_mean
 
 UNKNOWN_FIELD = ("Unknown field '{field}' in {where} ({path}, line {line}).{hint} "

@@ -1,4 +1,4 @@
-"""Load policy files: YAML -> :class:`~policies.schema.Policy`, or a
+"""Load policy files: YAML -> :class:`~raigov.policies.schema.Policy`, or a
 :class:`PolicyError` whose every message names the file, the line and the field and
 says what was expected (lazy: all problems of all files at once).
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from policies.load_errors import PolicyError, PolicyProblem, ProblemCollector, show_value
-from policies.schema import Policy, PolicyFile, policy_applies, select_policies
-from policies.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
+from raigov.policies.load_errors import PolicyError, PolicyProblem, ProblemCollector, show_value
+from raigov.policies.schema import Policy, PolicyFile, policy_applies, select_policies
+from raigov.policies.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
 from raigov.canonical import sha256_hex
 from raigov.errors import did_you_mean
 

@@ -7,13 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from monitors.runner import ProgressFn, WindowResult, run_monitors
-from policies.alerts import AlertSummary
-from policies.record_findings import record_findings
-from policies.evaluate import evaluate
-from policies.findings import Finding
-from policies.loader import load_policies
-from policies.schema import Policy, select_policies
+from raigov.monitors.runner import ProgressFn, WindowResult, run_monitors
+from raigov.policies.alerts import AlertSummary
+from raigov.policies.record_findings import record_findings
+from raigov.policies.evaluate import evaluate
+from raigov.policies.findings import Finding
+from raigov.policies.loader import load_policies
+from raigov.policies.schema import Policy, select_policies
 from raigov.home import Home
 
 
@@ -38,7 +38,7 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
                          on_window: Callable[[WindowResult, list[Finding]], None] | None = None
                          ) -> GovernanceRun:
     """``raigov monitor run``: compute pending windows, evaluate each as it is done."""
-    from models.registry import get_model
+    from raigov.models.registry import get_model
 
     policies = policies_in_force(home)
     run = GovernanceRun()

@@ -1,5 +1,5 @@
 """Recording an evaluation: persist its findings and move their alerts, in one catalog
-transaction (see :mod:`policies.alerts` for the alert life cycle this drives)."""
+transaction (see :mod:`raigov.policies.alerts` for the alert life cycle this drives)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from typing import Any
 
 import duckdb
 
-from policies.alerts import (_AUTO_RESOLVE, AUTO_RESOLVED_COMMENT,
+from raigov.policies.alerts import (_AUTO_RESOLVE, AUTO_RESOLVED_COMMENT,
                              BAD_AUTO_RESOLVE, SYSTEM_ACTOR, Alert, AlertSummary, _active_alert,
                              _apply_move, _get_alert, _Move, _record_transition, _require_actor,
                              _utc, _webhook_for)
-from policies.findings import Finding
-from policies.notify import WebhookConfig, notify
+from raigov.policies.findings import Finding
+from raigov.policies.notify import WebhookConfig, notify
 from raigov.canonical import canonical_json, utcnow
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError
 from raigov.home import Home
 from raigov.ids import uuid7
-from raigov.ledger import append_event
+from raigov.ledger.chain import append_event
 
 
 _FINDING_COLUMNS = (

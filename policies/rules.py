@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from monitors.catalog import metric_info, metric_names
+from raigov.monitors.catalog import metric_info, metric_names
 from raigov.errors import did_you_mean
 
 if TYPE_CHECKING:
-    from monitors.base import MetricRow
+    from raigov.monitors.base import MetricRow
 
 Severity = Literal["info", "warning", "critical"]
 Judge = Literal["point", "ci_bound"]

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from policies.rules import Rule
+from raigov.policies.rules import Rule
 
 APPLIES_TO_EMPTY = "applies_to needs 'models', 'tags' or both"
 ALL_MODELS = "*"

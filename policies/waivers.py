@@ -13,8 +13,8 @@ import dataclasses
 import datetime as dt
 from typing import Sequence
 
-from policies.findings import Finding
-from policies.schema import Waiver
+from raigov.policies.findings import Finding
+from raigov.policies.schema import Waiver
 
 WAIVABLE = ("fail", "insufficient_data")
 WAIVED_REASON = "{reason}. Waived until {expires} by {approved_by}: {why}"

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 import duckdb
 
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, InputError, NotFoundError, RaigovError, did_you_mean
 from raigov.home import Home
-from raigov.ledger import append_event
+from raigov.ledger.chain import append_event
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

@@ -30,7 +30,7 @@ def seeded_home_template(tmp_path_factory) -> Home:
     trained and registered, 4 days of traffic through a real ``raigov serve`` process,
     labels sent later, monitors and the shipped policy packs run on every window.
     Treat it as read-only; use ``seeded_home`` for a private copy."""
-    from raigov.demo.run import DemoOptions, run_demo
+    from raigov.cli.demo.run import DemoOptions, run_demo
 
     home = Home.resolve(tmp_path_factory.mktemp("seeded") / "home")
     run_demo(home, DemoOptions(days=4, seed=0, dashboard=False, rows_per_day=250))

@@ -25,7 +25,7 @@ def _commands(group: click.Group, prefix: str = "raigov") -> list[str]:
 
 
 def test_every_metric_name_is_in_the_readme_table() -> None:
-    from monitors.catalog import METRICS
+    from raigov.monitors.catalog import METRICS
 
     missing = [m.name for m in METRICS if f"| `{m.name}` |" not in README]
     assert missing == []
@@ -39,22 +39,22 @@ def test_every_cli_command_is_documented() -> None:
 
 
 def test_every_monitor_family_has_a_paragraph() -> None:
-    from monitors.builtin import load_builtin_monitors
+    from raigov.monitors.builtin import load_builtin_monitors
 
     missing = [f for f in load_builtin_monitors() if f"- **{f}**" not in README]
     assert missing == []
 
 
 def test_every_rule_type_and_output_format_is_documented() -> None:
-    from policies.formats import FORMATS
-    from policies.rules import RULE_TYPES
+    from raigov.policies.formats import FORMATS
+    from raigov.policies.rules import RULE_TYPES
 
     assert [t for t in RULE_TYPES if f"`type: {t}`" not in README] == []
     assert [f for f in FORMATS if f"`{f}`" not in README] == []
 
 
 def test_every_shipped_policy_pack_is_listed() -> None:
-    from policies.loader import pack_paths
+    from raigov.policies.loader import pack_paths
 
     assert [p.name for p in pack_paths() if f"`{p.name}`" not in README] == []
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, queries, settings, ui
-from policies.alerts import ALERT_STATUSES, SEVERITIES
+from raigov.dashboard import actions, queries, settings, ui
+from raigov.policies.alerts import ALERT_STATUSES, SEVERITIES
 from raigov.errors import RaigovError
 from raigov.users import User
 

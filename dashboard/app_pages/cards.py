@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard import actions, queries, settings, ui
-from dashboard.shape import fairness as fairness_shape
-from dashboard.shape import governance
-from dashboard.shape import model as model_shape
+from raigov.dashboard import actions, queries, settings, ui
+from raigov.dashboard.shape import fairness as fairness_shape
+from raigov.dashboard.shape import governance
+from raigov.dashboard.shape import model as model_shape
 from raigov.errors import RaigovError
 from raigov.users import User
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, queries, ui
+from raigov.dashboard import charts, queries, ui
 from raigov.errors import RaigovError
 
 NO_ALERTS = "No active alert: every open alert has been resolved."

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import queries, ui
-from dashboard.sections import drift, explain, fairness, kill_switch, performance, predictions
-from dashboard.sections import quality
-from dashboard.sections.context import ModelView
-from dashboard.shape import model as shape
+from raigov.dashboard import queries, ui
+from raigov.dashboard.sections import drift, explain, fairness, kill_switch, performance, predictions
+from raigov.dashboard.sections import quality
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import model as shape
 from raigov.errors import RaigovError
 
 NO_MODELS = "No model is registered yet."

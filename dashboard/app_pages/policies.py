@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import queries, ui
-from dashboard.shape import governance
+from raigov.dashboard import queries, ui
+from raigov.dashboard.shape import governance
 from raigov.errors import RaigovError
 
 NO_POLICIES = ("No policy is in force: copy policy files into <home>/policies "

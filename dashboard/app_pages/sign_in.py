@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from dashboard import auth, settings
+from raigov.dashboard import auth, settings
 
 st.title(auth.SIGN_IN_TITLE)
 notice = auth.take_notice()

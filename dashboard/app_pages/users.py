@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, queries, settings, ui
+from raigov.dashboard import actions, queries, settings, ui
 from raigov.errors import RaigovError
 from raigov.users import PERMISSIONS, ROLES
 

@@ -1,2 +1,2 @@
 """The model page's sections, one module each, each with ``draw(view)``. Like the
-pages, they only draw: the figures come from :mod:`dashboard.queries`."""
+pages, they only draw: the figures come from :mod:`raigov.dashboard.queries`."""

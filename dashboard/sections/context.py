@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard import charts, queries
-from dashboard.shape import governance
-from dashboard.shape import model as shape
-from models.spec import ModelSpec
+from raigov.dashboard import charts, queries
+from raigov.dashboard.shape import governance
+from raigov.dashboard.shape import model as shape
+from raigov.models.spec import ModelSpec
 from raigov.users import User
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 import streamlit.components.v1 as components
 
-from dashboard import charts, queries, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape import model as shape
+from raigov.dashboard import charts, queries, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import model as shape
 from raigov.errors import RaigovError
 
 NO_DRIFT = "No drift figures for this window."

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape import model as shape
+from raigov.dashboard import charts, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import model as shape
 
 NO_IMPORTANCE = "No explanation figures for this window."
 SHIFT_HELP = ("Attribution shift: 1 minus the Spearman rank agreement of feature "

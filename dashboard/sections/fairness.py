@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape import fairness as shape
+from raigov.dashboard import charts, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import fairness as shape
 
 NO_FAIRNESS = ("No fairness figures: the model declares no sensitive attribute, or no window "
                "has run.")

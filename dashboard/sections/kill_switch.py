@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, queries, settings, ui
-from dashboard.sections.context import ModelView
+from raigov.dashboard import actions, queries, settings, ui
+from raigov.dashboard.sections.context import ModelView
 from raigov.errors import RaigovError
 
 DISABLED = "Version {version} is disabled: {reason} (by {actor}, {since})."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape import model as shape
+from raigov.dashboard import charts, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import model as shape
 
 NO_LABELS = ("No performance figures yet: they need ground-truth labels "
              "(POST /v1/models/<model>/feedback).")

@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, queries, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape.predictions import OUTCOMES, PredictionFilter, split_prediction
+from raigov.dashboard import charts, queries, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape.predictions import OUTCOMES, PredictionFilter, split_prediction
 from raigov.errors import RaigovError
 
 NOT_FOUND = "No prediction of this model has the id {prediction_id}."

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
-from dashboard.sections.context import ModelView
-from dashboard.shape import model as shape
+from raigov.dashboard import charts, ui
+from raigov.dashboard.sections.context import ModelView
+from raigov.dashboard.shape import model as shape
 
 NO_QUALITY = "No data-quality figures for this model version yet."
 FIGURES = (("rows", "Predictions per window", False),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboard.shape.governance import Threshold
+from raigov.dashboard.shape.governance import Threshold
 
 GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate",
                "false_negative_rate", "accuracy")

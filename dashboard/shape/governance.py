@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from models.spec import CardMeta
-from policies.alerts import Alert, AlertEvent
-from policies.schema import Policy, policy_applies
-from raigov.catalog import catalog
+from raigov.models.spec import CardMeta
+from raigov.policies.alerts import Alert, AlertEvent
+from raigov.policies.schema import Policy, policy_applies
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import LedgerEvent
+from raigov.ledger.chain import LedgerEvent
 
 ALERT_COLUMNS = [f.name for f in dataclasses.fields(Alert)]
 FINDING_COLUMNS = ["policy", "policy_version", "rule_id", "metric", "segment", "status",

@@ -1,5 +1,5 @@
 """One model's figures: performance over time, drift per feature, data quality and
-feature importance, shaped from its metric rows (``monitors.store.read_metric_rows``)."""
+feature importance, shaped from its metric rows (``raigov.monitors.store.read_metric_rows``)."""
 
 from __future__ import annotations
 

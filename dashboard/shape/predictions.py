@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from raigov.home import Home
-from raigov.lake import lake_connection
+from raigov.store.lake import lake_connection
 
 Outcome = Literal["any", "correct", "wrong", "unlabelled"]
 OUTCOMES: tuple[str, ...] = ("any", "correct", "wrong", "unlabelled")
@@ -68,9 +68,9 @@ def split_prediction(record: dict[str, Any], input_columns: list[str]) -> tuple[
 
 
 def explain(home: Home, model: str, version: int, inputs: dict[str, Any]) -> dict[str, Any]:
-    """``monitors.shap_explainer.explain_prediction`` on the version's artifact."""
-    from models.registry import get_model
-    from monitors.shap_explainer import explain_prediction
+    """``raigov.monitors.shap_explainer.explain_prediction`` on the version's artifact."""
+    from raigov.models.registry import get_model
+    from raigov.monitors.shap_explainer import explain_prediction
 
     registered = get_model(home, model, version)
     return explain_prediction(registered.artifact_dir, inputs,

@@ -1,6 +1,6 @@
 """Rebuild the vendored demo data from the original UCI files.
 
-    python -m models.demo_data.build ../shared/datasets
+    python -m raigov.models.demo_data.build ../shared/datasets
 
 Writes adult.parquet and german_credit.parquet (zstd) beside this file. The product reads
 only the vendored copies; this script is how they were made, kept for provenance.

@@ -11,10 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Protocol, Sequence
 
-from policies.findings import Finding
-from policies.formats.outcome import (Counts, exit_code, headline, insufficient_warning,
+from raigov.policies.findings import Finding
+from raigov.policies.formats.outcome import (Counts, exit_code, headline, insufficient_warning,
                                       is_blocking, tally)
-from policies.schema import Policy
+from raigov.policies.schema import Policy
 from raigov.errors import ConfigError, did_you_mean
 
 __all__ = ["FORMATS", "Counts", "Renderer", "exit_code", "headline", "insufficient_warning",
@@ -53,4 +53,4 @@ def render(findings: Sequence[Finding], *, fmt: str, policies: Sequence[Policy],
 
 
 for _module in BUILTIN_FORMATS:
-    importlib.import_module(f"policies.formats.{_module}")
+    importlib.import_module(f"raigov.policies.formats.{_module}")

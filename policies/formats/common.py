@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from policies.findings import Finding
-from policies.rules import Rule
-from policies.schema import Policy
+from raigov.policies.findings import Finding
+from raigov.policies.rules import Rule
+from raigov.policies.schema import Policy
 
 WAIVER_TEXT = "waived until {expires} by {approved_by}: {reason}"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from policies.findings import Finding
-from policies.formats import register_format
-from policies.formats.common import finding_dict
-from policies.formats.outcome import exit_code, headline, insufficient_warning, tally
-from policies.schema import Policy
+from raigov.policies.findings import Finding
+from raigov.policies.formats import register_format
+from raigov.policies.formats.common import finding_dict
+from raigov.policies.formats.outcome import exit_code, headline, insufficient_warning, tally
+from raigov.policies.schema import Policy
 
 FORMAT_ID = "raigov.policy-check/1"
 

@@ -10,11 +10,11 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Sequence
 
-from policies.findings import Finding
-from policies.formats import register_format
-from policies.formats.common import PolicyLookup, expectation, number, waived_message
-from policies.formats.outcome import STATUS_LABELS, tally
-from policies.schema import Policy
+from raigov.policies.findings import Finding
+from raigov.policies.formats import register_format
+from raigov.policies.formats.common import PolicyLookup, expectation, number, waived_message
+from raigov.policies.formats.outcome import STATUS_LABELS, tally
+from raigov.policies.schema import Policy
 
 SUITES_NAME = "raigov policy-check"
 WAIVED_MESSAGE = "waived: {reason}"

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from policies.findings import Finding
-from policies.formats import register_format
-from policies.formats.common import PolicyLookup, expectation, number, waived_message
-from policies.formats.outcome import (STATUS_LABELS, display_order, exit_code, headline,
+from raigov.policies.findings import Finding
+from raigov.policies.formats import register_format
+from raigov.policies.formats.common import PolicyLookup, expectation, number, waived_message
+from raigov.policies.formats.outcome import (STATUS_LABELS, display_order, exit_code, headline,
                                       insufficient_warning)
-from policies.schema import Policy
+from raigov.policies.schema import Policy
 
 TITLE = "## {icon} raigov policy-check: {verdict}"
 ICONS = {"pass": "✅", "fail": "❌", "error": "💥", "waived": "🔕",

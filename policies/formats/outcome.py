@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from policies.findings import Finding
+from raigov.policies.findings import Finding
 
 #: Display order: what needs attention first.
 STATUS_ORDER = ("error", "fail", "insufficient_data", "waived", "pass")

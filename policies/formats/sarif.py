@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from policies.findings import Finding
-from policies.formats import register_format
-from policies.formats.common import (PolicyLookup, artifact_uri, expectation, finding_dict,
+from raigov.policies.findings import Finding
+from raigov.policies.formats import register_format
+from raigov.policies.formats.common import (PolicyLookup, artifact_uri, expectation, finding_dict,
                                      waiver_text)
-from policies.formats.outcome import tally
-from policies.rules import Rule
-from policies.schema import Policy
+from raigov.policies.formats.outcome import tally
+from raigov.policies.rules import Rule
+from raigov.policies.schema import Policy
 from raigov.canonical import sha256_hex
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Sequence
 
-from policies.findings import Finding
-from policies.formats import register_format
-from policies.formats.common import PolicyLookup, expectation, number
-from policies.formats.outcome import (STATUS_LABELS, display_order, exit_code, headline,
+from raigov.policies.findings import Finding
+from raigov.policies.formats import register_format
+from raigov.policies.formats.common import PolicyLookup, expectation, number
+from raigov.policies.formats.outcome import (STATUS_LABELS, display_order, exit_code, headline,
                                       insufficient_warning)
-from policies.schema import Policy
+from raigov.policies.schema import Policy
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

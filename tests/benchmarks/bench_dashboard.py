@@ -7,7 +7,7 @@ Run: .venv/bin/python tests/benchmarks/bench_dashboard.py [--home DIR] [--days 3
 
 The home is made fast (once; reused when --home already holds it): the demo models are
 trained and registered, held-out rows are resampled into big Arrow batches written with
-``models.capture.CaptureWriter`` (``prediction_table``), 85% of them get labels
+``raigov.models.capture.CaptureWriter`` (``prediction_table``), 85% of them get labels
 (``feedback_table``), then ``raigov monitor run``'s pipeline computes every window.
 "Fully drawn" means the script run is over, no placeholder is left and every plotly
 chart has drawn its SVG. Navigations go through the sidebar (one browser session).
@@ -55,8 +55,8 @@ def _day_batch(demo: Any, scores: Any, day: dt.date, n: int, seed: int) -> tuple
 def write_traffic(home: Any, built: dict[str, Any], *, days: int, per_day: int) -> int:
     import numpy as np
 
-    from models.capture import CaptureWriter
-    from models.records import feedback_table, prediction_table
+    from raigov.models.capture import CaptureWriter
+    from raigov.models.records import feedback_table, prediction_table
 
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     rows = 0
@@ -86,10 +86,10 @@ def register_demo_models(home: Any) -> dict[str, Any]:
     import shutil
     import tempfile
 
-    from models.artifact import save_artifact
-    from models.demo_models import DEMO_MODELS, build_demo_model
-    from models.registry import register_model
-    from policies.loader import pack_paths
+    from raigov.models.artifact import save_artifact
+    from raigov.models.demo_models import DEMO_MODELS, build_demo_model
+    from raigov.models.registry import register_model
+    from raigov.policies.loader import pack_paths
 
     built = {}
     for name in DEMO_MODELS:
@@ -105,7 +105,7 @@ def register_demo_models(home: Any) -> dict[str, Any]:
 
 
 def build_home(home: Any, *, days: int, per_day: int) -> dict[str, float]:
-    from policies.pipeline import monitor_and_evaluate
+    from raigov.policies.pipeline import monitor_and_evaluate
     from raigov.users import add_user
 
     started = time.perf_counter()
@@ -132,7 +132,7 @@ def _timed_visit(page: Any, nav: str, heading: str) -> float:
 def measure(home: Any, *, rounds: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from models.server_process import free_port
+    from raigov.models.server_process import free_port
     from tests.dashboard.browser import DashboardProcess, VIEWPORT, launch, settle, sign_in
 
     pages = {"fleet": ("Fleet", "Fleet"), "model": ("Model", "Model")}
@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rows-per-day", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", default=str(ROOT / "bench-out" / "dashboard.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench-out" / "raigov.dashboard.json"))
     args = parser.parse_args()
 
     from raigov.home import Home

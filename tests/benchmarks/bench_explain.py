@@ -24,9 +24,9 @@ WARMUP_ROWS = 5
 
 def bench_model(name: str, *, rows: int, background: int, devices: list[str],
                 root: Path) -> list[dict[str, Any]]:
-    from models.artifact import load_artifact, save_artifact
-    from models.demo_models import build_demo_model
-    from monitors.shap_explainer import build_explainer, explain_rows
+    from raigov.models.artifact import load_artifact, save_artifact
+    from raigov.models.demo_models import build_demo_model
+    from raigov.monitors.shap_explainer import build_explainer, explain_rows
 
     demo = build_demo_model(name, seed=0)
     artifact = save_artifact(root / name, demo.trained)

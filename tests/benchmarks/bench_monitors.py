@@ -31,9 +31,9 @@ FAIRNESS_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate
 
 def prepare(root: Path, sizes: list[int]) -> None:
     """Train the Adult model once; write reference and windows as Parquet."""
-    from models.artifact import save_artifact
-    from models.datasets import load_adult
-    from models.demo_models import build_demo_model
+    from raigov.models.artifact import save_artifact
+    from raigov.models.datasets import load_adult
+    from raigov.models.demo_models import build_demo_model
 
     demo = build_demo_model("income-classifier", seed=0)
     save_artifact(root / "artifact", demo.trained)
@@ -66,10 +66,10 @@ def _peak_mb() -> float:
 def part_raigov(root: Path, n: int) -> dict:
     import datetime as dt
 
-    from models.spec import ModelSpec
-    from monitors.base import WindowData
-    from monitors.builtin import load_builtin_monitors
-    from monitors.reference_profile import build_reference_profile
+    from raigov.models.spec import ModelSpec
+    from raigov.monitors.base import WindowData
+    from raigov.monitors.builtin import load_builtin_monitors
+    from raigov.monitors.reference_profile import build_reference_profile
 
     spec = ModelSpec.model_validate_json((root / "spec.json").read_text())
     reference = pd.read_parquet(root / f"reference-{n}.parquet")
@@ -100,7 +100,7 @@ def part_baseline(root: Path, n: int) -> dict:
                                    false_positive_rate, selection_rate, true_positive_rate)
     from sklearn.metrics import accuracy_score
 
-    from models.spec import ModelSpec
+    from raigov.models.spec import ModelSpec
 
     spec = ModelSpec.model_validate_json((root / "spec.json").read_text())
     reference = pd.read_parquet(root / f"reference-{n}.parquet")

@@ -23,9 +23,9 @@ import pandas as pd
 
 
 def build_home(root: Path):
-    from models.artifact import save_artifact
-    from models.demo_models import build_demo_model
-    from models.registry import register_model
+    from raigov.models.artifact import save_artifact
+    from raigov.models.demo_models import build_demo_model
+    from raigov.models.registry import register_model
     from raigov.home import Home
 
     home = Home.resolve(root / "home").ensure()
@@ -68,7 +68,7 @@ def load(url: str, model: str, rows: list[dict], *, clients: int, batch: int,
 
 
 def serving_modes(home, spec, rows, args) -> dict:
-    from models.server_process import ServerProcess, free_port
+    from raigov.models.server_process import ServerProcess, free_port
 
     modes = {"off": ("--no-capture",), "sync": ("--durability", "sync"),
              "async": ("--durability", "async")}
@@ -88,8 +88,8 @@ def serving_modes(home, spec, rows, args) -> dict:
 
 
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:
-    from models.capture import CaptureWriter
-    from models.records import prediction_table
+    from raigov.models.capture import CaptureWriter
+    from raigov.models.records import prediction_table
     from raigov.home import Home
 
     frame = pd.DataFrame(rows[:batch_rows])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import duckdb
 
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import append_event
+from raigov.ledger.chain import append_event
 
 ROOT = Path(__file__).parents[2]
 

@@ -10,10 +10,10 @@ import time
 import duckdb
 import pytest
 
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import CatalogBusyError
 from raigov.home import Home
-from raigov.ledger import append_event, read_events
+from raigov.ledger.chain import append_event, read_events
 
 
 def _hold_lock(home: Home, seconds: float) -> subprocess.Popen:

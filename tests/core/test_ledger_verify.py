@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from raigov import ledger_verify as lv
+from raigov.ledger import verify as lv
 from raigov.canonical import canonical_json, iso_utc
-from raigov.catalog import catalog
-from raigov.checkpoints import (
+from raigov.store.catalog import catalog
+from raigov.ledger.checkpoints import (
     checkpoint_path,
     ensure_key,
     key_path,
@@ -24,7 +24,7 @@ from raigov.checkpoints import (
 )
 from raigov.errors import VerificationError
 from raigov.home import Home
-from raigov.ledger import GENESIS_HASH, append_event, event_hash
+from raigov.ledger.chain import GENESIS_HASH, append_event, event_hash
 
 # Eight events written in five units of work, each followed by a checkpoint.
 UNITS = [

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import head
+from raigov.ledger.chain import head
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORDS = {"ada": "admin-password-1", "olga": "owner-password-1",
@@ -59,7 +59,7 @@ def dashboard_home(dashboard_home_template: Home, tmp_path: Path, monkeypatch) -
 
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle():
-    from dashboard import auth
+    from raigov.dashboard import auth
 
     auth._failures.clear()
     yield

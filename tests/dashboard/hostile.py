@@ -41,10 +41,10 @@ def _widened_spec(spec):
 def register_hostile_model(home: Home, tmp: Path) -> Hostile:
     """Register the model, capture 120 predictions (a third of them carrying the
     hostile value) yesterday with labels, and run the monitors and policies."""
-    from models.artifact import load_artifact
-    from models.logger import PredictionLogger
-    from models.registry import get_model, register_model
-    from policies.pipeline import monitor_and_evaluate
+    from raigov.models.artifact import load_artifact
+    from raigov.models.logger import PredictionLogger
+    from raigov.models.registry import get_model, register_model
+    from raigov.policies.pipeline import monitor_and_evaluate
 
     source = get_model(home, SOURCE_MODEL)
     artifact = tmp / "hostile-artifact"

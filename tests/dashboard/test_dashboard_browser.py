@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboard.shape.governance import alerts_frame
-from models.server_process import ServerProcess, free_port
-from policies.alerts import alert_history, list_alerts
-from raigov.catalog import catalog
+from raigov.dashboard.shape.governance import alerts_frame
+from raigov.models.server_process import ServerProcess, free_port
+from raigov.policies.alerts import alert_history, list_alerts
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import read_events
+from raigov.ledger.chain import read_events
 from tests.dashboard.browser import (VIEWPORT, DashboardProcess, choose, launch, open_page,
                                      open_tab, screenshot, settle, sign_in)
 from tests.dashboard.conftest import PASSWORDS, ledger_count
@@ -134,7 +134,7 @@ def test_a_hostile_model_name_and_feature_value_render_as_plain_text_on_every_pa
 
 def test_disabling_a_model_in_the_dashboard_makes_its_next_prediction_get_503(
         page, dashboard_home: Home, artifacts_dir: Path) -> None:
-    from models.registry import get_model
+    from raigov.models.registry import get_model
 
     spec = get_model(dashboard_home, "credit-risk").spec
     row = get_model(dashboard_home, "credit-risk").load_reference()[spec.input_columns] \

@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from dashboard import ui
-from monitors.store import read_metric_rows
-from policies.alerts import alert_history, list_alerts
-from raigov.catalog import catalog
+from raigov.dashboard import ui
+from raigov.monitors.store import read_metric_rows
+from raigov.policies.alerts import alert_history, list_alerts
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import read_events
+from raigov.ledger.chain import read_events
 from tests.dashboard.conftest import ledger_count
 
 PAGES = {"fleet": "Fleet", "model": "Model", "alerts": "Alerts", "policies": "Policies",
@@ -82,7 +82,7 @@ def test_signing_in_with_the_password_opens_the_fleet(dashboard_home: Home) -> N
 
 def test_a_wrong_password_is_refused_and_the_next_try_must_wait(dashboard_home: Home,
                                                                 monkeypatch) -> None:
-    from dashboard import auth
+    from raigov.dashboard import auth
     from tests.dashboard.conftest import PASSWORDS, app_test
 
     monkeypatch.setenv("RAIGOV_LOGIN_DELAY_S", "5")
@@ -227,7 +227,7 @@ def test_the_fairness_section_marks_insufficient_groups_and_draws_the_policy_lin
 
 def test_the_prediction_explorer_finds_a_prediction_by_id_and_explains_it(
         signed_in, dashboard_home: Home) -> None:
-    from raigov.lake import lake_connection
+    from raigov.store.lake import lake_connection
 
     with lake_connection(dashboard_home, model="credit-risk") as con:
         pid = con.execute("SELECT prediction_id FROM predictions LIMIT 1").fetchone()[0]
@@ -245,7 +245,7 @@ def test_the_prediction_explorer_finds_a_prediction_by_id_and_explains_it(
 
 def test_disabling_a_model_needs_the_owner_role_and_a_reason(signed_in,
                                                            dashboard_home: Home) -> None:
-    from models.control import model_status
+    from raigov.models.control import model_status
 
     at = signed_in("vera", page="model")
     before = ledger_count(dashboard_home)
@@ -275,7 +275,7 @@ def test_the_policies_page_lists_rules_findings_and_waivers(signed_in) -> None:
 
 def test_the_cards_page_shows_missing_fields_as_missing_and_the_ledger_head(
         signed_in, dashboard_home: Home) -> None:
-    from raigov.ledger_verify import audit_verify
+    from raigov.ledger.verify import audit_verify
 
     at = signed_in("vera", page="cards")
     no_failures(at)
@@ -287,7 +287,7 @@ def test_the_cards_page_shows_missing_fields_as_missing_and_the_ledger_head(
 
 
 def test_exports_are_offered_to_auditors_and_refused_to_viewers(dashboard_home: Home) -> None:
-    from dashboard import actions
+    from raigov.dashboard import actions
     from raigov.users import AccessDeniedError, get_user
 
     with pytest.raises(AccessDeniedError, match="export"):
@@ -304,7 +304,7 @@ def test_exports_are_offered_to_auditors_and_refused_to_viewers(dashboard_home: 
 
 
 def test_an_auditor_gets_download_buttons_for_cards_and_reports(signed_in) -> None:
-    from dashboard import actions
+    from raigov.dashboard import actions
 
     assert actions.exports_available()
     at = signed_in("otto", page="cards")

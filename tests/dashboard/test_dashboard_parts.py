@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from raigov.cli_dashboard import app_path, config_flags, streamlit_command
+from raigov.cli.dashboard import app_path, config_flags, streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "dashboard" / ".streamlit" / "config.toml"
@@ -40,7 +40,7 @@ def test_the_streamlit_command_turns_telemetry_off_whatever_the_directory() -> N
 
 def test_raigov_dashboard_execs_streamlit_with_the_home_in_raigov_home(tmp_path: Path,
                                                                      monkeypatch) -> None:
-    from raigov import cli_dashboard
+    from raigov.cli import dashboard as cli_dashboard
     from raigov.cli import main
 
     calls = []
@@ -62,7 +62,7 @@ def test_the_cli_imports_no_streamlit() -> None:
 
 
 def test_segments_split_into_attribute_and_group() -> None:
-    from dashboard.shape.fairness import split_segment
+    from raigov.dashboard.shape.fairness import split_segment
 
     assert split_segment("sex=Female&race=Black") == ("sex&race", "Female&Black")
     assert split_segment("sex=Female") == ("sex", "Female")
@@ -71,7 +71,7 @@ def test_segments_split_into_attribute_and_group() -> None:
 
 
 def test_markdown_escaping_leaves_no_tag_or_mark_active() -> None:
-    from dashboard.ui import md
+    from raigov.dashboard.ui import md
 
     escaped = md("<img src=x onerror=alert(1)> **bold** :red[x] [a](javascript:x)")
     assert re.search(r"(?<!\\)[<>*:\[\]()]", escaped) is None   # every mark escaped
@@ -80,13 +80,13 @@ def test_markdown_escaping_leaves_no_tag_or_mark_active() -> None:
 
 
 def test_plotly_text_is_escaped_so_no_tag_is_read() -> None:
-    from dashboard.charts import esc
+    from raigov.dashboard.charts import esc
 
     assert esc("<b>x</b> & <br>") == "&lt;b&gt;x&lt;/b&gt; &amp; &lt;br&gt;"
 
 
 def test_the_fleet_status_is_disabled_before_the_worst_alert() -> None:
-    from dashboard.shape.fleet import model_row
+    from raigov.dashboard.shape.fleet import model_row
 
     start = pd.Timestamp("2026-01-01", tz="UTC")
     metrics = pd.DataFrame([
@@ -109,7 +109,7 @@ def test_the_fleet_status_is_disabled_before_the_worst_alert() -> None:
                                                 (10, 30.0)])
 def test_the_sign_in_delay_doubles_per_failure_up_to_its_cap(monkeypatch, failures: int,
                                                              expected: float) -> None:
-    from dashboard import auth
+    from raigov.dashboard import auth
 
     monkeypatch.setenv("RAIGOV_LOGIN_DELAY_S", "1")
     monkeypatch.setenv("RAIGOV_LOGIN_DELAY_MAX_S", "30")

@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 from raigov import users as u
-from raigov.catalog import catalog
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, InputError, NotFoundError
 from raigov.home import Home
-from raigov.ledger import read_events
-from raigov.ledger_verify import audit_verify
+from raigov.ledger.chain import read_events
+from raigov.ledger.verify import audit_verify
 
 
 def events(home: Home, kind: str | None = None):

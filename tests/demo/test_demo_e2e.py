@@ -11,15 +11,15 @@ import shutil
 import httpx
 import pytest
 
-from policies.alerts import list_alerts
-from raigov.demo.dashboard import demo_user, start_dashboard, stop_dashboard
-from raigov.demo.fleet import HOME_IN_USE
-from raigov.demo.run import DemoOptions, DemoResult, run_demo
-from raigov.demo.scenario import SCENARIOS_DIR
-from raigov.demo.scoreboard import SCOREBOARD_FILE
+from raigov.policies.alerts import list_alerts
+from raigov.cli.demo.dashboard import demo_user, start_dashboard, stop_dashboard
+from raigov.cli.demo.fleet import HOME_IN_USE
+from raigov.cli.demo.run import DemoOptions, DemoResult, run_demo
+from raigov.cli.demo.scenario import SCENARIOS_DIR
+from raigov.cli.demo.scoreboard import SCOREBOARD_FILE
 from raigov.errors import ConfigError
 from raigov.home import Home
-from raigov.lake import lake_connection
+from raigov.store.lake import lake_connection
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_a_home_that_already_holds_models_is_refused(smoke_run: tuple[Home, Demo
 
 def test_the_dashboard_stage_answers_on_its_port_and_signs_in_the_demo_user(
         smoke_run: tuple[Home, DemoResult], tmp_path) -> None:
-    from models.server_process import free_port
+    from raigov.models.server_process import free_port
     from raigov.users import authenticate
 
     home = Home.resolve(shutil.copytree(smoke_run[0].root, tmp_path / "home"))

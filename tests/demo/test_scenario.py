@@ -8,10 +8,10 @@ from typing import Literal
 
 import pytest
 
-from raigov.demo import scenario as sc
-from raigov.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_kinds,
+from raigov.cli.demo import scenario as sc
+from raigov.cli.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_kinds,
                                    register_incident_kind)
-from raigov.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
+from raigov.cli.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
 
 BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
 

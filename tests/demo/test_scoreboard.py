@@ -7,11 +7,11 @@ import dataclasses
 import datetime as dt
 import json
 
-from policies.alerts import Alert
-from raigov.demo.incident_kinds import ConceptShift, CovariateShift, DataFault
-from raigov.demo.incidents import Detection
-from raigov.demo.replay import ReplayLog
-from raigov.demo.scoreboard import (QUARANTINE_RULE, Injected, build_scoreboard,
+from raigov.policies.alerts import Alert
+from raigov.cli.demo.incident_kinds import ConceptShift, CovariateShift, DataFault
+from raigov.cli.demo.incidents import Detection
+from raigov.cli.demo.replay import ReplayLog
+from raigov.cli.demo.scoreboard import (QUARANTINE_RULE, Injected, build_scoreboard,
                                     write_scoreboard)
 
 START = dt.date(2026, 3, 1)

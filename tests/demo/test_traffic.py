@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raigov.demo.incident_kinds import ConceptShift, CovariateShift, DataFault
-from raigov.demo.scenario import Labels, Traffic
-from raigov.demo.traffic import plan_feedback, plan_traffic
+from raigov.cli.demo.incident_kinds import ConceptShift, CovariateShift, DataFault
+from raigov.cli.demo.scenario import Labels, Traffic
+from raigov.cli.demo.traffic import plan_feedback, plan_traffic
 
 START = dt.date(2026, 3, 2)   # a Monday
 COLUMNS = ["age", "hours_per_week", "native_country"]
@@ -109,8 +109,8 @@ def test_labels_arrive_with_their_delay_for_the_covered_share() -> None:
 def test_a_new_category_that_the_schema_already_allows_is_refused_before_any_traffic() -> None:
     from types import SimpleNamespace
 
-    from models.spec import ColumnSpec, InputSchema
-    from raigov.demo.incident_kinds import NOT_NEW
+    from raigov.models.spec import ColumnSpec, InputSchema
+    from raigov.cli.demo.incident_kinds import NOT_NEW
     from raigov.errors import ConfigError
 
     schema = InputSchema(columns=(ColumnSpec(name="purpose", dtype="str", allowed=("car", "tv")),))

@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from models.artifact import (ARCHITECTURE_FILE, ARCHITECTURES, PREPROCESS_FILE, WEIGHTS_FILE,
+from raigov.models.artifact import (ARCHITECTURE_FILE, ARCHITECTURES, PREPROCESS_FILE, WEIGHTS_FILE,
                              LoadedModel, load_artifact, register_architecture, save_artifact)
-from models.demo_models import build_demo_model
-from models.tabular import TrainedModel, sigmoid
+from raigov.models.demo_models import build_demo_model
+from raigov.models.tabular import TrainedModel, sigmoid
 from raigov.errors import ConfigError
 
 Credit = tuple[TrainedModel, pd.DataFrame]  # the trained model and its held-out rows

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.datasets import load_adult
-from models.encoding import OTHER, Preprocessor
-from models.spec import ColumnSpec, InputSchema
+from raigov.models.datasets import load_adult
+from raigov.models.encoding import OTHER, Preprocessor
+from raigov.models.spec import ColumnSpec, InputSchema
 from raigov.errors import ConfigError, InputError
 
 ADULT_FEATURES = ["age", "workclass", "education", "education_num", "marital_status",

@@ -12,8 +12,8 @@ import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
-from models.demo_models import DEMO_MODELS, DemoModel, build_demo_model, demo_spec
-from models.tabular import TabularMLP, TrainConfig, train_tabular
+from raigov.models.demo_models import DEMO_MODELS, DemoModel, build_demo_model, demo_spec
+from raigov.models.tabular import TabularMLP, TrainConfig, train_tabular
 from raigov.errors import ConfigError, NotFoundError
 
 

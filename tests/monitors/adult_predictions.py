@@ -19,9 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from models.datasets import ADULT_LABEL, load_adult
-from models.spec import InputSchema, ModelSpec, MonitoringConfig
-from monitors.base import WindowData
+from raigov.models.datasets import ADULT_LABEL, load_adult
+from raigov.models.spec import InputSchema, ModelSpec, MonitoringConfig
+from raigov.monitors.base import WindowData
 
 NUMERIC = ("age", "education_num", "hours_per_week", "capital_gain", "capital_loss")
 CATEGORICAL = ("workclass", "marital_status", "occupation", "relationship")

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.datasets import ADULT_LABEL, load_adult
-from models.spec import DriftOverride, InputSchema, ModelSpec, MonitoringConfig
-from monitors.base import WindowData
+from raigov.models.datasets import ADULT_LABEL, load_adult
+from raigov.models.spec import DriftOverride, InputSchema, ModelSpec, MonitoringConfig
+from raigov.monitors.base import WindowData
 
 FEATURES = ("age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
             "occupation", "relationship", "race", "capital_gain", "capital_loss",

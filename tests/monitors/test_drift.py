@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.spec import DriftOverride
-from monitors.base import MONITORS, MetricRow
-from monitors.catalog import metric_info
-from monitors.drift import (MISSING_IN_WINDOW, NO_VALUES, NOT_NUMBERS, DriftMonitor,
+from raigov.models.spec import DriftOverride
+from raigov.monitors.base import MONITORS, MetricRow
+from raigov.monitors.catalog import metric_info
+from raigov.monitors.drift import (MISSING_IN_WINDOW, NO_VALUES, NOT_NUMBERS, DriftMonitor,
                             drift_report_html)
-from monitors.drift_fast import METHOD_NOT_FOR_KIND
-from monitors.reference_profile import (BAD_PROFILE_FORMAT, MAX_EXACT_TOO_SMALL, PROFILE_FORMAT,
+from raigov.monitors.drift_fast import METHOD_NOT_FOR_KIND
+from raigov.monitors.reference_profile import (BAD_PROFILE_FORMAT, MAX_EXACT_TOO_SMALL, PROFILE_FORMAT,
                                         build_reference_profile)
 from raigov.errors import ConfigError
 from tests.monitors.drift_fixtures import (FEATURES, SENSITIVE, adult_spec, evidently_drift,
@@ -223,8 +223,8 @@ def test_infinite_values_are_dropped_as_evidently_does() -> None:
 
 
 def test_the_evidently_report_gets_values_back_without_a_script_breakout() -> None:
-    from monitors.report_safety import safe_report_html
-    from monitors.base import WindowData
+    from raigov.monitors.report_safety import safe_report_html
+    from raigov.monitors.base import WindowData
 
     hostile = "</script><script>alert(1)</script>"
     frame = pd.DataFrame({"purpose": [hostile, "car", "a & b"]})

@@ -18,15 +18,15 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from models.artifact import load_artifact, register_architecture, save_artifact
-from models.demo_models import DemoModel, build_demo_model
-from models.tabular import TabularMLP, TrainedModel
-from monitors.base import MONITORS, MetricRow, WindowData
-from monitors.catalog import metric_info
-from monitors.explain import (EXPLAINER_UNAVAILABLE, NO_ARTIFACT, UNSUPPORTED_OUTPUT_KIND,
+from raigov.models.artifact import load_artifact, register_architecture, save_artifact
+from raigov.models.demo_models import DemoModel, build_demo_model
+from raigov.models.tabular import TabularMLP, TrainedModel
+from raigov.monitors.base import MONITORS, MetricRow, WindowData
+from raigov.monitors.catalog import metric_info
+from raigov.monitors.explain import (EXPLAINER_UNAVAILABLE, NO_ARTIFACT, UNSUPPORTED_OUTPUT_KIND,
                               ExplainMonitor, spearman)
-from monitors import shap_explainer
-from monitors.shap_explainer import (ADDITIVITY_TOLERANCE, FittedExplainer, build_explainer,
+from raigov.monitors import shap_explainer
+from raigov.monitors.shap_explainer import (ADDITIVITY_TOLERANCE, FittedExplainer, build_explainer,
                                      clear_explainer_cache, explain_prediction, explain_rows)
 from raigov.errors import ConfigError
 

@@ -13,11 +13,11 @@ import pytest
 import sklearn.metrics as skm
 
 from adult_predictions import adult_predictions, build_window
-from monitors.base import MONITORS, MetricRow
-from monitors.catalog import metric_info
-from monitors.counts import (MISSING_COLUMN, MISSING_GROUP, multinomial_replicates,
+from raigov.monitors.base import MONITORS, MetricRow
+from raigov.monitors.catalog import metric_info
+from raigov.monitors.counts import (MISSING_COLUMN, MISSING_GROUP, multinomial_replicates,
                              wilson_interval)
-from monitors.fairness import DISPARITIES, TOO_FEW_GROUPS, FairnessMonitor
+from raigov.monitors.fairness import DISPARITIES, TOO_FEW_GROUPS, FairnessMonitor
 from raigov.errors import InputError
 
 TOL = 1e-9

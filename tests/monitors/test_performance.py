@@ -13,10 +13,10 @@ import sklearn.metrics as skm
 from sklearn.calibration import calibration_curve
 
 from adult_predictions import adult_predictions, build_window
-from monitors.base import MONITORS, MetricRow
-from monitors.catalog import metric_info
-from monitors.counts import MISSING_PREDICTION, NOT_BINARY, TOO_FEW_ROWS
-from monitors.performance import NO_LABELS, NO_SCORES, UNSUPPORTED_OUTPUT_KIND, PerformanceMonitor
+from raigov.monitors.base import MONITORS, MetricRow
+from raigov.monitors.catalog import metric_info
+from raigov.monitors.counts import MISSING_PREDICTION, NOT_BINARY, TOO_FEW_ROWS
+from raigov.monitors.performance import NO_LABELS, NO_SCORES, UNSUPPORTED_OUTPUT_KIND, PerformanceMonitor
 from raigov.errors import ConfigError, InputError
 
 TOL = 1e-9

@@ -7,9 +7,9 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from monitors.base import MONITORS, MetricRow
-from monitors.catalog import metric_info
-from monitors.quality import (MISSING_COLUMN, NO_ROWS, QualityMonitor, failure_cases,
+from raigov.monitors.base import MONITORS, MetricRow
+from raigov.monitors.catalog import metric_info
+from raigov.monitors.quality import (MISSING_COLUMN, NO_ROWS, QualityMonitor, failure_cases,
                               validate_frame)
 from tests.monitors.drift_fixtures import adult_predictions, adult_spec, make_window
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.logger import PredictionLogger
-from monitors.runner import pending_windows, run_monitors
-from monitors.store import read_metric_rows
+from raigov.models.logger import PredictionLogger
+from raigov.monitors.runner import pending_windows, run_monitors
+from raigov.monitors.store import read_metric_rows
 from raigov.home import Home
 
 MODEL = "credit-risk"
@@ -19,15 +19,15 @@ DAY1, DAY2 = dt.datetime(2026, 5, 4, 10, tzinfo=dt.timezone.utc), dt.datetime(20
 
 @pytest.fixture(scope="module")
 def credit():
-    from models.demo_models import build_demo_model
+    from raigov.models.demo_models import build_demo_model
 
     return build_demo_model(MODEL, seed=0)
 
 
 @pytest.fixture
 def home_with_traffic(tmp_path: Path, credit) -> tuple[Home, list[str]]:
-    from models.artifact import save_artifact
-    from models.registry import register_model
+    from raigov.models.artifact import save_artifact
+    from raigov.models.registry import register_model
 
     home = Home.resolve(tmp_path / "home").ensure()
     save_artifact(tmp_path / "artifact", credit.trained)
@@ -73,7 +73,7 @@ def test_a_window_whose_labels_grew_is_recomputed_and_its_rows_replaced(home_wit
 
 
 def test_a_crashing_family_is_an_error_row_not_a_silent_gap(home_with_traffic, monkeypatch) -> None:
-    from monitors.performance import PerformanceMonitor
+    from raigov.monitors.performance import PerformanceMonitor
 
     def boom(self, window):
         raise RuntimeError("disk on fire")

@@ -14,15 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import duckdb
 import pytest
 
-from policies import alerts as al
-from policies.record_findings import record_findings
-from policies.findings import Finding
-from policies.notify import CONFIG_INVALID, DELIVERY_FAILED, WebhookConfig, load_webhook_config
-from raigov.catalog import catalog
+from raigov.policies import alerts as al
+from raigov.policies.record_findings import record_findings
+from raigov.policies.findings import Finding
+from raigov.policies.notify import CONFIG_INVALID, DELIVERY_FAILED, WebhookConfig, load_webhook_config
+from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, NotFoundError
 from raigov.home import Home
-from raigov.ledger import LedgerEvent, read_events
-from raigov.ledger_verify import audit_verify
+from raigov.ledger.chain import LedgerEvent, read_events
+from raigov.ledger.verify import audit_verify
 
 DAY0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
@@ -290,7 +290,7 @@ def test_an_unreachable_webhook_is_logged_not_raised(
         port = sock.getsockname()[1]
     config = WebhookConfig(url=f"http://127.0.0.1:{port}/", attempts=2, backoff_s=0.01,
                            timeout_s=1)
-    with caplog.at_level(logging.WARNING, logger="policies.notify"):
+    with caplog.at_level(logging.WARNING, logger="raigov.policies.notify"):
         summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r",
                                      webhook=config)
         assert summary.delivery.wait(10)
@@ -312,7 +312,7 @@ def test_a_bad_webhook_setting_names_the_file_and_field(home: Home) -> None:
 def test_a_broken_webhook_setting_never_stops_findings_being_recorded(
         home: Home, caplog: pytest.LogCaptureFixture) -> None:
     (home.root / "raigov.toml").write_text('[alerts.webhook]\nurl = "x"\nretries = 3\n')
-    with caplog.at_level(logging.ERROR, logger="policies.alerts"):
+    with caplog.at_level(logging.ERROR, logger="raigov.policies.alerts"):
         summary = record_findings(home, [finding("fail", 0)], actor="monitor", run_id="r")
     assert summary.opened and summary.delivery is None
     assert any(r.getMessage().startswith("Alert webhook not notified: Invalid ")

@@ -7,13 +7,13 @@ from typing import Any, Literal
 
 import pytest
 
-from monitors.base import MetricRow
-from policies import evaluate as ev
-from policies import waivers as wv
-from policies.evaluate import evaluate
-from policies.findings import Finding
-from policies.rules import RULE_TYPES, Rule, Verdict, register_rule_type
-from policies.schema import AppliesTo, Policy, Waiver
+from raigov.monitors.base import MetricRow
+from raigov.policies import evaluate as ev
+from raigov.policies import waivers as wv
+from raigov.policies.evaluate import evaluate
+from raigov.policies.findings import Finding
+from raigov.policies.rules import RULE_TYPES, Rule, Verdict, register_rule_type
+from raigov.policies.schema import AppliesTo, Policy, Waiver
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 END = START + dt.timedelta(days=1)
@@ -124,7 +124,7 @@ def test_ci_bound_without_an_interval_is_insufficient_not_a_pass() -> None:
 
 
 def _reason_no_bound(bound: str) -> str:
-    from policies.rules import NO_BOUND_REASON
+    from raigov.policies.rules import NO_BOUND_REASON
 
     return NO_BOUND_REASON.format(metric="performance.recall", segment="all", bound=bound)
 
@@ -293,8 +293,8 @@ class _AlwaysFailRule(Rule):
 
 
 def test_a_users_rule_type_goes_through_the_same_door(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("policies.rules.RULE_TYPES", dict(RULE_TYPES))
-    from policies import rules
+    monkeypatch.setattr("raigov.policies.rules.RULE_TYPES", dict(RULE_TYPES))
+    from raigov.policies import rules
 
     register_rule_type(_AlwaysFailRule)
     assert rules.RULE_TYPES["always-fail"] is _AlwaysFailRule

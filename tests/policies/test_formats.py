@@ -12,13 +12,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from monitors.base import MetricRow
-from policies.evaluate import evaluate
-from policies.findings import Finding
-from policies.formats import exit_code, render, tally
-from policies.formats import outcome as oc
-from policies.loader import load_policy
-from policies.schema import Policy
+from raigov.monitors.base import MetricRow
+from raigov.policies.evaluate import evaluate
+from raigov.policies.findings import Finding
+from raigov.policies.formats import exit_code, render, tally
+from raigov.policies.formats import outcome as oc
+from raigov.policies.loader import load_policy
+from raigov.policies.schema import Policy
 from raigov.errors import ConfigError
 
 SARIF_SCHEMA = Path(__file__).parent / "sarif-schema-2.1.0.json"

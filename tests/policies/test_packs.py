@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 
-from monitors.base import MetricRow
-from policies.evaluate import evaluate
-from policies.loader import load_policies, load_policy, pack_paths
-from policies.schema import Policy
+from raigov.monitors.base import MetricRow
+from raigov.policies.evaluate import evaluate
+from raigov.policies.loader import load_policies, load_policy, pack_paths
+from raigov.policies.schema import Policy
 
 PACKS = {p.stem: p for p in pack_paths()}
 EXPECTED_PACKS = {"fairness-four-fifths", "fairness-equalized-odds", "performance-floors",

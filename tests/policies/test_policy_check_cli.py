@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.datasets import load_adult
+from raigov.models.datasets import load_adult
 
 ROOT = Path(__file__).parents[2]
 POLICY = """\
@@ -124,7 +124,7 @@ def test_a_broken_policy_file_is_exit_code_2_naming_file_and_line(holdout, tmp_p
 
 
 def test_policy_check_on_a_live_model_judges_its_latest_window(seeded_home_template) -> None:
-    from monitors.store import read_metric_rows
+    from raigov.monitors.store import read_metric_rows
 
     pack = ROOT / "policies" / "packs" / "fairness-four-fifths.yaml"
     cmd = [sys.executable, "-m", "raigov.cli", "policy-check", "--policy", str(pack),

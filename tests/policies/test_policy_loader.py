@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from policies import load_errors, loader, rules
-from policies.loader import PolicyError, load_policies, load_policy
-from policies.schema import policy_applies, select_policies
+from raigov.policies import load_errors, loader, rules
+from raigov.policies.loader import PolicyError, load_policies, load_policy
+from raigov.policies.schema import policy_applies, select_policies
 
 GOOD = """\
 policy: lending-fairness        # unique name

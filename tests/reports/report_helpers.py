@@ -7,8 +7,8 @@ import shutil
 
 import pandas as pd
 
-from models.registry import RegisteredModel, get_model, register_model
-from monitors.store import read_metric_rows
+from raigov.models.registry import RegisteredModel, get_model, register_model
+from raigov.monitors.store import read_metric_rows
 from raigov.home import Home
 
 DEMO_MODELS = ("income-classifier", "credit-risk")

@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
-from models.registry import get_model
-from policies.reports.card import UNKNOWN_CARD_FORMAT, build_card
-from policies.reports.formatting import NOT_PROVIDED, format_interval, format_value
-from policies.reports.schema import schema_validator
+from raigov.models.registry import get_model
+from raigov.reports.card import UNKNOWN_CARD_FORMAT, build_card
+from raigov.reports.formatting import NOT_PROVIDED, format_interval, format_value
+from raigov.reports.schema import schema_validator
 from raigov.errors import ConfigError, NotFoundError
 from raigov.home import Home
 from tests.reports.report_helpers import DEMO_MODELS, catalog_figure, register_copy

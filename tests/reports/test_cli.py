@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from raigov.cli import main
-from raigov.cli_reports import verify_report_command
+from raigov.cli.reports import verify_report_command
 from raigov.home import Home
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from policies import alerts as al
-from policies.reports import locate, verify
-from policies.reports.audit import build_report
-from policies.reports.export import ACTOR_REQUIRED, PERIOD_EMPTY, export_report
-from policies.reports.formatting import format_value
-from raigov.catalog import catalog
+from raigov.policies import alerts as al
+from raigov.reports import locate, verify
+from raigov.reports.audit import build_report
+from raigov.reports.export import ACTOR_REQUIRED, PERIOD_EMPTY, export_report
+from raigov.reports.formatting import format_value
+from raigov.store.catalog import catalog
 from raigov.errors import InputError
 from raigov.home import Home
-from raigov.ledger import read_events
-from raigov.ledger_verify import audit_verify
+from raigov.ledger.chain import read_events
+from raigov.ledger.verify import audit_verify
 from tests.reports.report_helpers import catalog_figure
 
 MODEL = "income-classifier"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from policies.reports.export import ExportResult, export_report
-from policies.reports.formatting import format_value
-from policies.reports.report_view import SECTIONS
-from policies.reports.verify import verify_report
+from raigov.reports.export import ExportResult, export_report
+from raigov.reports.formatting import format_value
+from raigov.reports.report_view import SECTIONS
+from raigov.reports.verify import verify_report
 from raigov.home import Home
 from tests.reports.report_helpers import catalog_figure
 

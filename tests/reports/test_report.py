@@ -11,17 +11,17 @@ import json
 import pandas as pd
 import pytest
 
-from monitors.store import read_metric_rows
-from policies import alerts as al
-from policies.findings import Finding
-from policies.record_findings import record_findings
-from policies.reports.audit import build_report, report_facts
-from policies.reports.card import card_facts
-from policies.reports.formatting import format_value
-from policies.reports.schema import schema_validator
-from raigov.catalog import catalog
+from raigov.monitors.store import read_metric_rows
+from raigov.policies import alerts as al
+from raigov.policies.findings import Finding
+from raigov.policies.record_findings import record_findings
+from raigov.reports.audit import build_report, report_facts
+from raigov.reports.card import card_facts
+from raigov.reports.formatting import format_value
+from raigov.reports.schema import schema_validator
+from raigov.store.catalog import catalog
 from raigov.home import Home
-from raigov.ledger import head
+from raigov.ledger.chain import head
 from tests.reports.report_helpers import (DEMO_MODELS, HOSTILE_NAME, catalog_figure,
                                           register_copy)
 
@@ -156,7 +156,7 @@ waivers:
 
 
 def test_a_hostile_model_name_renders_as_text_in_cards_and_reports(module_home: Home) -> None:
-    from policies.reports.card import build_card
+    from raigov.reports.card import build_card
 
     register_copy(module_home, "credit-risk", name=HOSTILE_NAME)
     escaped = "&lt;img src=x onerror=alert(1)&gt;"
@@ -189,8 +189,8 @@ def test_the_mapping_marks_what_the_report_cannot_evidence(module_home: Home) ->
 
 
 def test_quarantined_rows_are_counted_by_reason_and_day(module_home: Home) -> None:
-    from models.records import quarantine_table
-    from models.segments import write_segment
+    from raigov.models.records import quarantine_table
+    from raigov.models.segments import write_segment
 
     rows = [{"row_index": i, "payload": {"age": -5}, "reason": "age: -5 is below 17",
              "reasons": [{"field": "age"}]} for i in range(3)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.records import prediction_table
-from models.spec import InputSchema, ModelSpec
+from raigov.models.records import prediction_table
+from raigov.models.spec import InputSchema, ModelSpec
 
 
 def small_spec(name: str = "tiny") -> ModelSpec:

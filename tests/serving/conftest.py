@@ -16,15 +16,15 @@ MODEL = "credit-risk"
 
 @pytest.fixture(scope="session")
 def credit_demo():
-    from models.demo_models import build_demo_model
+    from raigov.models.demo_models import build_demo_model
 
     return build_demo_model(MODEL, seed=0)
 
 
 @pytest.fixture(scope="session")
 def template_home(tmp_path_factory, credit_demo) -> Home:
-    from models.artifact import save_artifact
-    from models.registry import register_model
+    from raigov.models.artifact import save_artifact
+    from raigov.models.registry import register_model
 
     home = Home.resolve(tmp_path_factory.mktemp("template") / "home").ensure()
     artifact = tmp_path_factory.mktemp("artifact")

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models.server_process import ServerProcess, free_port
+from raigov.models.server_process import ServerProcess, free_port
 from raigov.home import Home
-from raigov.lake import lake_connection
+from raigov.store.lake import lake_connection
 from tests.serving.conftest import MODEL
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def test_every_acknowledged_prediction_survives_a_sigkill_exactly_once(model_hom
 READER = textwrap.dedent("""
     import sys, time
     from raigov.home import Home
-    from raigov.lake import lake_connection
+    from raigov.store.lake import lake_connection
     home, deadline = Home.resolve(sys.argv[1]), time.monotonic() + float(sys.argv[2])
     reads = 0
     while time.monotonic() < deadline:

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.datasets import load_adult
-from models.spec import InputSchema, ModelSpec
-from models.validation import pandera_errors, validate_rows, value_failures
+from raigov.models.datasets import load_adult
+from raigov.models.spec import InputSchema, ModelSpec
+from raigov.models.validation import pandera_errors, validate_rows, value_failures
 
 
 @pytest.fixture(scope="module")

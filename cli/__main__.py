@@ -1,0 +1,3 @@
+from raigov.cli.commands import main
+
+main()

@@ -1,0 +1,309 @@
+"""The ``raigov`` command. A thin layer: it parses options, imports the area it needs
+lazily (so ``raigov --help`` is fast), calls its API and maps raigov errors to exit
+codes: 0 ok, 1 a rule or verification failed, 2 bad usage, input or configuration."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from raigov.cli.support import HOME_OPTION, translate_errors
+from raigov.cli.support import resolve_home as _home
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="raigov")
+def main() -> None:
+    """raigov: govern and monitor served PyTorch models."""
+
+
+@main.command()
+@HOME_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--durability", type=click.Choice(["sync", "async"]), default="sync",
+              show_default=True, help="sync: respond after the rows are fsynced to the spool.")
+@click.option("--max-batch-rows", default=512, show_default=True, type=int)
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=float)
+@click.option("--spool-cap-bytes", default=None, type=int,
+              help="Refuse captures (503) once the spool holds this many bytes.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--no-capture", is_flag=True, hidden=True,
+              help="Benchmarks only: predictions are not captured.")
+@translate_errors
+def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
+          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None,
+          no_capture: bool) -> None:
+    """Serve every registered model over HTTP and capture each prediction."""
+    from raigov.models.serve import ServeConfig, run_server
+
+    cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
+                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device,
+                      capture=not no_capture)
+    click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
+    run_server(_home(home), host=host, port=port, config=cfg)
+
+
+@main.group()
+def models() -> None:
+    """List, disable and enable registered models."""
+
+
+@models.command("list")
+@HOME_OPTION
+@translate_errors
+def models_list(home: str | None) -> None:
+    """Registered models (latest versions) and their status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from raigov.models.control import model_status
+    from raigov.models.registry import list_models
+
+    h = _home(home)
+    disabled = model_status(h)
+    table = Table("model", "version", "kind", "features", "sensitive", "status")
+    for m in list_models(h):
+        entry = disabled.get(f"{m.name}@{m.version}") or disabled.get(m.name)
+        status = f"disabled: {entry['reason']}" if entry else "enabled"
+        table.add_row(m.name, str(m.version), m.spec.output_kind, str(len(m.spec.features)),
+                      ", ".join(m.spec.sensitive), status)
+    Console().print(table)
+
+
+def _set_enabled(model: str, home: str | None, *, enabled: bool, version: int | None,
+                 reason: str | None, actor: str) -> None:
+    from raigov.models.control import set_model_enabled
+
+    set_model_enabled(_home(home), model, enabled=enabled, actor=actor, reason=reason,
+                      version=version)
+    click.echo(f"{model}: {'enabled' if enabled else 'disabled'}")
+
+
+@models.command("disable")
+@click.argument("model")
+@HOME_OPTION
+@click.option("--reason", required=True, help="Why; recorded in the ledger.")
+@click.option("--version", type=int, default=None, help="Only this version.")
+@click.option("--actor", default="cli", show_default=True)
+@translate_errors
+def models_disable(model: str, home: str | None, reason: str, version: int | None,
+                   actor: str) -> None:
+    """Disable a model (kill switch): serving answers 503 until it is enabled."""
+    _set_enabled(model, home, enabled=False, version=version, reason=reason, actor=actor)
+
+
+@models.command("enable")
+@click.argument("model")
+@HOME_OPTION
+@click.option("--version", type=int, default=None, help="Only this version.")
+@click.option("--actor", default="cli", show_default=True)
+@translate_errors
+def models_enable(model: str, home: str | None, version: int | None, actor: str) -> None:
+    """Re-enable a disabled model."""
+    _set_enabled(model, home, enabled=True, version=version, reason=None, actor=actor)
+
+
+def _when(value: str | None):
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time") from exc
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+@main.group()
+def monitor() -> None:
+    """Compute monitors on captured traffic."""
+
+
+@monitor.command("run")
+@HOME_OPTION
+@click.option("--model", default=None, help="Only this model.")
+@click.option("--since", default=None, help="Only windows starting at or after (ISO 8601).")
+@click.option("--until", default=None, help="Only windows starting before (ISO 8601).")
+@click.option("--force", is_flag=True, help="Recompute windows already computed.")
+@translate_errors
+def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
+                force: bool) -> None:
+    """Compute every window not yet computed (or whose labels grew), then judge the
+    policies in <home>/policies on it and open or resolve alerts."""
+    from rich.progress import Progress
+
+    from raigov.policies.pipeline import monitor_and_evaluate
+
+    with Progress(console=_stderr_console()) as progress:
+        task = progress.add_task("Monitoring", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"Monitoring {label}")
+
+        run = monitor_and_evaluate(_home(home), model=model, since=_when(since),
+                                   until=_when(until), force=force, on_progress=on_progress)
+    failed = sum(f.status == "fail" for f in run.findings)
+    click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
+               f"{failed} failing; alerts opened {run.alerts_opened}, "
+               f"auto-resolved {run.alerts_resolved}")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@main.command("policy-check")
+@click.option("--policy", "policy_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False), help="Policy file (repeatable).")
+@HOME_OPTION
+@click.option("--model", default=None, help="Check a live model's latest computed window.")
+@click.option("--window", default=None, help="With --model: the window starting on this date.")
+@click.option("--data", default=None, type=click.Path(dir_okay=False),
+              help="Check a hold-out file (Parquet or CSV) instead.")
+@click.option("--label", default=None, help="With --data: the ground-truth column.")
+@click.option("--prediction", default=None, help="With --data: the predicted-class column.")
+@click.option("--score", default=None, help="With --data: the score column (optional).")
+@click.option("--sensitive", multiple=True, help="With --data: a sensitive column (repeatable).")
+@click.option("--intersection", multiple=True,
+              help="With --data: sensitive columns joined by '&', e.g. sex&race (repeatable).")
+@click.option("--min-group-size", default=30, show_default=True, type=int)
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json", "junit", "sarif", "markdown"]))
+@click.option("--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the report here (the table still prints).")
+@click.option("--fail-on-insufficient", is_flag=True,
+              help="Treat insufficient_data as a failure (exit 1).")
+@translate_errors
+def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | None,
+                 window: str | None, data: str | None, label: str | None,
+                 prediction: str | None, score: str | None, sensitive: tuple[str, ...],
+                 intersection: tuple[str, ...], min_group_size: int, fmt: str,
+                 output: str | None, fail_on_insufficient: bool) -> None:
+    """Judge policies; exit 0 when every rule passes or is waived, 1 when any fails,
+    2 for bad usage or input."""
+    from raigov.policies.check import check_data, check_model
+    from raigov.policies.formats import exit_code, render
+
+    if (model is None) == (data is None):
+        raise click.UsageError("give exactly one of --model M or --data FILE")
+    if data is not None and not (label and prediction):
+        raise click.UsageError("--data needs --label and --prediction")
+    if model is not None:
+        day = _when(window).date() if window else None
+        result = check_model(_home(home), policy_files, model=model, window=day)
+    else:
+        result = check_data(policy_files, data=data, label=label, prediction=prediction,
+                            score=score, sensitive=sensitive, min_group_size=min_group_size,
+                            intersections=tuple(tuple(i.split("&")) for i in intersection))
+    options = {"policies": result.policies, "fail_on_insufficient": fail_on_insufficient}
+    text = render(result.findings, fmt=fmt, **options)
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(text)
+    if fmt == "table" or output:
+        from rich.console import Console
+
+        from raigov.policies.formats.table import build_renderables
+
+        console = Console(width=160)
+        console.print(f"Checked: {result.subject}", markup=False, highlight=False)
+        for part in build_renderables(result.findings, **options):
+            console.print(part)
+    else:
+        click.echo(text)
+    sys.exit(exit_code(result.findings, fail_on_insufficient=fail_on_insufficient))
+
+
+@main.group()
+def audit() -> None:
+    """Verify the tamper-evident ledger."""
+
+
+@audit.command("verify")
+@HOME_OPTION
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None,
+              help="Check an exported report file against its report.exported ledger "
+                   "event (and the ledger itself); exit 1 naming why it is rejected.")
+@translate_errors
+def audit_verify(home: str | None, report_file: str | None) -> None:
+    """Recompute the hash chain and check the signed checkpoints; exit 1 naming the
+    first bad event or checkpoint. With --report: verify an exported report."""
+    from raigov.ledger.verify import audit_verify as verify
+
+    if report_file is not None:
+        from raigov.cli.reports import verify_report_command
+
+        sys.exit(verify_report_command(_home(home), report_file))
+    result = verify(_home(home))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.ok:
+        click.echo(result.describe())
+        return
+    for problem in result.problems:
+        click.echo(problem.message, err=True)
+    result.raise_for_problems()
+
+
+@main.command()
+def metrics() -> None:
+    """Every metric name a monitor emits, with its meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from raigov.monitors.catalog import METRICS
+
+    table = Table("metric", "meaning", "better", "needs labels")
+    for m in METRICS:
+        better = {True: "higher", False: "lower", None: ""}[m.higher_is_better]
+        table.add_row(m.name, m.meaning, better, "yes" if m.needs_labels else "")
+    Console(width=160).print(table)
+
+
+@main.command()
+@HOME_OPTION
+@click.option("--days", default=None, type=click.IntRange(1, 366),
+              help="Days to simulate (default: the scenario's; 30 in the shipped one).")
+@click.option("--seed", default=None, type=int,
+              help="Seed for training, traffic and labels (default: the scenario's).")
+@click.option("--no-dashboard", is_flag=True, help="Seed the home, print the scoreboard and stop.")
+@click.option("--rows-per-day", default=None, type=click.IntRange(min=1),
+              help="Traffic per model and day (default: the scenario's).")
+@click.option("--scenario", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Scenario file (default: the shipped cli/demo/scenarios/default.yaml).")
+@click.option("--end-date", default=None, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Last simulated day, YYYY-MM-DD (default: yesterday, UTC).")
+@click.option("--dashboard-port", default=None, type=click.IntRange(1, 65535),
+              help="Port for the dashboard (default: 8501, or a free one).")
+@translate_errors
+def demo(home: str | None, days: int | None, seed: int | None, no_dashboard: bool,
+         rows_per_day: int | None, scenario: str | None, end_date, dashboard_port: int | None) -> None:
+    """Train and register the demo models, replay a scenario (traffic, labels, incidents)
+    through a real server, monitor it and score which alerts caught which incident."""
+    from raigov.cli.demo.run import DemoOptions, run_demo
+
+    run_demo(_home(home), DemoOptions(days=days, seed=seed, dashboard=not no_dashboard,
+                                      rows_per_day=rows_per_day, scenario=scenario,
+                                      end=end_date.date() if end_date else None,
+                                      dashboard_port=dashboard_port))
+
+
+def _register_area_commands() -> None:
+    """Commands that live beside their area's CLI module (each imports lazily)."""
+    from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.reports import card, report
+
+    for command in (dashboard, users, card, report):
+        main.add_command(command)
+
+
+_register_area_commands()
+
+if __name__ == "__main__":
+    main()

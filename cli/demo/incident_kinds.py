@@ -1,0 +1,169 @@
+"""The built-in incident kinds. Each registers through ``register_incident_kind``
+exactly as a user's own would, and acts only through the hooks of
+:class:`raigov.cli.demo.incidents.Incident`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from raigov.cli.demo.incidents import (Condition, Detection, Fleet, Incident, all_match,
+                                   register_incident_kind)
+from raigov.errors import ConfigError
+
+if TYPE_CHECKING:
+    from raigov.models.spec import ModelSpec
+
+NO_UNTIL = "a new model version stays in service: 'until' is not allowed for {kind}"
+NEEDS_VALUE = "fault 'new_category' needs 'value', the category upstream starts sending"
+VALUE_UNUSED = "'value' is only used by fault 'new_category'"
+ALREADY_FEATURE = "{column!r} is already a feature of {model!r}"
+NOT_NEW = ("{value!r} is not a new category of {model!r} column {column!r}: the schema "
+           "allows {allowed}")
+
+
+class Oversample(Condition):
+    """Rows matching the condition are ``factor`` times as likely to be drawn."""
+
+    factor: float = Field(gt=0)
+
+
+@register_incident_kind
+class CovariateShift(Incident):
+    """The population changes: a day's rows are drawn from the held-out rows with
+    weights (the product of the ``oversample`` factors a row matches) instead of
+    uniformly. The model and the ground truth stay as they were."""
+
+    kind: Literal["covariate_shift"] = "covariate_shift"
+    oversample: tuple[Oversample, ...] = Field(min_length=1)
+
+    def columns(self) -> list[str]:
+        return [o.column for o in self.oversample]
+
+    def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
+        return (Detection(metric="drift.share_drifted"), Detection(metric="drift.dataset_drift"))
+
+    def sampling_weights(self, pool: pd.DataFrame) -> np.ndarray:
+        weights = np.ones(len(pool))
+        for rule in self.oversample:
+            weights[rule.mask(pool)] *= rule.factor
+        return weights
+
+
+@register_incident_kind
+class DataFault(Incident):
+    """An upstream system breaks: in a ``share`` of the requests, ``column`` arrives
+    null (``fault: null``) or with a category the schema does not know (``fault:
+    new_category``, ``value``). Null in a nullable column is accepted and raises its
+    missing rate; anything the schema refuses gets a 422 and is quarantined."""
+
+    kind: Literal["data_fault"] = "data_fault"
+    column: str
+    fault: Literal["null", "new_category"]
+    value: str | None = None
+    share: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> "DataFault":
+        if self.fault == "new_category" and self.value is None:
+            raise ValueError(NEEDS_VALUE)
+        if self.fault == "null" and self.value is not None:
+            raise ValueError(VALUE_UNUSED)
+        return self
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+    def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
+        accepted = self.fault == "null" and spec.inputs.column(self.column).nullable
+        if accepted:
+            return (Detection(metric="quality.missing_rate", segment=f"column={self.column}"),
+                    Detection(metric="quality.missing_rate", segment="all"))
+        return (Detection(quarantine=True),)
+
+    def prepare(self, fleet: Fleet) -> None:
+        column = fleet.demo_model(self.model).spec.inputs.column(self.column)
+        allowed = column.allowed
+        if self.fault == "new_category" and (allowed is None or self.value in allowed):
+            raise ConfigError(NOT_NEW.format(value=self.value, model=self.model,
+                                             column=self.column, allowed=allowed or "any value"))
+
+    def corrupt(self, rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        if rng.random() >= self.share:
+            return rows
+        broken = rows.astype({self.column: object})
+        broken[self.column] = self.value
+        return broken
+
+
+@register_incident_kind
+class BiasedVersion(Incident):
+    """A new model version, trained on data that under-records the good outcomes of
+    one group (a ``flip_share`` of the ``penalise`` rows' positive labels turned
+    negative), optionally with sensitive attributes added as features
+    (``add_features``). Registered on ``day``; the server restarts to serve it."""
+
+    kind: Literal["biased_version"] = "biased_version"
+    penalise: Condition
+    flip_share: float = Field(gt=0, le=1)
+    add_features: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _stays(self) -> "BiasedVersion":
+        if self.until is not None:
+            raise ValueError(NO_UNTIL.format(kind=self.kind))
+        return self
+
+    def columns(self) -> list[str]:
+        return [self.penalise.column, *self.add_features]
+
+    def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
+        return (Detection(metric="fairness.selection_rate_ratio", segment=self.penalise.column),
+                Detection(metric="fairness", segment=self.penalise.column))
+
+    def prepare(self, fleet: Fleet) -> None:
+        spec = fleet.demo_model(self.model).spec
+        for column in self.add_features:
+            if column in spec.features:
+                raise ConfigError(ALREADY_FEATURE.format(column=column, model=self.model))
+        rows = fleet.training_rows(self.model)
+        rng = np.random.default_rng([fleet.seed, 0xB1A5])
+        flip = (all_match((self.penalise,), rows) & (rows["y_true"] == 1).to_numpy()
+                & (rng.random(len(rows)) < self.flip_share))
+        rows = rows.assign(y_true=np.where(flip, 0, rows["y_true"]))
+        spec = spec.model_copy(update={"features": spec.features + self.add_features})
+        fleet.resources[self.label] = (fleet.train_version(self.model, rows, spec=spec),
+                                       spec, rows)
+
+    def start_day(self, fleet: Fleet) -> None:
+        trained, spec, rows = fleet.resources[self.label]
+        fleet.register_version(self.model, trained=trained, spec=spec, train_rows=rows)
+        fleet.restart_server()
+
+
+@register_incident_kind
+class ConceptShift(Incident):
+    """The world changes under the model: for rows matching every ``where`` condition,
+    a ``share`` of the ground truth that is not ``to`` becomes ``to``. Inputs and
+    predictions stay as they were; only the labels, which arrive days later, tell."""
+
+    kind: Literal["concept_shift"] = "concept_shift"
+    where: tuple[Condition, ...] = Field(min_length=1)
+    to: Literal[0, 1] = 1
+    share: float = Field(gt=0, le=1)
+
+    def columns(self) -> list[str]:
+        return [c.column for c in self.where]
+
+    def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
+        missed = "performance.recall" if self.to == 1 else "performance.precision"
+        return (Detection(metric=missed), Detection(metric="performance"))
+
+    def relabel(self, rows: pd.DataFrame, y_true: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        draw = rng.random(len(rows))
+        flip = all_match(self.where, rows) & (y_true != self.to) & (draw < self.share)
+        return np.where(flip, self.to, y_true)
