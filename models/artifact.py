@@ -79,6 +79,10 @@ class LoadedModel:
         """P(positive class) for each row of ``df``, float64 ``[n]``."""
         return sigmoid(self.logits_encoded(self.preprocessor.transform(df)))
 
+    def logits(self, df: pd.DataFrame) -> np.ndarray:
+        """The network's raw output (the logit) for each row of ``df``, float64 ``[n]``."""
+        return self.logits_encoded(self.preprocessor.transform(df))
+
     def logits_encoded(self, x: np.ndarray) -> np.ndarray:
         """Logits for an already encoded float matrix ``[n, n_encoded]``, float64 ``[n]``."""
         return predict_logits(self.module, x, device=self.device)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from raigov.models.capture import CaptureWriter, Durability
+from raigov.models.output_kinds import Outputs
 from raigov.models.records import feedback_table, prediction_table, quarantine_table
 from raigov.models.registry import get_model
 from raigov.models.validation import RowError, validate_rows
@@ -61,9 +62,10 @@ class PredictionLogger:
         good = np.setdiff1d(np.arange(len(records)), bad)
         ids: list[str | None] = [None] * len(records)
         if len(good):
+            outputs = Outputs(label=labels[good].astype(np.int64), score=scores[good])
             table, new_ids = prediction_table(
                 self.model.spec, self.model.version, frame.iloc[good].reset_index(drop=True),
-                labels=labels[good], scores=scores[good], ts=timestamp, latency_ms=latency_ms)
+                outputs, ts=timestamp, latency_ms=latency_ms)
             self.writer.append(table, lake_table="predictions", model=self.model.name)
             for i, pid in zip(good, new_ids):
                 ids[i] = pid

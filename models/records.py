@@ -12,24 +12,27 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from raigov.models.output_kinds import Outputs
 from raigov.models.spec import ModelSpec
 from raigov.ids import uuid7, uuid7_many
 
 _ARROW = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}
 _TS = pa.timestamp("us", tz="UTC")
+_PROBABILITIES = pa.list_(pa.float64())
 
 
 def input_arrow_schema(spec: ModelSpec) -> list[pa.Field]:
     return [pa.field(name, _ARROW[spec.inputs.column(name).dtype]) for name in spec.input_columns]
 
 
-def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
-                     labels: np.ndarray | None, scores: np.ndarray | None,
+def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, outputs: Outputs, *,
                      ts: dt.datetime | Sequence[dt.datetime] | None = None,
                      latency_ms: float | np.ndarray | None = None,
                      request_id: str | None = None,
                      prediction_ids: list[str] | None = None) -> tuple[pa.Table, list[str]]:
-    """One row per prediction; returns the table and the new prediction ids."""
+    """One row per prediction; returns the table and the new prediction ids. Every kind
+    writes the same columns (the lake contract in :mod:`raigov.models.output_kinds`);
+    the parts a kind has no use for are NULL."""
     n = len(inputs)
     ids = prediction_ids or uuid7_many(n)
     now = pd.Timestamp.now(tz="UTC")
@@ -39,8 +42,14 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
         "version": pa.array(np.full(n, version, dtype=np.int32)),
         "ts": pa.array(event, _TS),
         "captured_at": pa.array(_timestamps(now, n, default=now), _TS),
-        "label": pa.array(labels, pa.int64()) if labels is not None else pa.nulls(n, pa.int64()),
-        "score": pa.array(scores, pa.float64()) if scores is not None else pa.nulls(n, pa.float64()),
+        "label": _or_nulls(outputs.label, pa.int64(), n),
+        "score": _or_nulls(outputs.score, pa.float64(), n),
+        "value": _or_nulls(outputs.value, pa.float64(), n),
+        "probabilities": (pa.nulls(n, _PROBABILITIES) if outputs.probabilities is None else
+                          pa.FixedSizeListArray.from_arrays(
+                              pa.array(np.ascontiguousarray(outputs.probabilities,
+                                                            dtype=np.float64).ravel()),
+                              outputs.probabilities.shape[1]).cast(_PROBABILITIES)),
         "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
                                                           else np.nan, dtype=float), (n,))),
         "request_id": pa.array([request_id] * n, pa.string()),
@@ -48,6 +57,10 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, *,
     for f in input_arrow_schema(spec):
         cols[f.name] = _column(inputs[f.name], f.type)
     return pa.table(cols), ids
+
+
+def _or_nulls(values: np.ndarray | None, typ: pa.DataType, n: int) -> pa.Array:
+    return pa.nulls(n, typ) if values is None else pa.array(values, typ)
 
 
 def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
@@ -71,13 +84,18 @@ def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:
     return moments.tz_convert("UTC").tz_localize(None).floor("us").to_numpy().astype("datetime64[us]")
 
 
-def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any], *,
+def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None = None, *,
+                   y_value: Sequence[float] | None = None,
                    received_at: dt.datetime | None = None) -> pa.Table:
+    """Ground truth: ``y_true`` (class indices, classifiers) or ``y_value`` (true
+    values, regression); the other column is NULL."""
     n = len(prediction_ids)
     moment = _timestamps(received_at, n, default=pd.Timestamp.now(tz="UTC"))
     return pa.table({
         "prediction_id": pa.array(list(prediction_ids), pa.string()),
-        "y_true": pa.array(list(y_true), pa.int64()),
+        "y_true": pa.nulls(n, pa.int64()) if y_true is None else pa.array(list(y_true), pa.int64()),
+        "y_value": (pa.nulls(n, pa.float64()) if y_value is None
+                    else pa.array(list(y_value), pa.float64())),
         "received_at": pa.array(moment, _TS),
     })
 

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, ORJSONResponse, Response
 from raigov.models.batching import MicroBatcher
 from raigov.models.capture import CaptureWriter, Durability
 from raigov.models.control import ControlWatcher
+from raigov.models.output_kinds import output_kind
 from raigov.models.records import feedback_table, prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.telemetry import ServeMetrics
@@ -65,7 +66,7 @@ def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> Serv
         metrics.batch_rows.labels(name).observe(rows)
         metrics.forward_seconds.labels(name).observe(seconds)
 
-    batcher = MicroBatcher(loaded.predict_proba, name=name, max_batch_rows=cfg.max_batch_rows,
+    batcher = MicroBatcher(loaded.logits, name=name, max_batch_rows=cfg.max_batch_rows,
                            max_wait_ms=cfg.max_wait_ms, on_batch=on_batch,
                            thread_init=lambda: _set_torch_threads(cfg.torch_threads))
     probe = reg.load_reference().head(1)[list(reg.spec.input_columns)]
@@ -192,11 +193,10 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             errors.insert(0, ts_problem)
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
-        scores = await served.batcher.predict(frame[list(spec.features)])
-        labels = (scores >= spec.threshold).astype(np.int64)
+        kind = output_kind(spec)
+        outputs = kind.outputs(await served.batcher.predict(frame[list(spec.features)]), spec)
         latency_ms = (time.perf_counter() - started) * 1000
-        table, ids = prediction_table(spec, version, frame, labels=labels, scores=scores,
-                                      ts=ts, latency_ms=latency_ms)
+        table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
         try:
             await capture(table, "predictions", name)
         except SpoolFullError as exc:
@@ -204,8 +204,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             return _error(503, str(exc))
         metrics.rows_predicted.labels(name).inc(len(ids))
         return ORJSONResponse({"model": name, "version": version, "predictions": [
-            {"prediction_id": i, "label": int(lab), "score": float(s)}
-            for i, lab, s in zip(ids, labels, scores)]})
+            {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
     async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes) -> Response:
         rows = _quarantine_rows(errors, payload_rows, raw)

@@ -164,6 +164,7 @@ class ModelSpec(_Frozen):
     positive_class: str = "1"
     classes: tuple[str, ...] = ("0", "1")
     threshold: float = Field(default=0.5, gt=0, lt=1)
+    returns: Literal["logits", "probabilities"] = "logits"   # what a classifier's network outputs
     tags: tuple[str, ...] = ()
     card: CardMeta = Field(default_factory=CardMeta)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)

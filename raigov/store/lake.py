@@ -20,8 +20,8 @@ from raigov.home import LAKE_TABLES, Home
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
 PREDICTION_COLUMNS = ("prediction_id", "version", "ts", "captured_at", "label", "score",
-                      "latency_ms", "request_id")
-FEEDBACK_COLUMNS = ("prediction_id", "y_true", "received_at")
+                      "value", "probabilities", "latency_ms", "request_id")
+FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at")
 QUARANTINE_COLUMNS = ("quarantine_id", "request_id", "received_at", "version", "row_index",
                       "payload", "reasons", "reason")
 RESERVED_COLUMNS = frozenset(PREDICTION_COLUMNS) | {"model", "date", "y_true",
@@ -30,10 +30,12 @@ RESERVED_COLUMNS = frozenset(PREDICTION_COLUMNS) | {"model", "date", "y_true",
 _EMPTY = {
     "predictions": "SELECT NULL::VARCHAR AS prediction_id, NULL::INTEGER AS version, "
                    "NULL::TIMESTAMPTZ AS ts, NULL::TIMESTAMPTZ AS captured_at, "
-                   "NULL::BIGINT AS label, NULL::DOUBLE AS score, NULL::DOUBLE AS latency_ms, "
+                   "NULL::BIGINT AS label, NULL::DOUBLE AS score, NULL::DOUBLE AS value, "
+                   "NULL::DOUBLE[] AS probabilities, NULL::DOUBLE AS latency_ms, "
                    "NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DATE AS date "
                    "WHERE false",
     "feedback": "SELECT NULL::VARCHAR AS prediction_id, NULL::BIGINT AS y_true, "
+                "NULL::DOUBLE AS y_value, "
                 "NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS model, "
                 "NULL::DATE AS date WHERE false",
     "quarantine": "SELECT NULL::VARCHAR AS quarantine_id, NULL::VARCHAR AS request_id, "
@@ -69,16 +71,21 @@ def scan_sql(home: Home, table: str, *, model: str | None = None) -> str:
     pattern = str(home.lake_table(table) / model_part / "date=*" / "*.parquet")
     if not glob.glob(pattern):
         return f"({_EMPTY[table]})"
-    return (f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
-            f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}})")
+    # The empty relation of the fixed columns first: segments written before a column
+    # existed (an older raigov) still read, with NULL in it.
+    return (f"(SELECT * FROM ({_EMPTY[table]}) UNION ALL BY NAME SELECT * FROM "
+            f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
+            f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}}))")
 
 
 def labelled_sql(home: Home, *, model: str | None = None) -> str:
-    """Predictions with their latest ground-truth label (``y_true``) where one arrived."""
+    """Predictions with their latest ground-truth label where one arrived: ``y_true``
+    (DOUBLE) is the true class index for classifiers and the true value for regression."""
     return (
         f"(SELECT p.*, f.y_true, f.received_at AS label_received_at "
         f"FROM {scan_sql(home, 'predictions', model=model)} p LEFT JOIN ("
-        f"SELECT prediction_id, arg_max(y_true, received_at) AS y_true, "
+        f"SELECT prediction_id, arg_max(coalesce(y_value, y_true::DOUBLE), received_at) "
+        f"AS y_true, "
         f"max(received_at) AS received_at "
         f"FROM {scan_sql(home, 'feedback', model=model)} GROUP BY prediction_id) f "
         f"USING (prediction_id))")

@@ -56,6 +56,7 @@ def write_traffic(home: Any, built: dict[str, Any], *, days: int, per_day: int) 
     import numpy as np
 
     from raigov.models.capture import CaptureWriter
+    from raigov.models.output_kinds import Outputs
     from raigov.models.records import feedback_table, prediction_table
 
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
@@ -68,7 +69,7 @@ def write_traffic(home: Any, built: dict[str, Any], *, days: int, per_day: int) 
                 day = end - dt.timedelta(days=days - 1 - d)
                 inputs, score, ts = _day_batch(demo, scores, day, per_day, seed=1000 * m + d)
                 labels = (score >= spec.threshold).astype(np.int64)
-                table, ids = prediction_table(spec, 1, inputs, labels=labels, scores=score,
+                table, ids = prediction_table(spec, 1, inputs, Outputs(label=labels, score=score),
                                               ts=list(ts.to_pydatetime()))
                 writer.append(table, lake_table="predictions", model=name)
                 keep = np.random.default_rng(d).random(per_day) < LABEL_SHARE

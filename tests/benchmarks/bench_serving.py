@@ -89,12 +89,13 @@ def serving_modes(home, spec, rows, args) -> dict:
 
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:
     from raigov.models.capture import CaptureWriter
+    from raigov.models.output_kinds import Outputs
     from raigov.models.records import prediction_table
     from raigov.home import Home
 
     frame = pd.DataFrame(rows[:batch_rows])
     scores = np.random.default_rng(0).random(batch_rows)
-    tables = [prediction_table(spec, 1, frame, labels=(scores > .5).astype(int), scores=scores)[0]
+    tables = [prediction_table(spec, 1, frame, Outputs(label=(scores > .5).astype(np.int64), score=scores))[0]
               for _ in range(batches)]
     with tempfile.TemporaryDirectory() as tmp:
         with CaptureWriter(Home.resolve(tmp)) as writer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from raigov.models.output_kinds import Outputs
 from raigov.models.records import prediction_table
 from raigov.models.spec import InputSchema, ModelSpec
 
@@ -20,4 +21,4 @@ def batch(spec: ModelSpec, n: int, *, seed: int = 0, ts: str = "2026-03-02T12:00
     inputs = pd.DataFrame({"age": rng.integers(18, 90, n), "hours": rng.uniform(1, 99, n),
                            "sex": rng.choice(["Female", "Male"], n)})
     scores = rng.random(n)
-    return prediction_table(spec, 1, inputs, labels=(scores > 0.5).astype(int), scores=scores, ts=ts)
+    return prediction_table(spec, 1, inputs, Outputs(label=(scores > 0.5).astype(np.int64), score=scores), ts=ts)
