@@ -1,21 +1,81 @@
 """The ``raigov`` command. A thin layer: it parses options, imports the area it needs
 lazily (so ``raigov --help`` is fast), calls its API and maps raigov errors to exit
-codes: 0 ok, 1 a rule or verification failed, 2 bad usage, input or configuration."""
+codes: 0 ok, 1 a rule or verification failed, 2 bad usage, input or configuration.
+
+Before any command runs, the group loads the plugins (entry points of group
+``raigov.plugins`` and the ``plugins`` list of the home's settings file, the home
+being the command's ``--home``, else ``$RAIGOV_HOME``, else ``./.raigov``)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from raigov.cli.support import HOME_OPTION, translate_errors
 from raigov.cli.support import resolve_home as _home
 
+if TYPE_CHECKING:
+    from raigov.registry import Registry
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_ARGS = "raigov.args"
+
+
+class _PluginGroup(click.Group):
+    """The root group; it keeps the command line so the callback can find ``--home``
+    before the command itself is parsed."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the option is used (after the
+    plugins loaded), never kept by hand."""
+
+    def __init__(self, load: Callable[[], "Registry[Any]"]) -> None:
+        self._load = load
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._load().names())
+
+    @choices.setter
+    def choices(self, _value: Sequence[str]) -> None:
+        pass   # click.Choice assigns it once; the registry is the source
+
+
+def _home_arg(args: list[str]) -> str | None:
+    """The value of ``--home`` on the command line (of any command), if given."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--home" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--home="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _formats() -> "Registry[Any]":
+    from raigov.policies.formats import FORMATS
+
+    return FORMATS
+
+
+@click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="raigov")
-def main() -> None:
+@click.pass_context
+@translate_errors
+def main(ctx: click.Context) -> None:
     """raigov: govern and monitor served PyTorch models."""
+    from raigov.plugins import load_plugins
+
+    load_plugins(_home(_home_arg(ctx.meta.get(_ARGS, []))))
 
 
 @main.command()
@@ -173,7 +233,8 @@ def _stderr_console():
               help="With --data: sensitive columns joined by '&', e.g. sex&race (repeatable).")
 @click.option("--min-group-size", default=30, show_default=True, type=int)
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "json", "junit", "sarif", "markdown"]))
+              type=RegistryChoice(_formats),
+              help="Output format: a registered one (built-ins and plugins).")
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Write the report here (the table still prints).")
 @click.option("--fail-on-insufficient", is_flag=True,
@@ -252,15 +313,17 @@ def audit_verify(home: str | None, report_file: str | None) -> None:
 
 
 @main.command()
-def metrics() -> None:
-    """Every metric name a monitor emits, with its meaning."""
+@HOME_OPTION
+def metrics(home: str | None) -> None:
+    """Every metric name a monitor emits, with its meaning (built-in families and the
+    plugins' own)."""
     from rich.console import Console
     from rich.table import Table
 
-    from raigov.monitors.catalog import METRICS
+    from raigov.monitors.catalog import metrics as catalog
 
     table = Table("metric", "meaning", "better", "needs labels")
-    for m in METRICS:
+    for m in catalog():
         better = {True: "higher", False: "lower", None: ""}[m.higher_is_better]
         table.add_row(m.name, m.meaning, better, "yes" if m.needs_labels else "")
     Console(width=160).print(table)

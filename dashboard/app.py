@@ -9,6 +9,7 @@ import streamlit as st
 
 from raigov.dashboard import auth, queries, settings, ui
 from raigov.errors import RaigovError
+from raigov.plugins import load_plugins
 from raigov.users import User
 
 st.set_page_config(page_title="raigov", page_icon=":material/policy:", layout="wide")
@@ -50,6 +51,7 @@ def _sidebar(user: User) -> None:
 
 def main() -> None:
     try:
+        load_plugins(settings.home())   # a plugin's rule types and formats, on every page
         user = auth.current_user(settings.home())
     except RaigovError as exc:
         st.error(str(exc))

@@ -28,6 +28,7 @@ from torch import nn
 from raigov.models.encoding import Preprocessor
 from raigov.models.tabular import TabularMLP, TrainedModel, predict_logits, sigmoid
 from raigov.errors import ConfigError, did_you_mean
+from raigov.registry import Registry
 
 WEIGHTS_FILE = "weights.pt"
 ARCHITECTURE_FILE = "architecture.json"
@@ -45,19 +46,21 @@ MSG_UNREGISTERED = ("Architecture {name!r} of this model is not registered "
                     "(registered: {known}).{hint}")
 MSG_WRONG_CLASS = "Architecture {name!r} is {registered}, but the module is a {actual}"
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {}
+MSG_NOT_A_MODULE = "architecture {name!r} must be an nn.Module subclass, got {cls!r}"
+
+
+def _check_architecture(name: str, cls: type[nn.Module]) -> None:
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        raise ConfigError(MSG_NOT_A_MODULE.format(name=name, cls=cls))
+
+
+ARCHITECTURES: Registry[type[nn.Module]] = Registry("architecture", check=_check_architecture)
 
 
 def register_architecture(name: str, cls: type[nn.Module]) -> type[nn.Module]:
     """Make ``cls`` loadable from artifacts whose ``architecture.json`` names ``name``.
     ``cls(**params)`` must rebuild the module the weights were saved from."""
-    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
-        raise TypeError(f"architecture {name!r} must be an nn.Module subclass, got {cls!r}")
-    if name in ARCHITECTURES and ARCHITECTURES[name] is not cls:
-        raise ValueError(f"architecture {name!r} is already registered "
-                         f"by {ARCHITECTURES[name].__qualname__}")
-    ARCHITECTURES[name] = cls
-    return cls
+    return ARCHITECTURES.register(name, cls)
 
 
 register_architecture("tabular_mlp", TabularMLP)
@@ -91,7 +94,7 @@ class LoadedModel:
 def save_artifact(directory: str | Path, trained: TrainedModel) -> Path:
     """Write the three artifact files of ``trained`` into ``directory`` (created)."""
     name = trained.architecture
-    registered = ARCHITECTURES.get(name)
+    registered = ARCHITECTURES.find(name)
     if registered is None:
         raise ConfigError(MSG_UNREGISTERED.format(
             name=name, known=sorted(ARCHITECTURES), hint=did_you_mean(name, ARCHITECTURES)))
@@ -140,7 +143,7 @@ def _build_module(path: Path) -> tuple[str, nn.Module]:
         keys = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
         raise ConfigError(MSG_BAD_ARCH_FILE.format(path=path, keys=keys))
     name, params = spec["name"], spec.get("params", {})
-    cls = ARCHITECTURES.get(name)
+    cls = ARCHITECTURES.find(name)
     if cls is None:
         raise ConfigError(MSG_UNKNOWN_ARCH.format(name=name, path=path,
                                                   known=sorted(ARCHITECTURES),

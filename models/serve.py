@@ -31,6 +31,7 @@ from raigov.models.validation import RowError, validate_rows
 from raigov.errors import SpoolFullError
 from raigov.home import Home
 from raigov.ids import uuid7
+from raigov.plugins import load_plugins
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        load_plugins(home)   # a plugin's architectures, before any model loads
         _set_torch_threads(cfg.torch_threads)
         writer = CaptureWriter(home, durability=cfg.durability, seal_interval_s=cfg.seal_interval_s,
                                spool_cap_bytes=cfg.spool_cap_bytes).start()

@@ -4,7 +4,15 @@ A monitor is configured by its constructor (parameters only) and computes in ``r
 given a :class:`WindowData` (the window's predictions, their labels where they have
 arrived, the model's reference data) it returns tidy :class:`MetricRow` objects.
 Monitors know nothing of policies. Built-in families register exactly the way a user's
-own monitor would: ``@register_monitor`` on the class.
+own monitor would: ``@register_monitor`` on the class, into :data:`MONITORS`.
+
+A monitor class declares what it is and what it produces, as class attributes:
+
+- ``family``: its name, the first part of every metric it emits (``drift``);
+- ``metrics``: a tuple of :class:`MetricInfo`, every metric name (or pattern, with a
+  ``<feature>`` part) it emits; ``raigov.monitors.catalog`` is made of these;
+- ``output_kinds`` (optional): the output kinds it serves (``("binary",)``); without
+  it, every kind. The runner skips a family that does not serve the model's kind.
 """
 
 from __future__ import annotations
@@ -14,12 +22,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from raigov.errors import ConfigError, did_you_mean
+from raigov.registry import Registry
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from raigov.models.spec import ModelSpec
 
 RowStatus = Literal["ok", "insufficient_data", "error"]
+
+NO_FAMILY = "{cls} needs a class attribute 'family' (a string such as 'drift')"
+RESERVED_FAMILY = ("monitor family {family!r} ({cls}) is reserved for the runner's own "
+                   "rows (monitor.error); choose another name")
+NO_METRICS = ("monitor family {family!r} ({cls}) must declare 'metrics', a tuple of "
+              "raigov.monitors.catalog.MetricInfo naming every metric it emits; found {found}")
+METRIC_OUTSIDE_FAMILY = ("monitor family {family!r} ({cls}) declares metric {metric!r}: "
+                         "its metrics must be named '{family}.<name>'")
+DUPLICATE_METRIC = "monitor family {family!r} ({cls}) declares metric {metric!r} twice"
+BAD_OUTPUT_KINDS = ("monitor family {family!r} ({cls}) declares output_kinds {kinds!r}; "
+                    "give a tuple of output kinds from: {known}")
+UNKNOWN_OUTPUT_KIND = ("monitor family {family!r} ({cls}) declares unknown output kind "
+                       "{kind!r} (output kinds: {known}).{hint}")
+NO_RUN = "monitor family {family!r} ({cls}) needs a method run(window) -> list[MetricRow]"
+#: The family of the runner's own rows: no monitor may take it.
+RUNNER_FAMILY = "monitor"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """One metric a monitor declares: its name (``<family>.<name>``, or a pattern with
+    a ``<feature>``-style part), what it means, which way is better and whether it
+    needs ground truth."""
+
+    name: str
+    meaning: str
+    higher_is_better: bool | None = None
+    needs_labels: bool = False
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -70,23 +113,64 @@ class WindowData:
 
 class Monitor(Protocol):
     family: ClassVar[str]
+    metrics: ClassVar[tuple[MetricInfo, ...]]
 
     def run(self, window: WindowData) -> list[MetricRow]: ...
 
 
-MONITORS: dict[str, type] = {}
+def _check_monitor(family: str, cls: type) -> None:
+    """What registration asks of a monitor class (see the module docstring)."""
+    where = {"family": family, "cls": getattr(cls, "__qualname__", repr(cls))}
+    if family == RUNNER_FAMILY:
+        raise ConfigError(RESERVED_FAMILY.format(**where))
+    if not callable(getattr(cls, "run", None)):
+        raise ConfigError(NO_RUN.format(**where))
+    declared = getattr(cls, "metrics", None)
+    if not isinstance(declared, tuple) or not declared or not all(
+            isinstance(m, MetricInfo) for m in declared):
+        raise ConfigError(NO_METRICS.format(**where, found=repr(declared)))
+    seen: set[str] = set()
+    for info in declared:
+        if info.family != family or "." not in info.name:
+            raise ConfigError(METRIC_OUTSIDE_FAMILY.format(**where, metric=info.name))
+        if info.name in seen:
+            raise ConfigError(DUPLICATE_METRIC.format(**where, metric=info.name))
+        seen.add(info.name)
+    _check_output_kinds(getattr(cls, "output_kinds", None), where)
+
+
+def _check_output_kinds(kinds: object, where: dict[str, str]) -> None:
+    if kinds is None:
+        return
+    from raigov.models.output_kinds import OUTPUT_KINDS
+
+    known = OUTPUT_KINDS.names()
+    if not isinstance(kinds, tuple) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise ConfigError(BAD_OUTPUT_KINDS.format(**where, kinds=kinds, known=", ".join(known)))
+    for kind in kinds:
+        if kind not in OUTPUT_KINDS:
+            raise ConfigError(UNKNOWN_OUTPUT_KIND.format(**where, kind=kind,
+                                                         known=", ".join(known),
+                                                         hint=did_you_mean(kind, known)))
+
+
+MONITORS: Registry[type] = Registry("monitor family", check=_check_monitor)
 
 
 def register_monitor(cls: type) -> type:
-    """Class decorator: make a monitor family known to the runner."""
+    """Class decorator: make a monitor family known to the runner, the metric catalog
+    and the policy loader, under its ``family``."""
     family = getattr(cls, "family", None)
     if not family or not isinstance(family, str):
-        raise TypeError(f"{cls.__name__} needs a class attribute 'family' (a string)")
-    if family in MONITORS and MONITORS[family] is not cls:
-        raise ValueError(f"monitor family {family!r} is already registered "
-                         f"by {MONITORS[family].__name__}")
-    MONITORS[family] = cls
-    return cls
+        raise ConfigError(NO_FAMILY.format(cls=getattr(cls, "__qualname__", repr(cls))))
+    return MONITORS.register(family, cls)
+
+
+def serves_kind(cls: type, kind: str) -> bool:
+    """Whether a monitor class serves models of output kind ``kind`` (a class without
+    ``output_kinds`` serves every kind)."""
+    kinds = getattr(cls, "output_kinds", None)
+    return kinds is None or kind in kinds
 
 
 def segment_name(values: dict[str, Any]) -> str:

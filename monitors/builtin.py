@@ -5,12 +5,16 @@ shap and torch load only when a monitor pass runs)."""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from raigov.registry import Registry
 
 BUILTIN_MODULES = ("raigov.monitors.quality", "raigov.monitors.drift", "raigov.monitors.performance",
                    "raigov.monitors.fairness", "raigov.monitors.explain")
 
 
-def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> dict[str, type]:
+def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> "Registry[type]":
     """Import the built-in families (and a user's own modules); return the registry."""
     from raigov.monitors.base import MONITORS
 

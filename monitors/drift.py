@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 from raigov.monitors.drift_fast import (METHODS, ColumnDrift, column_drift, profile_distribution,
                                  window_distribution)
 from raigov.monitors.reference_profile import (PREDICTION_COLUMN, ColumnKind, build_reference_profile,
@@ -67,9 +67,20 @@ class Skipped:
 Outcome = ColumnDrift | Skipped
 
 
+#: What the drift family emits (the metric catalog is made of these declarations).
+DECLARED_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("drift.share_drifted", "share of features whose drift test fires", False),
+    MetricInfo("drift.dataset_drift", "1 when the share of drifted features reaches the "
+               "model's drift_share_threshold, else 0", False),
+    MetricInfo("drift.feature.<feature>", "drift score of one feature against the reference "
+               "(method and threshold in details; Evidently's definitions)", None),
+    MetricInfo("drift.prediction", "drift score of the model's score against the reference", None),
+)
+
 @register_monitor
 class DriftMonitor:
     family: ClassVar[str] = "drift"
+    metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, engine: Engine = "fast") -> None:
         self.params = DriftParams(engine=engine)

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from raigov.models.spec import ModelSpec
-from raigov.monitors.base import MetricRow, RowStatus, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
 from raigov.monitors.counts import (Grouping, figure_row, group_rows, make_rng, overall_grouping,
                              percentile_interval)
 from raigov.monitors.shap_explainer import (ADDITIVITY_TOLERANCE, METHOD, MSG_ADDITIVITY, OUTPUT,
@@ -87,10 +87,19 @@ class _Reference:
     max_additivity_error: float
 
 
+#: What the explain family emits (the metric catalog is made of these declarations).
+DECLARED_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature in logit units "
+               "(DeepExplainer on the model's logit); segment all and per sensitive group", None),
+    MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
+               "importance between the window and the reference", False),
+)
+
 @register_monitor
 class ExplainMonitor:
     family: ClassVar[str] = "explain"
     output_kinds: ClassVar[tuple[str, ...]] = ("binary",)
+    metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, background_size: int = 200, sample_size: int | None = None,
                  seed: int = 0, bootstrap: int | None = None, confidence: float = 0.95,

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from raigov.models.spec import ModelSpec
-from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 from raigov.monitors.counts import (RATE_ROWS, RATES, Grouping, cell_counts, figure_row,
                              group_rows, make_rng, multinomial_replicates,
                              percentile_interval, rate, row_cells, wilson_interval)
@@ -86,10 +86,49 @@ class _Context:
     confidence: float
 
 
+_RATES = {
+    "selection_rate": ("share of predictions that are the positive class", False),
+    "true_positive_rate": ("recall within the group", True),
+    "false_positive_rate": ("share of true negatives predicted positive", True),
+    "false_negative_rate": ("share of true positives predicted negative", True),
+    "accuracy": ("accuracy within the group", True),
+}
+
+
+def _declared_metrics() -> tuple[MetricInfo, ...]:
+    out = [
+        MetricInfo("fairness.demographic_parity_difference",
+                   "largest minus smallest selection rate across groups (fairlearn)", False),
+        MetricInfo("fairness.demographic_parity_ratio",
+                   "smallest over largest selection rate across groups (fairlearn); the "
+                   "four-fifths rule asks >= 0.8", True),
+        MetricInfo("fairness.equalized_odds_difference",
+                   "larger of the TPR and FPR differences across groups (fairlearn)", False, True),
+        MetricInfo("fairness.equalized_odds_ratio",
+                   "smaller of the TPR and FPR ratios across groups (fairlearn)", True, True),
+        MetricInfo("fairness.equal_opportunity_difference",
+                   "TPR difference across groups", False, True),
+        MetricInfo("fairness.equal_opportunity_ratio", "TPR ratio across groups", True, True),
+    ]
+    for rate, (meaning, labels) in _RATES.items():
+        out.append(MetricInfo(f"fairness.{rate}", f"per group: {meaning} (n: the rate's "
+                              "denominator)", None, labels))
+        out.append(MetricInfo(f"fairness.{rate}_difference",
+                              f"largest minus smallest {rate} across groups", False, labels))
+        out.append(MetricInfo(f"fairness.{rate}_ratio",
+                              f"smallest over largest {rate} across groups", True, labels))
+    out.append(MetricInfo("fairness.group_size", "per group: rows in the group", None))
+    return tuple(out)
+
+
+#: What the fairness family emits (the metric catalog is made of these declarations).
+DECLARED_METRICS: tuple[MetricInfo, ...] = _declared_metrics()
+
 @register_monitor
 class FairnessMonitor:
     family: ClassVar[str] = "fairness"
     output_kinds: ClassVar[tuple[str, ...]] = ("binary",)
+    metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, bootstrap: int | None = None, seed: int = 0,
                  confidence: float = 0.95) -> None:

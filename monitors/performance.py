@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 from raigov.monitors.counts import (LABELLED, Grouping, cell_counts, figure_row, group_rows,
                              make_rng, multinomial_replicates, overall_grouping,
                              percentile_interval, ratio_of_cells, row_cells,
@@ -213,10 +213,24 @@ class PerformanceParams(BaseModel):
     confidence: float = Field(default=0.95, gt=0, lt=1)
 
 
+#: What the performance family emits (the metric catalog is made of these declarations).
+DECLARED_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("performance.accuracy", "share of correct predictions", True, True),
+    MetricInfo("performance.precision", "TP / (TP + FP)", True, True),
+    MetricInfo("performance.recall", "TP / (TP + FN)", True, True),
+    MetricInfo("performance.f1", "harmonic mean of precision and recall", True, True),
+    MetricInfo("performance.roc_auc", "area under the ROC curve of the score", True, True),
+    MetricInfo("performance.log_loss", "cross-entropy of the score", False, True),
+    MetricInfo("performance.ece", "expected calibration error (10 equal-width bins, as "
+               "scikit-learn's calibration_curve)", False, True),
+    MetricInfo("performance.positive_rate", "share of positive predictions", None),
+)
+
 @register_monitor
 class PerformanceMonitor:
     family: ClassVar[str] = "performance"
     output_kinds: ClassVar[tuple[str, ...]] = ("binary",)
+    metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, bootstrap: int | None = None, seed: int = 0, ece_bins: int = 10,
                  score_bins: int = 200, confidence: float = 0.95) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from raigov.monitors.base import MetricRow, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -64,9 +64,22 @@ class CheckFailure:
     cases: np.ndarray
 
 
+#: What the quality family emits (the metric catalog is made of these declarations).
+DECLARED_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("quality.rows", "predictions in the window"),
+    MetricInfo("quality.missing_rate", "share of missing input values (per column in "
+               "segment column=<name>)", False),
+    MetricInfo("quality.schema_violation_rate", "share of rows failing the registered "
+               "input schema (pandera)", False),
+    MetricInfo("quality.out_of_range_rate", "share of values outside the registered range "
+               "or category list (per column)", False),
+    MetricInfo("quality.label_coverage", "share of predictions whose ground truth arrived", True),
+)
+
 @register_monitor
 class QualityMonitor:
     family: ClassVar[str] = "quality"
+    metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, engine: QualityEngine = "vectorised", max_examples: int = 5) -> None:
         self.params = QualityParams(engine=engine, max_examples=max_examples)

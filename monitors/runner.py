@@ -1,6 +1,10 @@
 """The monitor runner: find the windows of each model's traffic that were never
 computed, or whose rows or labels have grown since, and compute every monitor family on
 them. Idempotent: a second run with nothing new computes nothing.
+
+Every registered family runs, built-ins and plugins alike (``run_monitors`` loads the
+home's plugins first), except a family whose ``output_kinds`` leave out the model's
+kind: that one is skipped, with no rows at all.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from raigov.monitors.base import MetricRow, WindowData
+from raigov.monitors.base import MetricRow, WindowData, serves_kind
 from raigov.monitors.builtin import load_builtin_monitors
 from raigov.monitors.store import computed_windows, write_window
 from raigov.home import Home
 from raigov.ids import uuid7
+from raigov.plugins import load_plugins
 from raigov.store.lake import lake_connection
 
 WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
@@ -107,8 +112,7 @@ def compute_window(window: WindowData, *, families: tuple[str, ...] | None = Non
     for family, cls in load_builtin_monitors().items():
         if families and family not in families:
             continue
-        kinds = getattr(cls, "output_kinds", None)
-        if kinds is not None and window.spec.output_kind not in kinds:
+        if not serves_kind(cls, window.spec.output_kind):
             continue   # the family does not apply to this kind of model
         try:
             rows.extend(cls().run(window))
@@ -128,6 +132,7 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     """Compute every pending window of one model (or all); returns what was computed."""
     from raigov.models.registry import list_models
 
+    load_plugins(home)
     models = [m for m in list_models(home) if model is None or m.name == model]
     if model is not None and not models:
         from raigov.models.registry import get_model

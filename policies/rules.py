@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from raigov.monitors.catalog import metric_info, metric_names
-from raigov.errors import did_you_mean
+from raigov.errors import ConfigError, did_you_mean
+from raigov.registry import Registry
 
 if TYPE_CHECKING:
     from raigov.monitors.base import MetricRow
@@ -54,7 +55,6 @@ SEGMENT_AND_SENSITIVE = "give either 'sensitive' or 'segment', not both"
 NEEDS_SENSITIVE = ("a {family} metric is computed per sensitive attribute: give "
                    "'sensitive' (an attribute, a list for an intersection, or '*')")
 EVERY_ALONE = "'*' stands for every sensitive attribute and cannot be combined with names"
-ALREADY_REGISTERED = "rule type {name!r} is already registered by {cls}"
 NO_TYPE_NAME = "{cls} needs a default string for its 'type' field"
 NOT_A_RULE = "{cls} is not a subclass of policies.rules.Rule"
 PASS_REASON = "{metric} [{segment}] = {judged:.4g} ({label}) meets {expectation}"
@@ -142,24 +142,23 @@ def metric_hint(name: str) -> str:
     return did_you_mean(name, [c for c in close if shared(c) == best][:3])
 
 
-RULE_TYPES: dict[str, type[Rule]] = {}
+RULE_TYPES: Registry[type[Rule]] = Registry("rule type")
 
 
 def register_rule_type(cls: type[Rule]) -> type[Rule]:
     """Class decorator: make a rule type usable in policy files under its ``type``."""
     if not (isinstance(cls, type) and issubclass(cls, Rule)):
-        raise TypeError(NOT_A_RULE.format(cls=cls))
+        raise ConfigError(NOT_A_RULE.format(cls=cls))
     name = cls.model_fields["type"].default
     if not isinstance(name, str) or not name:
-        raise TypeError(NO_TYPE_NAME.format(cls=cls.__name__))
-    if name in RULE_TYPES and RULE_TYPES[name] is not cls:
-        raise ValueError(ALREADY_REGISTERED.format(name=name, cls=RULE_TYPES[name].__name__))
-    RULE_TYPES[name] = cls
-    return cls
+        raise ConfigError(NO_TYPE_NAME.format(cls=cls.__name__))
+    return RULE_TYPES.register(name, cls)
 
 
-def rule_type(name: str) -> type[Rule] | None:
-    return RULE_TYPES.get(name)
+def rule_type(name: object) -> type[Rule] | None:
+    """The rule type a policy file names, or None (the loader reports it with the
+    file and line)."""
+    return RULE_TYPES.find(name)
 
 
 def is_finite_number(value: Any) -> bool:

@@ -51,6 +51,12 @@ class Home:
         return self.root / "policies"
 
     @property
+    def settings_path(self) -> Path:
+        """The home's settings file (YAML): ``plugins``, the modules every raigov
+        process of this home imports (see ``raigov.plugins``)."""
+        return self.root / "settings.yaml"
+
+    @property
     def keys(self) -> Path:
         """Secrets kept outside the database (the ledger checkpoint key)."""
         return self.root / "keys"

@@ -68,6 +68,11 @@ class Registry(Generic[T]):
                 kind=self.kind, name=name, known=", ".join(self._entries) or "none",
                 hint=did_you_mean(str(name), list(self._entries)))) from None
 
+    def find(self, name: object) -> T | None:
+        """The entry under ``name``, or None: for callers that report an unknown name
+        in their own words (with the file and line it came from)."""
+        return self._entries.get(name) if isinstance(name, str) else None
+
     def names(self) -> list[str]:
         return list(self._entries)
 

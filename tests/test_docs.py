@@ -25,9 +25,9 @@ def _commands(group: click.Group, prefix: str = "raigov") -> list[str]:
 
 
 def test_every_metric_name_is_in_the_readme_table() -> None:
-    from raigov.monitors.catalog import METRICS
+    from raigov.monitors.catalog import metrics
 
-    missing = [m.name for m in METRICS if f"| `{m.name}` |" not in README]
+    missing = [m.name for m in metrics() if f"| `{m.name}` |" not in README]
     assert missing == []
 
 
@@ -71,3 +71,44 @@ def test_the_readme_has_exactly_the_two_setup_commands_ci_runs() -> None:
                         "bash .ci/install && .venv/bin/python -m pytest"]
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert "bash .ci/install && .venv/bin/python -m pytest" in ci
+
+
+def _section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end != -1 else None]
+
+
+def test_the_plugins_section_names_the_group_the_settings_and_every_door_that_exists() -> None:
+    import importlib
+
+    from raigov.home import Home
+    from raigov.plugins import ENTRY_POINT_GROUP, SETTINGS_KEYS
+
+    section = _section("Plugins")
+    assert f'"{ENTRY_POINT_GROUP}"' in section and f"`{ENTRY_POINT_GROUP}`" in section
+    assert f"<home>/{Home(Path('.')).settings_path.name}" in section
+    assert [k for k in SETTINGS_KEYS if f"`{k}`" not in section] == []
+    doors = re.findall(r"^\| [a-z ]+ \| `@?(raigov\.[\w.]+)", section, flags=re.M)
+    assert len(doors) == 4
+    for dotted in doors:
+        module, _, name = dotted.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), dotted
+    for attribute in ("family", "metrics", "output_kinds"):
+        assert f"- `{attribute}`:" in section
+
+
+def test_the_plugins_sections_monitor_example_registers_and_runs() -> None:
+    from raigov.monitors.base import MONITORS
+    from raigov.monitors.catalog import metric_info
+    from tests.monitors.drift_fixtures import adult_predictions, adult_spec, make_window
+
+    [code] = re.findall(r"```python\n(.*?)```", _section("Plugins"), flags=re.S)
+    frame = adult_predictions().head(20)
+    with MONITORS.overriding():
+        namespace: dict[str, object] = {}
+        exec(compile(code, "README.md#plugins", "exec"), namespace)  # noqa: S102 - our README
+        assert metric_info("acme.mean_score") is not None
+        [row] = MONITORS.get("acme")().run(make_window(adult_spec(), frame, frame))
+    assert (row.metric, row.n) == ("acme.mean_score", 20)
+    assert row.value == pytest.approx(float(frame["score"].sum()) / 20)

@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raigov.errors import ConfigError
+from raigov.registry import Registry
+
 if TYPE_CHECKING:
     from raigov.models.demo_models import DemoModel
     from raigov.models.spec import ModelSpec
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
     from raigov.home import Home
 
 BUILTIN_KIND_MODULES = ("raigov.cli.demo.incident_kinds",)
-ALREADY_REGISTERED = "incident kind {name!r} is already registered by {cls}"
 NO_KIND_NAME = "{cls} needs a default string for its 'kind' field"
 NOT_AN_INCIDENT = "{cls} is not a subclass of raigov.cli.demo.incidents.Incident"
 UNTIL_BEFORE_DAY = "'until' (day {until}) is before 'day' ({day})"
@@ -181,25 +183,21 @@ class Incident(BaseModel):
         """At the start of the incident's first day, before that day's traffic."""
 
 
-INCIDENT_KINDS: dict[str, type[Incident]] = {}
+INCIDENT_KINDS: Registry[type[Incident]] = Registry("incident kind")
 
 
 def register_incident_kind(cls: type[Incident]) -> type[Incident]:
     """Class decorator: make an incident kind usable in scenario files under its
     ``kind``."""
     if not (isinstance(cls, type) and issubclass(cls, Incident)):
-        raise TypeError(NOT_AN_INCIDENT.format(cls=cls))
+        raise ConfigError(NOT_AN_INCIDENT.format(cls=cls))
     name = cls.model_fields["kind"].default
     if not isinstance(name, str) or not name:
-        raise TypeError(NO_KIND_NAME.format(cls=cls.__name__))
-    if name in INCIDENT_KINDS and INCIDENT_KINDS[name] is not cls:
-        raise ValueError(ALREADY_REGISTERED.format(name=name,
-                                                   cls=INCIDENT_KINDS[name].__name__))
-    INCIDENT_KINDS[name] = cls
-    return cls
+        raise ConfigError(NO_KIND_NAME.format(cls=cls.__name__))
+    return INCIDENT_KINDS.register(name, cls)
 
 
-def load_incident_kinds(extra_modules: tuple[str, ...] = ()) -> dict[str, type[Incident]]:
+def load_incident_kinds(extra_modules: tuple[str, ...] = ()) -> Registry[type[Incident]]:
     """Import the built-in kinds (and a user's own modules); return the registry."""
     for module in (*BUILTIN_KIND_MODULES, *extra_modules):
         importlib.import_module(module)

@@ -14,6 +14,7 @@ from raigov.cli.demo.scenario_messages import (DAY_AFTER_END, DUPLICATE_NAME, MI
                                   UNKNOWN_MODEL, BAD_VALUE,
                                   unknown_field_message)
 from raigov.errors import did_you_mean
+from raigov.registry import Registry
 
 NOT_AN_INCIDENT = "an incident must be a mapping with 'kind', 'model' and 'day'"
 UNKNOWN_METRIC = ("unknown metric or family {metric!r} (see `raigov metrics`; a family such "
@@ -85,7 +86,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def check_incidents(data: dict[str, Any], problems: Problems,
-                    kinds: dict[str, type[Incident]]) -> list[Incident]:
+                    kinds: Registry[type[Incident]]) -> list[Incident]:
     """Each incident validated by its kind's model, then against the scenario."""
     raw = data.get("incidents") or []
     if not isinstance(raw, list):
@@ -100,7 +101,7 @@ def check_incidents(data: dict[str, Any], problems: Problems,
         if not isinstance(item, dict):
             problems.add(loc, NOT_AN_INCIDENT)
             continue
-        cls = kinds.get(item.get("kind"))  # type: ignore[arg-type]
+        cls = kinds.find(item.get("kind"))
         if cls is None:
             problems.add(loc + ("kind",), UNKNOWN_KIND.format(
                 kind=item.get("kind"), known=", ".join(sorted(kinds)),

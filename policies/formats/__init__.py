@@ -1,8 +1,9 @@
 """Output formats of a policy check: table, json, junit, sarif, markdown.
 
 Each format is a function ``(findings, *, policies, fail_on_insufficient) -> str``
-registered with :func:`register_format`; the built-ins register through the same
-door, from the modules listed in ``BUILTIN_FORMATS``. Waived findings are counted
+registered with :func:`register_format` into :data:`FORMATS`; the built-ins register
+through the same door, from the modules listed in ``BUILTIN_FORMATS``, and a plugin's
+through it too (``policy-check --format`` offers whatever is registered). Waived findings are counted
 apart from passes in every format, and insufficient data is always shown.
 """
 
@@ -16,6 +17,7 @@ from raigov.policies.formats.outcome import (Counts, exit_code, headline, insuff
                                       is_blocking, tally)
 from raigov.policies.schema import Policy
 from raigov.errors import ConfigError, did_you_mean
+from raigov.registry import Registry
 
 __all__ = ["FORMATS", "Counts", "Renderer", "exit_code", "headline", "insufficient_warning",
            "is_blocking", "register_format", "render", "tally"]
@@ -29,23 +31,18 @@ class Renderer(Protocol):
                  fail_on_insufficient: bool = False) -> str: ...
 
 
-FORMATS: dict[str, Renderer] = {}
+FORMATS: Registry[Renderer] = Registry("output format")
 
 
 def register_format(name: str) -> Callable[[Renderer], Renderer]:
     """Decorator: make a renderer available under ``name`` (``--format name``)."""
-    def decorate(func: Renderer) -> Renderer:
-        if name in FORMATS and FORMATS[name] is not func:
-            raise ValueError(f"output format {name!r} is already registered")
-        FORMATS[name] = func
-        return func
-    return decorate
+    return FORMATS.register(name)
 
 
 def render(findings: Sequence[Finding], *, fmt: str, policies: Sequence[Policy],
            fail_on_insufficient: bool = False) -> str:
     """Render ``findings`` in format ``fmt``; :class:`ConfigError` for an unknown one."""
-    renderer = FORMATS.get(fmt)
+    renderer = FORMATS.find(fmt)
     if renderer is None:
         raise ConfigError(UNKNOWN_FORMAT.format(name=fmt, hint=did_you_mean(fmt, list(FORMATS)),
                                                 formats=", ".join(FORMATS)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from raigov.errors import ConfigError
-from raigov.registry import ALREADY_REGISTERED, Registry, UnknownNameError
+from raigov.registry import ALREADY_REGISTERED, BAD_NAME, Registry, UnknownNameError
 
 
 def test_a_name_taken_by_another_entry_is_refused_and_the_same_entry_again_is_a_no_op():
@@ -47,3 +47,34 @@ def test_overriding_restores_the_registry_exactly_afterwards():
         reg.register("extra", 4)
         assert reg.items() == [("table", 10), ("sarif", 3), ("extra", 4)]
     assert reg.items() == [("table", 1)]
+
+
+def test_find_gives_none_for_an_unknown_name_where_get_raises() -> None:
+    reg: Registry[int] = Registry("output format")
+    reg.register("table", 1)
+    assert reg.find("table") == 1 and reg.find("tabel") is None and reg.find(None) is None
+    with pytest.raises(UnknownNameError, match="Did you mean 'table'"):
+        reg.get("tabel")
+
+
+def test_a_name_with_spaces_or_an_empty_name_is_refused() -> None:
+    reg: Registry[int] = Registry("rule type")
+    for bad in ("", "two words"):
+        with pytest.raises(ConfigError) as err:
+            reg.register(bad, 1)
+        assert str(err.value) == BAD_NAME.format(kind="rule type", name=bad)
+    assert reg.names() == []
+
+
+def test_every_extension_door_is_a_registry() -> None:
+    from raigov.cli.demo.incidents import INCIDENT_KINDS
+    from raigov.models.artifact import ARCHITECTURES
+    from raigov.models.output_kinds import OUTPUT_KINDS
+    from raigov.monitors.base import MONITORS
+    from raigov.policies.formats import FORMATS
+    from raigov.policies.rules import RULE_TYPES
+
+    doors = (ARCHITECTURES, OUTPUT_KINDS, MONITORS, RULE_TYPES, FORMATS, INCIDENT_KINDS)
+    assert [type(d) for d in doors] == [Registry] * 6
+    assert [d.kind for d in doors] == ["architecture", "output kind", "monitor family",
+                                       "rule type", "output format", "incident kind"]

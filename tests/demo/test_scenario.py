@@ -12,6 +12,7 @@ from raigov.cli.demo import scenario as sc
 from raigov.cli.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_kinds,
                                    register_incident_kind)
 from raigov.cli.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
+from raigov.errors import ConfigError
 
 BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
 
@@ -135,12 +136,11 @@ def test_a_users_own_incident_kind_goes_through_the_same_registry(tmp_path) -> N
         def default_expectation(self, spec):  # noqa: ANN001, ANN201
             return ()
 
-    register_incident_kind(Outage)
-    try:
+    with INCIDENT_KINDS.overriding():
+        register_incident_kind(Outage)
         loaded = load_scenario(_write(tmp_path, VALID_HEAD + "  - {kind: outage, model: "
                                       "income-classifier, day: 3, until: 4}\n"))
         assert isinstance(loaded.incidents[0], Outage) and loaded.incidents[0].active(4)
-        with pytest.raises(ValueError, match="already registered"):
+        with pytest.raises(ConfigError, match="incident kind 'outage' is already registered"):
             register_incident_kind(type("Other", (Outage,), {}))
-    finally:
-        INCIDENT_KINDS.pop("outage")
+    assert "outage" not in INCIDENT_KINDS

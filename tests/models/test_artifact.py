@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from raigov.models.artifact import (ARCHITECTURE_FILE, ARCHITECTURES, PREPROCESS_FILE, WEIGHTS_FILE,
+from raigov.models.artifact import (ARCHITECTURE_FILE, ARCHITECTURES, MSG_NOT_A_MODULE, PREPROCESS_FILE,
+                             WEIGHTS_FILE,
                              LoadedModel, load_artifact, register_architecture, save_artifact)
 from raigov.models.demo_models import build_demo_model
 from raigov.models.tabular import TrainedModel, sigmoid
@@ -129,15 +130,14 @@ def test_a_user_architecture_goes_through_the_same_registry(tmp_path: Path,
                                                             credit: Credit) -> None:
     preprocessor, rows = credit[0].preprocessor, credit[1]
     module = _LinearScorer(len(preprocessor.encoded_names)).eval()
-    register_architecture("linear_scorer", _LinearScorer)
-    try:
+    with ARCHITECTURES.overriding():
+        register_architecture("linear_scorer", _LinearScorer)
         trained = TrainedModel(preprocessor, module, "linear_scorer",
                                {"n_inputs": len(preprocessor.encoded_names)})
         loaded = load_artifact(save_artifact(tmp_path / "a", trained), device="cpu")
         assert isinstance(loaded, LoadedModel) and isinstance(loaded.module, _LinearScorer)
         np.testing.assert_array_equal(loaded.predict_proba(rows), trained.predict_proba(rows))
-    finally:
-        ARCHITECTURES.pop("linear_scorer", None)
+    assert "linear_scorer" not in ARCHITECTURES
     assert ARCHITECTURES["tabular_mlp"].__name__ == "TabularMLP"
 
 
@@ -148,7 +148,9 @@ def test_saving_an_unregistered_architecture_raises_config_error(tmp_path: Path,
         save_artifact(tmp_path / "a", trained)
 
 
-def test_registering_something_that_is_not_a_module_raises_type_error() -> None:
-    with pytest.raises(TypeError, match=r"nn\.Module subclass"):
+def test_registering_something_that_is_not_a_module_raises_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
         register_architecture("not_a_module", dict)  # type: ignore[arg-type]
+    assert str(err.value) == MSG_NOT_A_MODULE.format(name="not_a_module", cls=dict)
+    assert "not_a_module" not in ARCHITECTURES
 

@@ -292,16 +292,15 @@ class _AlwaysFailRule(Rule):
         return Verdict("fail", f"{self.metric} [{segment}] is never good enough", row.value)
 
 
-def test_a_users_rule_type_goes_through_the_same_door(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("raigov.policies.rules.RULE_TYPES", dict(RULE_TYPES))
-    from raigov.policies import rules
-
-    register_rule_type(_AlwaysFailRule)
-    assert rules.RULE_TYPES["always-fail"] is _AlwaysFailRule
-    p = policy(recall_rule())
-    p = Policy(**{**dict(p), "rules": (_AlwaysFailRule(id="x", metric="performance.recall"),)})
-    finding = one(p, [MetricRow("performance.recall", 0.99)])
+def test_a_users_rule_type_goes_through_the_same_door() -> None:
+    with RULE_TYPES.overriding():
+        register_rule_type(_AlwaysFailRule)
+        assert RULE_TYPES["always-fail"] is _AlwaysFailRule
+        p = policy(recall_rule())
+        p = Policy(**{**dict(p), "rules": (_AlwaysFailRule(id="x", metric="performance.recall"),)})
+        finding = one(p, [MetricRow("performance.recall", 0.99)])
     assert finding.status == "fail" and finding.reason == "performance.recall [all] is never good enough"
+    assert "always-fail" not in RULE_TYPES
 
 
 def test_a_crashing_rule_type_is_an_error_finding_not_a_crash() -> None:
