@@ -91,16 +91,21 @@ def main(ctx: click.Context) -> None:
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
 @click.option("--no-capture", is_flag=True, hidden=True,
               help="Benchmarks only: predictions are not captured.")
+@click.option("--pending-events", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="CloudEvents halves kept waiting for their pair, at most.")
+@click.option("--pending-age", default=300.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, spool_cap_bytes: int | None, device: str | None,
-          no_capture: bool) -> None:
+          no_capture: bool, pending_events: int, pending_age: float) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from raigov.models.serve import ServeConfig, run_server
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
                       max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device,
-                      capture=not no_capture)
+                      capture=not no_capture, pending_events=pending_events,
+                      pending_age_s=pending_age)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
     run_server(_home(home), host=host, port=port, config=cfg)
 

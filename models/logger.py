@@ -1,13 +1,17 @@
-"""Capture from your own server, without ``raigov serve``.
+"""Capture from your own server, without ``raigov serve``: any output kind, any model
+(one registered without an artifact, served by another stack, included).
 
     from raigov.models.logger import PredictionLogger
     with PredictionLogger("income-classifier", home="/srv/raigov") as log:
-        result = log.log_predictions(rows, labels=labels, scores=scores)
+        result = log.log_predictions(rows, labels=labels, scores=scores)      # binary
+        # multiclass: labels= and/or probabilities= ([n, k] or one mapping per row)
+        # regression: values=
         ...
-        log.log_feedback(result.prediction_ids[:3], [1, 0, 1])
+        log.log_feedback(result.prediction_ids[:3], [1, "<=50K", 0])
 
-Rows are validated against the registered schema exactly as ``raigov serve`` does;
-invalid rows are quarantined with their reasons (never dropped) and reported back.
+Rows and outputs are checked exactly as ``POST /v1/models/{name}/log`` checks them
+(:mod:`raigov.models.logged_rows`); invalid rows are quarantined with their reasons
+(never dropped) and reported back, the valid ones are captured.
 """
 
 from __future__ import annotations
@@ -20,16 +24,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raigov.models.capture import CaptureWriter, Durability
-from raigov.models.output_kinds import Outputs
-from raigov.models.records import feedback_table, prediction_table, quarantine_table
-from raigov.models.registry import get_model
-from raigov.models.validation import RowError, validate_rows
 from raigov.errors import InputError
 from raigov.home import Home
 from raigov.ids import uuid7
+from raigov.models.capture import CaptureWriter, Durability
+from raigov.models.logged_outputs import LOGGED_OUTPUTS
+from raigov.models.logged_rows import read_logged_rows
+from raigov.models.output_kinds import output_kind
+from raigov.models.records import feedback_table, prediction_table, quarantine_table
+from raigov.models.registry import get_model
+from raigov.models.validation import RowError
 
-LENGTHS_DIFFER = "log_predictions got {rows} rows but {labels} labels and {scores} scores."
+LENGTHS_DIFFER = "{method} got {rows} rows but {field} has {n} entries."
+NO_OUTPUTS = "log_predictions of {kind} model {model!r} needs at least one of {allowed}."
+WRONG_OUTPUTS = ("log_predictions got {given} for {kind} model {model!r}, which logs "
+                 "{allowed} only.")
+BAD_FEEDBACK = "log_feedback label {i} ({value!r}) of model {model!r} must be {hint}."
+
+Outputs = Sequence[Any] | np.ndarray | None
 
 
 @dataclass
@@ -47,42 +59,84 @@ class PredictionLogger:
         self.writer = CaptureWriter(self.home, durability=durability).start()
 
     def log_predictions(self, rows: pd.DataFrame | Sequence[dict[str, Any]], *,
-                        labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray,
-                        timestamp: dt.datetime | None = None,
+                        labels: Outputs = None, scores: Outputs = None, values: Outputs = None,
+                        probabilities: Outputs = None,
+                        prediction_ids: Sequence[str] | None = None,
+                        timestamp: dt.datetime | Sequence[dt.datetime] | None = None,
                         latency_ms: float | None = None) -> LogResult:
-        """Capture predictions your server made; returns their prediction ids."""
-        records = rows.astype(object).where(rows.notna(), None).to_dict("records") \
-            if isinstance(rows, pd.DataFrame) else list(rows)
-        labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
-        if not len(records) == len(labels) == len(scores):
-            raise InputError(LENGTHS_DIFFER.format(rows=len(records), labels=len(labels),
-                                                   scores=len(scores)))
-        frame, errors = validate_rows(self.model.spec, records)
-        bad = sorted({e.row for e in errors if e.row is not None})
-        good = np.setdiff1d(np.arange(len(records)), bad)
+        """Capture predictions made elsewhere; returns their prediction ids (the given
+        ones, or new ones). ``None`` in an output sequence means "not given" for that row."""
+        records = _records(rows)
+        outputs = self._outputs(len(records), label=labels, score=scores, value=values,
+                                probabilities=probabilities)
+        logged = [{"inputs": rec, "outputs": out} for rec, out in zip(records, outputs)]
+        for name, given in (("prediction_id", prediction_ids), ("timestamp", _per_row(timestamp))):
+            if given is not None:
+                _same_length("prediction_ids" if name == "prediction_id" else "timestamp",
+                             len(records), given)
+                for row, value in zip(logged, given):
+                    row[name] = value
+        default = timestamp if isinstance(timestamp, dt.datetime) else None
+        batch = read_logged_rows(self.model.spec, logged,
+                                 default_ts=None if default is None else pd.Timestamp(default))
+        if any(e.row is None for e in batch.errors):
+            raise InputError("; ".join(e.message for e in batch.errors if e.row is None))
+        bad = batch.bad_rows
+        good = [i for i in range(len(records)) if i not in set(bad)]
         ids: list[str | None] = [None] * len(records)
-        if len(good):
-            outputs = Outputs(label=labels[good].astype(np.int64), score=scores[good])
+        if good:
+            kept = read_logged_rows(self.model.spec, [logged[i] for i in good],
+                                    default_ts=None if default is None else pd.Timestamp(default))
             table, new_ids = prediction_table(
-                self.model.spec, self.model.version, frame.iloc[good].reset_index(drop=True),
-                outputs, ts=timestamp, latency_ms=latency_ms)
+                self.model.spec, self.model.version, kept.frame, kept.outputs,
+                ts=kept.timestamps, prediction_ids=kept.prediction_ids, latency_ms=latency_ms)
             self.writer.append(table, lake_table="predictions", model=self.model.name)
             for i, pid in zip(good, new_ids):
                 ids[i] = pid
         if bad:
-            self._quarantine([{"row_index": i, "payload": records[i],
-                               "reasons": [e.as_dict() for e in errors if e.row == i],
-                               "reason": "; ".join(e.message for e in errors if e.row == i)}
+            self._quarantine([{"row_index": i, "payload": logged[i],
+                               "reasons": [e.as_dict() for e in batch.errors if e.row == i],
+                               "reason": "; ".join(e.message for e in batch.errors if e.row == i)}
                               for i in bad])
-        return LogResult(ids, len(bad), errors)
+        return LogResult(ids, len(bad), batch.errors)
 
-    def log_feedback(self, prediction_ids: Sequence[str], labels: Sequence[int], *,
+    def _outputs(self, n: int, **given: Outputs) -> list[dict[str, Any]]:
+        spec = self.model.spec
+        allowed = LOGGED_OUTPUTS.get(spec.output_kind).fields
+        present = {k: v for k, v in given.items() if v is not None}
+        names = {"label": "labels", "score": "scores", "value": "values",
+                 "probabilities": "probabilities"}
+        if not present:
+            raise InputError(NO_OUTPUTS.format(kind=spec.output_kind, model=spec.name,
+                                               allowed=[names[f] for f in allowed]))
+        wrong = [names[k] for k in present if k not in allowed]
+        if wrong:
+            raise InputError(WRONG_OUTPUTS.format(given=wrong, kind=spec.output_kind,
+                                                  model=spec.name, allowed=[names[f] for f in allowed]))
+        out: list[dict[str, Any]] = [{} for _ in range(n)]
+        for name, values in present.items():
+            _same_length(names[name], n, values)
+            for row, value in zip(out, values):
+                if value is not None:
+                    row[name] = _plain(value)
+        return out
+
+    def log_feedback(self, prediction_ids: Sequence[str], labels: Sequence[Any], *,
                      received_at: dt.datetime | None = None) -> int:
-        """Capture ground-truth labels for earlier predictions."""
-        if len(prediction_ids) != len(labels):
-            raise InputError(f"log_feedback got {len(prediction_ids)} ids but {len(labels)} labels.")
-        self.writer.append(feedback_table(prediction_ids, labels, received_at=received_at),
-                           lake_table="feedback", model=self.model.name)
+        """Capture ground truth for earlier predictions: a class (index or name) for
+        classifiers, the true value for regression."""
+        _same_length("labels", len(prediction_ids), labels, method="log_feedback")
+        spec = self.model.spec
+        kind = output_kind(spec)
+        truths = [kind.truth(_plain(v), spec) for v in labels]
+        for i, (value, truth) in enumerate(zip(labels, truths)):
+            if truth is None:
+                raise InputError(BAD_FEEDBACK.format(i=i, value=value, model=spec.name,
+                                                     hint=kind.truth_hint(spec)))
+        table = feedback_table(prediction_ids, truths if kind.is_classifier else None,
+                               y_value=None if kind.is_classifier else truths,
+                               received_at=received_at)
+        self.writer.append(table, lake_table="feedback", model=self.model.name)
         return len(prediction_ids)
 
     def _quarantine(self, rows: list[dict]) -> None:
@@ -101,3 +155,31 @@ class PredictionLogger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _records(rows: pd.DataFrame | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(rows, pd.DataFrame):
+        return rows.astype(object).where(rows.notna(), None).to_dict("records")
+    return list(rows)
+
+
+def _per_row(timestamp: object) -> Sequence[Any] | None:
+    if timestamp is None or isinstance(timestamp, (dt.datetime, str)):
+        return None
+    return list(timestamp)
+
+
+def _same_length(name: str, n: int, values: Sequence[Any], *, method: str = "log_predictions") -> None:
+    if len(values) != n:
+        raise InputError(LENGTHS_DIFFER.format(method=method, rows=n, field=name, n=len(values)))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and rows as the plain Python values a JSON body would hold."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -45,11 +45,7 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
         "label": _or_nulls(outputs.label, pa.int64(), n),
         "score": _or_nulls(outputs.score, pa.float64(), n),
         "value": _or_nulls(outputs.value, pa.float64(), n),
-        "probabilities": (pa.nulls(n, _PROBABILITIES) if outputs.probabilities is None else
-                          pa.FixedSizeListArray.from_arrays(
-                              pa.array(np.ascontiguousarray(outputs.probabilities,
-                                                            dtype=np.float64).ravel()),
-                              outputs.probabilities.shape[1]).cast(_PROBABILITIES)),
+        "probabilities": _probabilities(outputs.probabilities, n),
         "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
                                                           else np.nan, dtype=float), (n,))),
         "request_id": pa.array([request_id] * n, pa.string()),
@@ -60,7 +56,20 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
 
 
 def _or_nulls(values: np.ndarray | None, typ: pa.DataType, n: int) -> pa.Array:
-    return pa.nulls(n, typ) if values is None else pa.array(values, typ)
+    """NULL where the part is absent: the whole column, or the NaN rows of a logged batch
+    (an external model's caller may give a label without a score)."""
+    return pa.nulls(n, typ) if values is None else pa.array(values, typ, from_pandas=True)
+
+
+def _probabilities(values: np.ndarray | None, n: int) -> pa.Array:
+    """``[n, k]`` class probabilities as DOUBLE[]; a row of NaN (none given) is NULL."""
+    if values is None:
+        return pa.nulls(n, _PROBABILITIES)
+    flat = np.ascontiguousarray(values, dtype=np.float64)
+    absent = np.isnan(flat).all(axis=1)
+    lists = pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1],
+                                              mask=pa.array(absent) if absent.any() else None)
+    return lists.cast(_PROBABILITIES)
 
 
 def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:

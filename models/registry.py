@@ -27,6 +27,14 @@ from raigov.ledger.chain import append_event
 UNKNOWN_MODEL = "No model named '{name}' is registered in {home}.{hint}"
 UNKNOWN_VERSION = "Model '{name}' has no version {version} (versions: {versions})."
 REFERENCE_MISSING = "Reference data for '{name}' lacks the input columns {missing}."
+# The files that hold a network; an artifact directory with none of them is an external
+# model's (served by another stack; its predictions arrive through the capture API).
+NETWORK_FILES = ("weights.pt", "model.pt2")
+
+
+def holds_network(directory: Path) -> bool:
+    """Whether a version's artifact directory holds a network raigov can run."""
+    return any((Path(directory) / name).is_file() for name in NETWORK_FILES)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,11 @@ class RegisteredModel:
     @property
     def reference_path(self) -> Path:
         return self.artifact_dir / "reference.parquet"
+
+    @property
+    def external(self) -> bool:
+        """Served by another stack: the registry wrote no network for this version."""
+        return not holds_network(self.artifact_dir)
 
     def load_reference(self) -> pd.DataFrame:
         return pd.read_parquet(self.reference_path)

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
@@ -24,7 +23,12 @@ from raigov.models.batching import MicroBatcher
 from raigov.models.capture import CaptureWriter, Durability
 from raigov.models.control import ControlWatcher
 from raigov.models.output_kinds import output_kind
-from raigov.models.records import feedback_table, prediction_table, quarantine_table
+from raigov.models.event_pairs import PendingEvents
+from raigov.models.http_bodies import parse_body as _parse
+from raigov.models.http_bodies import parse_timestamp as _timestamp
+from raigov.models.http_bodies import quarantine_rows as _quarantine_rows
+from raigov.models.log_routes import RouteContext, log_router, quarantine_expired
+from raigov.models.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
@@ -44,13 +48,19 @@ class ServeConfig:
     device: str | None = None
     torch_threads: int | None = None   # default: cores - 1 (the event loop keeps one)
     capture: bool = True          # False only for benchmarks (capture off)
+    pending_events: int = 10_000  # CloudEvents halves waiting for their pair, at most
+    pending_age_s: float = 300.0  # ... and for at most this long; then quarantined
+
+
+SERVED_ELSEWHERE = ("model '{model}' is served elsewhere; log its predictions with "
+                    "POST /v1/models/{model}/log")
 
 
 @dataclass
 class ServedModel:
     registered: RegisteredModel
-    batcher: MicroBatcher
-    probe: pd.DataFrame           # one reference row, for /healthz
+    batcher: MicroBatcher | None  # None: an external model (no network to run here)
+    probe: pd.DataFrame | None    # one reference row, for /healthz
 
     @property
     def spec(self):
@@ -78,6 +88,7 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
     cfg = config or ServeConfig()
     metrics = ServeMetrics()
     state: dict = {}
+    events = PendingEvents(max_pending=cfg.pending_events, max_age_s=cfg.pending_age_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -86,18 +97,31 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
         writer = CaptureWriter(home, durability=cfg.durability, seal_interval_s=cfg.seal_interval_s,
                                spool_cap_bytes=cfg.spool_cap_bytes).start()
         state["writer"] = writer
-        state["models"] = {m.spec.name: _load(m, cfg, metrics) for m in list_models(home)}
+        state["models"] = {m.spec.name: ServedModel(m, None, None) if m.external
+                           else _load(m, cfg, metrics) for m in list_models(home)}
         state["control"] = ControlWatcher(home)
+        sweeper = asyncio.create_task(_sweep_events(state["routes"], cfg))
         try:
             yield
         finally:
+            sweeper.cancel()
+            await quarantine_expired(state["routes"], state["routes"].events.drain())
             for served in state["models"].values():
-                served.batcher.close()
+                if served.batcher is not None:
+                    served.batcher.close()
             writer.close()
 
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
-    _routes(app, home, cfg, metrics, state)
+    _routes(app, home, cfg, metrics, state, events)
     return app
+
+
+async def _sweep_events(ctx: RouteContext, cfg: ServeConfig) -> None:
+    """Unpaired CloudEvents halves past their age go to quarantine, checked every second
+    (or sooner for short ages)."""
+    while True:
+        await asyncio.sleep(min(1.0, cfg.pending_age_s / 4))
+        await quarantine_expired(ctx, ctx.events.expire())
 
 
 def _set_torch_threads(threads: int | None) -> None:
@@ -116,7 +140,8 @@ def _error(status: int, detail: object, **extra: object) -> JSONResponse:
     return ORJSONResponse({"detail": detail, **extra}, status_code=status)
 
 
-def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, state: dict) -> None:
+def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, state: dict,
+            events: PendingEvents) -> None:
     async def capture(table, lake_table: str, model: str) -> None:
         if lake_table != "quarantine" and not cfg.capture:
             return
@@ -140,6 +165,8 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
     async def healthz() -> Response:
         problems = []
         for name, served in state["models"].items():
+            if served.batcher is None:
+                continue   # external: nothing runs here
             try:
                 scores = await asyncio.get_running_loop().run_in_executor(
                     None, served.batcher.predict_blocking, served.probe)
@@ -162,6 +189,8 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             reason = state["control"].disabled_reason(name, served.registered.version)
             out.append({"name": name, "version": served.registered.version,
                         "status": "disabled" if reason else "enabled",
+                        "output_kind": served.spec.output_kind,
+                        "external": served.registered.external,
                         "features": list(served.spec.features),
                         "sensitive": list(served.spec.sensitive)})
         return {"models": out}
@@ -175,7 +204,11 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
     @app.post("/v1/models/{name}/predict")
     async def predict(name: str, request: Request) -> Response:
         started = time.perf_counter()
-        response = await _predict(name, await request.body(), started)
+        served = state["models"].get(name)
+        if served is not None and served.batcher is None:
+            response = _error(409, SERVED_ELSEWHERE.format(model=name))
+        else:
+            response = await _predict(name, await request.body(), started)
         metrics.requests.labels(name, "predict", str(response.status_code)).inc()
         metrics.latency.labels(name, "predict").observe(time.perf_counter() - started)
         return response
@@ -217,94 +250,9 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             return _error(503, str(exc))
         return _error(422, [e.as_dict() for e in errors], quarantined=len(rows))
 
-    @app.post("/v1/models/{name}/feedback")
-    async def feedback(name: str, request: Request) -> Response:
-        served = lookup(name)
-        if isinstance(served, JSONResponse):
-            return served
-        body = await request.body()
-        payload, problem = _parse(body, key="labels")
-        errors = [problem] if problem else _feedback_errors(payload.get("labels"), served.spec.classes)
-        if errors:
-            return await _reject(name, served.registered.version, errors,
-                                 payload_rows=payload.get("labels") if payload else None, raw=body)
-        received, ts_problem = _timestamp(payload.get("timestamp"))
-        if ts_problem:
-            return await _reject(name, served.registered.version, [ts_problem],
-                                 payload_rows=payload.get("labels"), raw=body)
-        labels = payload["labels"]
-        y = [_class_index(item["label"], served.spec.classes) for item in labels]
-        table = feedback_table([i["prediction_id"] for i in labels], y,
-                               received_at=received.to_pydatetime() if received is not None else None)
-        try:
-            await capture(table, "feedback", name)
-        except SpoolFullError as exc:
-            return _error(503, str(exc))
-        metrics.labels_received.labels(name).inc(len(labels))
-        return ORJSONResponse({"model": name, "accepted": len(labels)})
-
-
-def _parse(body: bytes, key: str = "rows") -> tuple[dict | None, RowError | None]:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return None, RowError(None, None, "json", f"malformed JSON: {exc}")
-    if not isinstance(payload, dict) or key not in payload:
-        return None, RowError(None, key, "missing", f"the body must be an object with '{key}'")
-    return payload, None
-
-
-def _timestamp(value: object) -> tuple[pd.Timestamp | None, RowError | None]:
-    if value is None:
-        return None, None
-    try:
-        ts = pd.Timestamp(value)
-        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")), None
-    except (ValueError, TypeError):
-        return None, RowError(None, "timestamp", "type",
-                              "'timestamp' must be an ISO 8601 date-time", value)
-
-
-def _quarantine_rows(errors: list[RowError], rows: object, raw: bytes) -> list[dict]:
-    """One quarantine row per request row (with that row's reasons), or the raw body."""
-    if not isinstance(rows, list) or not rows:
-        return [{"row_index": None, "payload": raw, "reasons": [e.as_dict() for e in errors],
-                 "reason": "; ".join(e.message for e in errors)}]
-    request_level = [e for e in errors if e.row is None]
-    out = []
-    for i, row in enumerate(rows):
-        own = [e for e in errors if e.row == i] + request_level
-        reason = "; ".join(e.message for e in own) or "rejected with its request (another row is invalid)"
-        out.append({"row_index": i, "payload": row, "reasons": [e.as_dict() for e in own],
-                    "reason": reason})
-    return out
-
-
-def _feedback_errors(items: object, classes: tuple[str, ...]) -> list[RowError]:
-    if not isinstance(items, list) or not items:
-        return [RowError(None, "labels", "type", "'labels' must be a non-empty list")]
-    errors = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append(RowError(i, None, "type", "label must be a JSON object"))
-            continue
-        if not isinstance(item.get("prediction_id"), str):
-            errors.append(RowError(i, "prediction_id", "missing" if "prediction_id" not in item else "type",
-                                   "field 'prediction_id' must be a string"))
-        if _class_index(item.get("label"), classes) is None:
-            errors.append(RowError(i, "label", "isin", f"field 'label' must be one of "
-                                   f"{list(range(len(classes)))} or {list(classes)}", item.get("label")))
-    return errors
-
-
-def _class_index(value: object, classes: tuple[str, ...]) -> int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int) and 0 <= value < len(classes):
-        return value
-    if isinstance(value, str) and value in classes:
-        return classes.index(value)
-    return None
+    state["routes"] = RouteContext(lookup=lookup, capture=capture, quarantine=quarantine,
+                                   reject=_reject, metrics=metrics, events=events)
+    app.include_router(log_router(state["routes"]))
 
 
 def _probe_spool(home: Home) -> None:

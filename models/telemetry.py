@@ -22,6 +22,8 @@ class ServeMetrics:
                                          ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.rows_predicted = Counter("raigov_rows_predicted", "Rows predicted and captured",
                                       ["model"], registry=r)
+        self.rows_logged = Counter("raigov_rows_logged", "Rows of predictions made elsewhere, "
+                                   "logged and captured", ["model"], registry=r)
         self.rows_quarantined = Counter("raigov_rows_quarantined", "Rows rejected and quarantined",
                                         ["model"], registry=r)
         self.labels_received = Counter("raigov_labels_received", "Feedback labels captured",

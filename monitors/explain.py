@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from raigov.models.registry import holds_network
 from raigov.models.spec import ModelSpec
 from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
 from raigov.monitors.counts import (Grouping, figure_row, group_rows, make_rng, overall_grouping,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 NO_ARTIFACT = ("the window has no artifact_dir, so the model cannot be loaded to explain "
                "its predictions")
 EXPLAINER_UNAVAILABLE = "the model could not be loaded and explained: {error}"
+SERVED_ELSEWHERE = ("model {model!r} is served elsewhere: raigov holds no network to explain "
+                    "its predictions")
 NO_ROWS = "the window holds no predictions to explain"
 SHIFT_UNDEFINED = ("the features' importances are all equal in the window or the reference "
                    "sample (or there are fewer than 2 features), so their rank correlation "
@@ -115,6 +118,9 @@ class ExplainMonitor:
                                                             kind=spec.output_kind))
         if window.artifact_dir is None:
             return failed_rows(spec, status="error", reason=NO_ARTIFACT)
+        if not holds_network(window.artifact_dir):
+            return failed_rows(spec, status="insufficient_data",
+                               reason=SERVED_ELSEWHERE.format(model=spec.name))
         if len(window.frame) == 0:
             return failed_rows(spec, status="insufficient_data", reason=NO_ROWS)
         try:

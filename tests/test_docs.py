@@ -60,7 +60,9 @@ def test_every_shipped_policy_pack_is_listed() -> None:
 
 
 @pytest.mark.parametrize("route", ["GET /healthz", "GET /v1/models", "POST /v1/models/{name}/predict",
-                                   "POST /v1/models/{name}/feedback", "GET /metrics"])
+                                   "POST /v1/models/{name}/feedback", "POST /v1/models/{name}/log",
+                                   "POST /v1/models/{name}/events", "POST /v1/events",
+                                   "GET /metrics"])
 def test_every_http_route_is_documented(route: str) -> None:
     assert f"`{route}`" in README
 
