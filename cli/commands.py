@@ -110,66 +110,6 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
     run_server(_home(home), host=host, port=port, config=cfg)
 
 
-@main.group()
-def models() -> None:
-    """List, disable and enable registered models."""
-
-
-@models.command("list")
-@HOME_OPTION
-@translate_errors
-def models_list(home: str | None) -> None:
-    """Registered models (latest versions) and their status."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from raigov.models.control import model_status
-    from raigov.models.registry import list_models
-
-    h = _home(home)
-    disabled = model_status(h)
-    table = Table("model", "version", "kind", "features", "sensitive", "status")
-    for m in list_models(h):
-        entry = disabled.get(f"{m.name}@{m.version}") or disabled.get(m.name)
-        status = f"disabled: {entry['reason']}" if entry else "enabled"
-        table.add_row(m.name, str(m.version), m.spec.output_kind, str(len(m.spec.features)),
-                      ", ".join(m.spec.sensitive), status)
-    Console().print(table)
-
-
-def _set_enabled(model: str, home: str | None, *, enabled: bool, version: int | None,
-                 reason: str | None, actor: str) -> None:
-    from raigov.models.control import set_model_enabled
-
-    set_model_enabled(_home(home), model, enabled=enabled, actor=actor, reason=reason,
-                      version=version)
-    click.echo(f"{model}: {'enabled' if enabled else 'disabled'}")
-
-
-@models.command("disable")
-@click.argument("model")
-@HOME_OPTION
-@click.option("--reason", required=True, help="Why; recorded in the ledger.")
-@click.option("--version", type=int, default=None, help="Only this version.")
-@click.option("--actor", default="cli", show_default=True)
-@translate_errors
-def models_disable(model: str, home: str | None, reason: str, version: int | None,
-                   actor: str) -> None:
-    """Disable a model (kill switch): serving answers 503 until it is enabled."""
-    _set_enabled(model, home, enabled=False, version=version, reason=reason, actor=actor)
-
-
-@models.command("enable")
-@click.argument("model")
-@HOME_OPTION
-@click.option("--version", type=int, default=None, help="Only this version.")
-@click.option("--actor", default="cli", show_default=True)
-@translate_errors
-def models_enable(model: str, home: str | None, version: int | None, actor: str) -> None:
-    """Re-enable a disabled model."""
-    _set_enabled(model, home, enabled=True, version=version, reason=None, actor=actor)
-
-
 def _when(value: str | None):
     if value is None:
         return None
@@ -365,9 +305,10 @@ def demo(home: str | None, days: int | None, seed: int | None, no_dashboard: boo
 def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
     from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.models import models
     from raigov.cli.reports import card, report
 
-    for command in (dashboard, users, card, report):
+    for command in (dashboard, users, models, card, report):
         main.add_command(command)
 
 

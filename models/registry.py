@@ -50,6 +50,19 @@ class RegisteredModel:
         return self.spec.name
 
     @property
+    def artifact_format(self) -> str:
+        """``builtin``, ``export``, ``module`` or ``external``."""
+        from raigov.models.artifacts.load import artifact_format
+
+        return artifact_format(self.artifact_dir).name
+
+    def load(self, *, device: str | None = None):
+        """This version's model as a :class:`~raigov.models.artifacts.LoadedModel`."""
+        from raigov.models.artifacts.load import load_model
+
+        return load_model(self.artifact_dir, self.spec, device=device)
+
+    @property
     def reference_path(self) -> Path:
         return self.artifact_dir / "reference.parquet"
 
@@ -66,10 +79,14 @@ def artifact_dir(home: Home, name: str, version: int) -> Path:
     return home.artifacts / model_key(name) / str(version)
 
 
-def register_model(home: Home, spec: ModelSpec, *, artifact: Path, reference: pd.DataFrame,
-                   actor: str = "raigov") -> RegisteredModel:
+def register_model(home: Home, spec: ModelSpec, *, artifact: Path | None,
+                   reference: pd.DataFrame, actor: str = "raigov") -> RegisteredModel:
     """Register a new version of ``spec.name``; returns it. ``artifact`` is a directory
-    (weights, architecture, preprocessing) copied as is."""
+    (any format of :mod:`raigov.models.artifacts`) copied as is, a ``.pt2`` file
+    (copied as ``model.pt2``), or None for an external model. The reference is stored
+    as given (:func:`raigov.models.registration.register_model_files` prepares it)."""
+    from raigov.models.artifacts.load import artifact_format
+
     missing = [c for c in spec.input_columns if c not in reference.columns]
     if missing:
         raise ConfigError(REFERENCE_MISSING.format(name=spec.name, missing=missing))
@@ -81,21 +98,31 @@ def register_model(home: Home, spec: ModelSpec, *, artifact: Path, reference: pd
         version = int(row[0]) + 1
         target = artifact_dir(home, spec.name, version)
         _copy_artifact(artifact, target, spec_json, reference)
+        fmt = artifact_format(target).name
         created = utcnow()
         con.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?::JSON, ?, ?)",
                     [spec.name, version, created, spec.output_kind, spec_json, digest,
                      list(spec.tags)])
         append_event(con, "model.registered", actor=actor, subject=f"{spec.name}@{version}",
                      payload={"model": spec.name, "version": version, "spec_sha256": digest,
-                              "reference_rows": len(reference),
+                              "reference_rows": len(reference), "artifact_format": fmt,
                               "artifact_files": sorted(p.name for p in target.iterdir())})
     return RegisteredModel(spec, version, created, target, digest)
 
 
-def _copy_artifact(source: Path, target: Path, spec_json: str, reference: pd.DataFrame) -> None:
+def _copy_artifact(source: Path | None, target: Path, spec_json: str,
+                   reference: pd.DataFrame) -> None:
+    from raigov.models.artifacts.load import PROGRAM_FILE
+
     if target.exists():
         shutil.rmtree(target)  # left by a registration whose transaction rolled back
-    shutil.copytree(source, target)
+    if source is None:
+        target.mkdir(parents=True)
+    elif Path(source).is_file():
+        target.mkdir(parents=True)
+        shutil.copyfile(source, target / PROGRAM_FILE)
+    else:
+        shutil.copytree(source, target)
     (target / "spec.json").write_text(spec_json)
     reference.to_parquet(target / "reference.parquet", compression="zstd", index=False)
 

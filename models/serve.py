@@ -32,10 +32,11 @@ from raigov.models.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
-from raigov.errors import SpoolFullError
+from raigov.errors import RaigovError, SpoolFullError
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
+
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,29 @@ class ServedModel:
         return self.registered.spec
 
 
-def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> ServedModel:
-    from raigov.models.artifact import load_artifact
-
-    loaded = load_artifact(reg.artifact_dir, device=cfg.device)
+def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> ServedModel | None:
+    """The served form of ``reg``, or None for a model raigov cannot run (external)."""
+    loaded = reg.load(device=cfg.device)
+    if not loaded.runnable:
+        return None
     name = reg.spec.name
 
     def on_batch(rows: int, seconds: float) -> None:
         metrics.batch_rows.labels(name).observe(rows)
         metrics.forward_seconds.labels(name).observe(seconds)
 
-    batcher = MicroBatcher(loaded.logits, name=name, max_batch_rows=cfg.max_batch_rows,
+    batcher = MicroBatcher(loaded.forward, name=name, max_batch_rows=cfg.max_batch_rows,
                            max_wait_ms=cfg.max_wait_ms, on_batch=on_batch,
                            thread_init=lambda: _set_torch_threads(cfg.torch_threads))
     probe = reg.load_reference().head(1)[list(reg.spec.input_columns)]
     return ServedModel(reg, batcher, probe)
+
+
+def _load_all(home: Home, cfg: ServeConfig, metrics: ServeMetrics) -> dict[str, ServedModel]:
+    """Every registered model (latest version); an external one (no network to run
+    here) is listed with no batcher: it takes /log and /feedback, and predict says 409."""
+    return {reg.spec.name: _load(reg, cfg, metrics) or ServedModel(reg, None, None)
+            for reg in list_models(home)}
 
 
 def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
@@ -97,8 +106,7 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
         writer = CaptureWriter(home, durability=cfg.durability, seal_interval_s=cfg.seal_interval_s,
                                spool_cap_bytes=cfg.spool_cap_bytes).start()
         state["writer"] = writer
-        state["models"] = {m.spec.name: ServedModel(m, None, None) if m.external
-                           else _load(m, cfg, metrics) for m in list_models(home)}
+        state["models"] = _load_all(home, cfg, metrics)
         state["control"] = ControlWatcher(home)
         sweeper = asyncio.create_task(_sweep_events(state["routes"], cfg))
         try:
@@ -229,7 +237,10 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
         kind = output_kind(spec)
-        outputs = kind.outputs(await served.batcher.predict(frame[list(spec.features)]), spec)
+        try:
+            outputs = kind.outputs(await served.batcher.predict(frame[list(spec.features)]), spec)
+        except (ValueError, RaigovError) as exc:   # the network broke its output contract
+            return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000
         table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
         try:

@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from raigov.errors import did_you_mean
 from raigov.store.lake import RESERVED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
     import pandera.pandas as pa
 
-OutputKind = Literal["binary", "multiclass", "regression"]
+OutputKind = str   # a name in raigov.models.output_kinds.OUTPUT_KINDS
 DType = Literal["float", "int", "str", "bool"]
+DEFAULT_CLASSES = ("0", "1")
+
+UNKNOWN_OUTPUT_KIND = "unknown output kind {name!r} (registered: {known}).{hint}"
+KIND_PROBLEM = "output_kind {kind!r}: {problem}"
 
 
 class _Frozen(BaseModel):
@@ -162,7 +167,7 @@ class ModelSpec(_Frozen):
     sensitive: tuple[str, ...] = ()
     label_name: str = "label"
     positive_class: str = "1"
-    classes: tuple[str, ...] = ("0", "1")
+    classes: tuple[str, ...] = DEFAULT_CLASSES   # () for a regression model when not given
     threshold: float = Field(default=0.5, gt=0, lt=1)
     returns: Literal["logits", "probabilities"] = "logits"   # what a classifier's network outputs
     tags: tuple[str, ...] = ()
@@ -175,6 +180,31 @@ class ModelSpec(_Frozen):
         if any(ch in name for ch in ("\x00", "\n", "\r")) or name in (".", ".."):
             raise ValueError("model name may not be '.', '..' or hold NUL or newlines")
         return name
+
+    @field_validator("output_kind")
+    @classmethod
+    def _registered_kind(cls, name: str) -> str:
+        from raigov.models.output_kinds import OUTPUT_KINDS
+
+        if name not in OUTPUT_KINDS:
+            raise ValueError(UNKNOWN_OUTPUT_KIND.format(
+                name=name, known=", ".join(OUTPUT_KINDS.names()),
+                hint=did_you_mean(str(name), OUTPUT_KINDS.names())))
+        return name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_default_classes(cls, data: Any) -> Any:
+        """A model without classes (regression) gets ``()`` when ``classes`` is not
+        given; the kind's strategy says which kinds are classifiers."""
+        from raigov.models.output_kinds import OUTPUT_KINDS
+
+        if isinstance(data, dict) and "classes" not in data:
+            kind = data.get("output_kind", "binary")
+            if isinstance(kind, str) and kind in OUTPUT_KINDS and \
+                    not OUTPUT_KINDS.get(kind).is_classifier:
+                data = {**data, "classes": ()}
+        return data
 
     @model_validator(mode="after")
     def _columns_declared(self) -> "ModelSpec":
@@ -189,6 +219,16 @@ class ModelSpec(_Frozen):
             if bad:
                 raise ValueError(f"intersection {list(combo)} names {bad}, which are not "
                                  f"sensitive attributes {list(self.sensitive)}")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> "ModelSpec":
+        from raigov.models.output_kinds import output_kind
+
+        problems = output_kind(self).spec_problems(self)
+        if problems:
+            raise ValueError("; ".join(KIND_PROBLEM.format(kind=self.output_kind, problem=p)
+                                       for p in problems))
         return self
 
     @property

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from raigov.policies.rules import RULE_TYPES, Rule, rule_type
 from raigov.policies.schema import AppliesTo, PolicyFile, Waiver
-from raigov.policies.yaml_positions import YamlDocument
+from raigov.yaml_positions import YamlDocument
 from raigov.errors import ConfigError, did_you_mean
 
 UNKNOWN_FIELD = ("Unknown field '{field}' in {where} ({path}, line {line}).{hint} "

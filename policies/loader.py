@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from raigov.policies.load_errors import PolicyError, PolicyProblem, ProblemCollector, show_value
 from raigov.policies.schema import Policy, PolicyFile, policy_applies, select_policies
-from raigov.policies.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
+from raigov.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
 from raigov.canonical import sha256_hex
 from raigov.errors import did_you_mean
 

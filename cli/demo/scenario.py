@@ -178,7 +178,7 @@ class ScenarioError(ConfigError):
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Load and validate a scenario file (the shipped default when ``path`` is None)."""
-    from raigov.policies.yaml_positions import YamlSyntaxError, parse_yaml
+    from raigov.yaml_positions import YamlSyntaxError, parse_yaml
 
     from raigov.cli.demo.scenario_checks import Problems, check_incidents
 

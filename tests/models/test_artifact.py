@@ -136,6 +136,7 @@ def test_a_user_architecture_goes_through_the_same_registry(tmp_path: Path,
                                {"n_inputs": len(preprocessor.encoded_names)})
         loaded = load_artifact(save_artifact(tmp_path / "a", trained), device="cpu")
         assert isinstance(loaded, LoadedModel) and isinstance(loaded.module, _LinearScorer)
+        assert not loaded.deep_exact     # DeepExplainer is exact only on TabularMLP
         np.testing.assert_array_equal(loaded.predict_proba(rows), trained.predict_proba(rows))
     assert "linear_scorer" not in ARCHITECTURES
     assert ARCHITECTURES["tabular_mlp"].__name__ == "TabularMLP"

@@ -2,7 +2,7 @@
 
 PyYAML's ``compose`` keeps a mark on every node; one parse gives both the data and
 a map from a path (``("rules", 3, "op")``) to its 1-based line, which is what every
-policy load error quotes. Duplicate keys, which YAML would silently collapse to the
+policy and spec file error quotes. Duplicate keys, which YAML would silently collapse to the
 last one, are reported with both lines.
 """
 

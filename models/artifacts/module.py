@@ -1,0 +1,71 @@
+"""The module format: a user's own ``nn.Module`` class, registered as an architecture
+(:func:`~raigov.models.artifacts.architectures.register_architecture`), plus its
+``state_dict``: ``architecture.json`` + ``weights.pt`` and no ``preprocess.json``.
+
+The module reads the same float32 ``[N, F]`` feature tensor as an exported program
+(:mod:`raigov.models.artifacts.feature_tensor`) and returns the same shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from raigov.models.artifacts.architectures import build_module, save_module_files
+from raigov.models.artifacts.feature_tensor import FeatureTensor
+from raigov.models.artifacts.loaded import default_device, run_network
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from raigov.models.spec import ModelSpec
+
+FORMAT = "module"
+
+
+@dataclass(frozen=True)
+class ModuleModel:
+    """A registered ``nn.Module`` over the feature tensor (see ``LoadedModel``)."""
+
+    spec: "ModelSpec"
+    device: str
+    network: "nn.Module"
+    tensor: FeatureTensor
+    architecture: str
+    format: str = FORMAT
+    runnable: bool = True
+    deep_exact: bool = False
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.tensor.names)
+
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        return self.tensor.encode(df)
+
+    def forward(self, df: pd.DataFrame) -> np.ndarray:
+        return run_network(self.network, self.encode(df), device=self.device,
+                           model=self.spec.name, format=self.format)
+
+
+def load_module(directory: Path, spec: "ModelSpec", *, device: str | None = None) -> ModuleModel:
+    tensor = FeatureTensor(spec, format=FORMAT)
+    device = default_device(device)
+    name, module = build_module(directory, device=device)
+    return ModuleModel(spec, device, module, tensor, name)
+
+
+def save_module(directory: str | Path, module: "nn.Module", architecture: str,
+                params: dict[str, Any] | None = None) -> Path:
+    """Write a module-format artifact: ``architecture`` must be registered and
+    ``cls(**params)`` must rebuild ``module``."""
+    from raigov.models.artifacts.architectures import ARCHITECTURES
+
+    ARCHITECTURES.get(architecture)  # unknown: a clear error now, not at load
+    path = Path(directory)
+    save_module_files(path, module, architecture, dict(params or {}))
+    return path
