@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from raigov.models.artifacts.architectures import (ARCHITECTURE_FILE, ARCHITECTURES,
+                                                   MSG_NOT_A_MODULE,
                                                    WEIGHTS_FILE, register_architecture)
 from raigov.models.artifacts.builtin import (PREPROCESS_FILE, BuiltinModel, load_builtin,
                                              save_artifact)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ARCHITECTURE_FILE = "architecture.json"
 WEIGHTS_FILE = "weights.pt"
 
-NOT_A_MODULE = "architecture {name!r} must be an nn.Module subclass, got {cls!r}"
+MSG_NOT_A_MODULE = "architecture {name!r} must be an nn.Module subclass, got {cls!r}"
 MSG_BAD_JSON = "Model artifact file {path} is not valid JSON: {error}"
 MSG_BAD_ARCH_FILE = ("Model artifact file {path} must hold {{\"name\": ..., \"params\": "
                      "{{...}}}}; found keys {keys}")
@@ -36,7 +36,7 @@ def _check(name: str, cls: Any) -> None:
     from torch import nn
 
     if not isinstance(cls, type) or not issubclass(cls, nn.Module):
-        raise TypeError(NOT_A_MODULE.format(name=name, cls=cls))
+        raise ConfigError(MSG_NOT_A_MODULE.format(name=name, cls=cls))
 
 
 ARCHITECTURES: "Registry[type[nn.Module]]" = Registry("architecture", check=_check)
