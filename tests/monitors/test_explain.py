@@ -261,6 +261,7 @@ def test_a_window_without_an_artifact_gives_error_rows_with_the_reason(credit: S
 
 def test_an_artifact_that_cannot_be_loaded_gives_error_rows(credit: Saved,
                                                             tmp_path: Path) -> None:
+    (tmp_path / "weights.pt").write_bytes(b"not a state dict")  # a network, but no architecture
     rows = ExplainMonitor().run(window(credit, credit.demo.heldout, artifact=tmp_path))
     prefix = EXPLAINER_UNAVAILABLE.split("{")[0]
     assert all(r.status == "error" and r.details["reason"].startswith(prefix) for r in rows)
