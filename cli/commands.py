@@ -297,9 +297,10 @@ def demo(home: str | None, days: int | None, seed: int | None, no_dashboard: boo
 def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
     from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.explain import explain
     from raigov.cli.reports import card, report
 
-    for command in (dashboard, users, card, report):
+    for command in (dashboard, users, card, report, explain):
         main.add_command(command)
 
 
