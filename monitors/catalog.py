@@ -81,8 +81,9 @@ METRICS: tuple[MetricInfo, ...] = tuple({m.name: m for m in [
     *_fairness(),
     MetricInfo("monitor.error", "a monitor family failed on this window (segment: the "
                "family; the error in details): shown, never silently skipped", False),
-    MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature in logit units "
-               "(DeepExplainer on the model's logit); segment all and per sensitive group", None),
+    MetricInfo("explain.importance.<feature>", "mean |attribution| of one feature to the "
+               "model's raw output (logit, probability or value; DeepExplainer or integrated "
+               "gradients); segment all, per sensitive group and per class (class=<name>)", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),
 ]}.values())
