@@ -305,10 +305,11 @@ def demo(home: str | None, days: int | None, seed: int | None, no_dashboard: boo
 def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
     from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.explain import explain
     from raigov.cli.models import models
     from raigov.cli.reports import card, report
 
-    for command in (dashboard, users, models, card, report):
+    for command in (dashboard, users, models, card, report, explain):
         main.add_command(command)
 
 

@@ -1,66 +1,68 @@
-"""Feature attributions of a window's predictions (SHAP on the torch model).
+"""Feature attributions of a window's predictions, for any differentiable model.
 
-For a seeded sample of ``spec.monitoring.explain_sample`` rows of the window, shap's
-DeepExplainer (background: a seeded sample of the reference) explains the model's
-**logit**; SHAP values are summed per original feature (see ``raigov.monitors.shap_explainer``).
+For a seeded sample of ``spec.monitoring.explain_sample`` rows of the window, the
+model's attribution method (``raigov.monitors.attribution_methods``: shap's
+DeepExplainer where it is exact, integrated gradients otherwise) attributes the
+network's raw output (logit, probability or value; per class for multiclass, see
+``raigov.monitors.attribution_targets``) to each spec feature.
 
-- ``explain.importance.<feature>``: mean |SHAP| (logit units) over the sample, segment
-  ``all`` and per group of each sensitive attribute (``sex=Female``): is the model
-  leaning on different features for different groups? Bootstrap interval over the
-  segment's explained rows; a segment smaller than ``min_group_size`` keeps its value
-  with status ``insufficient_data``.
+- ``explain.importance.<feature>``: mean |attribution| over the sample, on each row's
+  decision (binary: the positive class; multiclass: the predicted class; regression:
+  the value), segment ``all`` and per group of each sensitive attribute
+  (``sex=Female``); for a multiclass model also per class (segment ``class=<name>``:
+  mean |attribution| to that class's output over every sampled row). Bootstrap
+  interval over the segment's rows; a segment smaller than ``min_group_size`` keeps its
+  value with status ``insufficient_data``.
 - ``explain.attribution_shift``: 1 - Spearman rank correlation between the window
-  sample's global importance and that of an independent seeded sample of the reference
-  (0: same ranking, 1: unrelated, 2: reversed); details hold the top-5 features of each
-  and their overlap; bootstrap interval over the window sample's rows.
+  sample's importance and that of an independent seeded sample of the reference
+  (0: same ranking, 1: unrelated, 2: reversed); details hold the top-5 features of each,
+  their overlap and every explained row's completeness error by prediction id.
 
-Every row's details report the largest additivity error ``|base + sum - logit|`` of the
-explained rows; above ``ADDITIVITY_TOLERANCE`` every row is an error instead. A window
-without an artifact, or whose artifact cannot be loaded, gives error rows with the
-reason. Fitted explainers and the reference sample's importance are cached per
-artifact and reference, so consecutive windows pay only for their own rows.
+Every row's details report the method, the explained output, the completeness errors
+(largest, median, the bound) and the cost per row. A row above its method's bound
+turns every metric row into an error naming the count and the worst miss. A model that
+cannot run here (served elsewhere, no artifact) gives ``insufficient_data`` rows with
+the reason; an artifact that cannot be loaded gives error rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from raigov.models.registry import holds_network
-from raigov.models.spec import ModelSpec
-from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
-from raigov.monitors.counts import (Grouping, figure_row, group_rows, make_rng, overall_grouping,
-                             percentile_interval)
-from raigov.monitors.shap_explainer import (ADDITIVITY_TOLERANCE, METHOD, MSG_ADDITIVITY, OUTPUT,
-                                     OUTPUT_MEANING, Explanation, FittedExplainer,
-                                     cached_explainer, explain_rows, sample_frame)
 from raigov.errors import ConfigError, InputError
+from raigov.models.spec import ModelSpec
+from raigov.monitors.attribution_methods import AUTO, Attributions, Fitted, explain_frame
+from raigov.monitors.attribution_targets import CLASS_COLUMN, EXPLAIN_TARGETS, explain_target
+from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
+from raigov.monitors.counts import Grouping, group_rows, overall_grouping
+from raigov.monitors.explain_cache import cached_fit
+from raigov.monitors.explain_model import SERVED_ELSEWHERE
+from raigov.monitors.explain_rows import (IMPORTANCE, SHIFT, Context, completeness_summary,
+                                          importance_rows, shift_row, spearman)
+from raigov.monitors.shap_explainer import sample_frame
 
-if TYPE_CHECKING:
-    from raigov.models.artifact import LoadedModel
-
-NO_ARTIFACT = ("the window has no artifact_dir, so the model cannot be loaded to explain "
-               "its predictions")
 EXPLAINER_UNAVAILABLE = "the model could not be loaded and explained: {error}"
 SERVED_ELSEWHERE = ("model {model!r} is served elsewhere: raigov holds no network to explain "
                     "its predictions")
 NO_ROWS = "the window holds no predictions to explain"
-SHIFT_UNDEFINED = ("the features' importances are all equal in the window or the reference "
-                   "sample (or there are fewer than 2 features), so their rank correlation "
-                   "is undefined")
-UNSUPPORTED_OUTPUT_KIND = ("ExplainMonitor supports output_kind 'binary' only (it explains "
-                           "the logit); model {model!r} has output_kind {kind!r}.")
-TOP_K = 5
-IMPORTANCE = "explain.importance.{feature}"
-SHIFT = "explain.attribution_shift"
+NOTHING_FINITE = ("none of the {n} sampled predictions has finite network inputs (a "
+                  "missing value fed as NaN cannot be put on an attribution path)")
+INCOMPLETE = ("attributions do not add up to the model's output: {bad} of {n} explained "
+              "rows miss by more than the bound (worst {error:.3g}, bound {bound:.3g}; "
+              "method {method})")
+UNSUPPORTED_OUTPUT_KIND = ("ExplainMonitor has no explained output for output_kind {kind!r} "
+                           "of model {model!r} (kinds: {kinds}).")
+__all__ = ["ExplainMonitor", "ExplainParams", "failed_rows", "spearman"]
 
 
 class ExplainParams(BaseModel):
     """``sample_size`` None takes the model's ``monitoring.explain_sample``; ``bootstrap``
-    None its ``monitoring.bootstrap``; ``device`` None the model's own (CUDA if any)."""
+    None its ``monitoring.bootstrap``; ``device`` None the model's own (CUDA if any);
+    ``method`` ``auto`` the model's (see ``raigov.monitors.attribution_methods``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     background_size: int = Field(default=200, ge=1)
@@ -69,31 +71,22 @@ class ExplainParams(BaseModel):
     bootstrap: int | None = Field(default=None, ge=0)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     device: Literal["cpu", "cuda"] | None = None
-
-
-@dataclass(frozen=True)
-class _Context:
-    features: tuple[str, ...]
-    replicates: int
-    confidence: float
-    min_n: int
-    seed: int
-    base: dict[str, Any]
+    method: str = AUTO
 
 
 @dataclass(frozen=True)
 class _Reference:
-    """The reference sample's global importance (cached with the explainer)."""
+    """The reference sample's decision importance (cached with the fitted method)."""
 
     importance: np.ndarray
-    n: int
-    max_additivity_error: float
+    attributions: Attributions
 
 
 #: What the explain family emits (the metric catalog is made of these declarations).
 DECLARED_METRICS: tuple[MetricInfo, ...] = (
-    MetricInfo("explain.importance.<feature>", "mean |SHAP| of one feature in logit units "
-               "(DeepExplainer on the model's logit); segment all and per sensitive group", None),
+    MetricInfo("explain.importance.<feature>", "mean |attribution| of one feature to the "
+               "model's raw output (logit, probability or value; DeepExplainer or integrated "
+               "gradients); segment all, per sensitive group and per class (class=<name>)", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),
 )
@@ -101,65 +94,75 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
 @register_monitor
 class ExplainMonitor:
     family: ClassVar[str] = "explain"
-    output_kinds: ClassVar[tuple[str, ...]] = ("binary",)
+    output_kinds: ClassVar[tuple[str, ...]] = tuple(EXPLAIN_TARGETS.names())
     metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
     def __init__(self, *, background_size: int = 200, sample_size: int | None = None,
                  seed: int = 0, bootstrap: int | None = None, confidence: float = 0.95,
-                 device: Literal["cpu", "cuda"] | None = None) -> None:
+                 device: Literal["cpu", "cuda"] | None = None, method: str = AUTO) -> None:
         self.params = ExplainParams(background_size=background_size, sample_size=sample_size,
                                     seed=seed, bootstrap=bootstrap, confidence=confidence,
-                                    device=device)
+                                    device=device, method=method)
 
     def run(self, window: WindowData) -> list[MetricRow]:
         spec, params = window.spec, self.params
-        if spec.output_kind not in self.output_kinds:
-            raise ConfigError(UNSUPPORTED_OUTPUT_KIND.format(model=spec.name,
-                                                            kind=spec.output_kind))
-        if window.artifact_dir is None:
-            return failed_rows(spec, status="error", reason=NO_ARTIFACT)
-        if not holds_network(window.artifact_dir):
-            return failed_rows(spec, status="insufficient_data",
-                               reason=SERVED_ELSEWHERE.format(model=spec.name))
-        if len(window.frame) == 0:
-            return failed_rows(spec, status="insufficient_data", reason=NO_ROWS)
+        if spec.output_kind not in EXPLAIN_TARGETS:
+            raise ConfigError(UNSUPPORTED_OUTPUT_KIND.format(
+                kind=spec.output_kind, model=spec.name, kinds=EXPLAIN_TARGETS.names()))
         try:
-            loaded, fitted = cached_explainer(
-                window.artifact_dir, reference=window.reference, seed=params.seed,
-                background_size=params.background_size, device=params.device)
+            model, fitted = cached_fit(window.artifact_dir, spec, reference=window.reference,
+                                       seed=params.seed, background_size=params.background_size,
+                                       device=params.device, method=params.method)
         except (ConfigError, InputError) as exc:  # a broken artifact or an empty reference
             return failed_rows(spec, status="error",
                                reason=EXPLAINER_UNAVAILABLE.format(error=exc))
+        if fitted is None:
+            reason = getattr(model, "reason", SERVED_ELSEWHERE.format(model=spec.name))
+            return failed_rows(spec, status="insufficient_data", reason=reason)
+        if len(window.frame) == 0:
+            return failed_rows(spec, status="insufficient_data", reason=NO_ROWS)
         size = params.sample_size or spec.monitoring.explain_sample
         sample = sample_frame(window.frame, size=size, seed=params.seed, key="explain:window")
-        explanation = explain_rows(fitted, loaded, sample)
-        reference = _reference_importance(fitted, loaded, window, size=size)
-        ctx = self._context(spec, fitted, explanation, reference)
-        worst = max(explanation.max_additivity_error, reference.max_additivity_error)
-        if worst > ADDITIVITY_TOLERANCE:
-            reason = MSG_ADDITIVITY.format(n=explanation.n + reference.n, error=worst,
-                                           tolerance=ADDITIVITY_TOLERANCE)
-            return failed_rows(spec, status="error", reason=reason, details=ctx.base)
-        rows = []
-        for grouping in [overall_grouping(len(sample))] + [
-                group_rows(sample, [column]) for column in spec.sensitive]:
-            rows += _importance_rows(ctx, explanation.values, grouping)
-        return rows + [_shift_row(ctx, explanation, reference)]
+        found = explain_frame(fitted, sample)
+        if found.n == 0:
+            return failed_rows(spec, status="insufficient_data",
+                               reason=NOTHING_FINITE.format(n=len(sample)))
+        reference = _reference_importance(fitted, window, size=size)
+        ctx = self._context(spec, fitted, found, reference)
+        failure = _incomplete(fitted, found, reference.attributions)
+        if failure:
+            return failed_rows(spec, status="error", reason=failure, details=ctx.base)
+        explained = sample.iloc[found.kept]
+        decision = found.decision_values()
+        rows: list[MetricRow] = []
+        for grouping in [overall_grouping(found.n)] + [
+                group_rows(explained, [column]) for column in spec.sensitive]:
+            rows += importance_rows(ctx, decision, grouping)
+        for name, target in explain_target(spec).class_segments(spec):
+            grouping = Grouping(columns=(CLASS_COLUMN,), codes=np.zeros(found.n, dtype=np.int64),
+                                values=((name,),))
+            rows += importance_rows(ctx, found.values[:, target, :], grouping)
+        ids = explained["prediction_id"].astype(str) if "prediction_id" in explained else None
+        return rows + [shift_row(ctx, decision, reference.importance, found, ids)]
 
-    def _context(self, spec: ModelSpec, fitted: FittedExplainer, explanation: Explanation,
-                 reference: _Reference) -> _Context:
+    def _context(self, spec: ModelSpec, fitted: Fitted, found: Attributions,
+                 reference: _Reference) -> Context:
         params, monitoring = self.params, spec.monitoring
-        base = {"output": OUTPUT, "output_meaning": OUTPUT_MEANING, "method": METHOD,
-                "unit": "mean |SHAP| in logit units", "background_size": fitted.background_size,
-                "explained_rows": explanation.n, "reference_rows": reference.n,
-                "max_additivity_error": max(explanation.max_additivity_error,
-                                            reference.max_additivity_error),
-                "additivity_tolerance": ADDITIVITY_TOLERANCE, "device": fitted.device,
+        target = explain_target(spec)
+        both = (found, reference.attributions)
+        base = {**fitted.method.details(fitted), "output": target.unit(spec),
+                "output_meaning": target.meaning(spec), "targets": list(target.names(spec)),
+                "unit": f"mean |attribution| in {target.unit(spec)} units",
+                "explained_rows": found.n, "skipped_rows": found.skipped,
+                "reference_rows": reference.attributions.n,
+                **completeness_summary(both, fitted.bound, target.names(spec)),
+                "ms_per_row": round(1000 * found.seconds / max(found.n, 1), 3),
+                "evaluations_per_row": found.evaluations, "device": fitted.model.device,
                 "seed": params.seed}
         replicates = monitoring.bootstrap if params.bootstrap is None else params.bootstrap
-        return _Context(features=explanation.feature_names, replicates=replicates,
-                        confidence=params.confidence, min_n=monitoring.min_group_size,
-                        seed=params.seed, base=base)
+        return Context(features=tuple(spec.features), replicates=replicates,
+                       confidence=params.confidence, min_n=monitoring.min_group_size,
+                       seed=params.seed, base=base)
 
 
 def failed_rows(spec: ModelSpec, *, status: RowStatus, reason: str,
@@ -171,94 +174,23 @@ def failed_rows(spec: ModelSpec, *, status: RowStatus, reason: str,
             for name in names]
 
 
-def _reference_importance(fitted: FittedExplainer, loaded: "LoadedModel", window: WindowData,
-                          *, size: int) -> _Reference:
-    """Importance over an independent seeded sample of the reference, once per
-    explainer and sample size."""
+def _reference_importance(fitted: Fitted, window: WindowData, *, size: int) -> _Reference:
+    """Decision importance over an independent seeded sample of the reference, once per
+    fitted method and sample size."""
     key = ("reference_importance", size)
     if key not in fitted.memo:
         rows = sample_frame(window.reference, size=size, seed=fitted.seed,
                             key="explain:reference")
-        explanation = explain_rows(fitted, loaded, rows)
-        fitted.memo[key] = _Reference(explanation.importance(), explanation.n,
-                                      explanation.max_additivity_error)
+        found = explain_frame(fitted, rows)
+        fitted.memo[key] = _Reference(np.abs(found.decision_values()).mean(axis=0), found)
     return fitted.memo[key]
 
 
-def bootstrap_importance(abs_values: np.ndarray, *, replicates: int,
-                         rng: np.random.Generator) -> np.ndarray:
-    """``[replicates, n_features]`` mean |SHAP| of rows resampled with replacement
-    (multinomial row weights, so memory grows with rows, not rows x features)."""
-    n = len(abs_values)
-    if n == 0 or replicates == 0:
-        return np.zeros((replicates, abs_values.shape[1]))
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=replicates)
-    return weights @ abs_values / n
-
-
-def _importance_rows(ctx: _Context, values: np.ndarray, grouping: Grouping) -> list[MetricRow]:
-    rows = []
-    for group in range(len(grouping.values)):
-        segment = grouping.segment(group)
-        part = values[grouping.codes == group]
-        importance = np.abs(part).mean(axis=0)
-        draws = bootstrap_importance(np.abs(part), replicates=ctx.replicates,
-                                     rng=make_rng(ctx.seed, f"explain:{segment}"))
-        ranks = _rank_order(importance)
-        for j, feature in enumerate(ctx.features):
-            low, high, _ = percentile_interval(draws[:, j], estimate=float(importance[j]),
-                                               confidence=ctx.confidence)
-            details = {**ctx.base, "rank": ranks[j], "mean_shap": float(part[:, j].mean()),
-                       "ci_method": "bootstrap" if ctx.replicates else "none",
-                       "confidence": ctx.confidence, "bootstrap_replicates": ctx.replicates}
-            rows.append(figure_row(IMPORTANCE.format(feature=feature), segment=segment,
-                                   value=float(importance[j]), n=len(part), min_n=ctx.min_n,
-                                   interval=(low, high), details=details))
-    return rows
-
-
-def _shift_row(ctx: _Context, explanation: Explanation, reference: _Reference) -> MetricRow:
-    window = explanation.importance()
-    shift = 1.0 - float(spearman(window[None, :], reference.importance)[0])
-    draws = bootstrap_importance(np.abs(explanation.values), replicates=ctx.replicates,
-                                 rng=make_rng(ctx.seed, "explain:attribution_shift"))
-    estimate = shift if np.isfinite(shift) else None
-    low, high, used = percentile_interval(1.0 - spearman(draws, reference.importance),
-                                          estimate=estimate, confidence=ctx.confidence)
-    top_window, top_reference = _top(ctx.features, window), _top(ctx.features, reference.importance)
-    overlap = [f for f in top_window if f in top_reference]
-    details = {**ctx.base, "spearman": None if estimate is None else 1.0 - shift,
-               "top_window": top_window, "top_reference": top_reference,
-               "top_overlap": overlap, "top_overlap_share": len(overlap) / max(len(top_window), 1),
-               "importance_window": dict(zip(ctx.features, map(float, window))),
-               "importance_reference": dict(zip(ctx.features, map(float, reference.importance))),
-               "ci_method": "bootstrap over the window sample's rows (reference fixed)",
-               "confidence": ctx.confidence, "bootstrap_valid": used}
-    return figure_row(SHIFT, segment="all", value=shift, n=explanation.n, min_n=ctx.min_n,
-                      interval=(low, high), details=details, undefined=SHIFT_UNDEFINED)
-
-
-def spearman(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of ``rows`` ``[k, F]`` with ``reference`` ``[F]``
-    (Pearson on average ranks, as scipy's ``spearmanr``); NaN where a side is constant."""
-    from scipy.stats import rankdata
-
-    a = rankdata(rows, axis=1)
-    b = rankdata(reference)
-    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean()
-    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scale > 0, (a @ b) / np.where(scale > 0, scale, 1.0), np.nan)
-
-
-def _rank_order(importance: np.ndarray) -> list[int]:
-    """1 for the most important feature, 2 for the next, ... (ties by feature order)."""
-    order = np.argsort(-importance, kind="stable")
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(1, len(order) + 1)
-    return ranks.tolist()
-
-
-def _top(features: tuple[str, ...], importance: np.ndarray) -> list[str]:
-    order = np.argsort(-importance, kind="stable")[:TOP_K]
-    return [features[j] for j in order]
+def _incomplete(fitted: Fitted, *parts: Attributions) -> str:
+    """The reason when some explained row misses its completeness bound, else ''."""
+    bad = sum(int((~p.within_bound()).sum()) for p in parts)
+    if not bad:
+        return ""
+    worst = max(float(p.errors.max()) if p.n else 0.0 for p in parts)
+    return INCOMPLETE.format(bad=bad, n=sum(p.n for p in parts), error=worst,
+                             bound=float(fitted.bound.max()), method=fitted.method.name)

@@ -68,12 +68,12 @@ def split_prediction(record: dict[str, Any], input_columns: list[str]) -> tuple[
 
 
 def explain(home: Home, model: str, version: int, inputs: dict[str, Any]) -> dict[str, Any]:
-    """``raigov.monitors.shap_explainer.explain_prediction`` on the version's artifact."""
+    """``raigov.monitors.explain_one.explain_prediction`` on the version's artifact."""
     from raigov.models.registry import get_model
-    from raigov.monitors.shap_explainer import explain_prediction
+    from raigov.monitors.explain_one import explain_prediction
 
     registered = get_model(home, model, version)
-    return explain_prediction(registered.artifact_dir, inputs,
+    return explain_prediction(registered.artifact_dir, inputs, spec=registered.spec,
                               reference=registered.load_reference())
 
 

@@ -1,7 +1,8 @@
-"""ExplainMonitor and the SHAP helpers on the real demo models: additivity in logit space
-for every explained row, per-feature sums that keep it, importance checked against
-models whose answer is known without SHAP (a zeroed input, a linear model), attribution
-shift, per-group rows and the single-prediction explanation."""
+"""ExplainMonitor on the real demo models, whose built-in TabularMLP keeps shap's
+DeepExplainer: additivity in logit space for every explained row, per-feature sums that
+keep it, importance checked against models whose answer is known without SHAP (a zeroed
+input, a linear model), attribution shift, per-group rows and the single-prediction
+explanation; a module DeepExplainer cannot see through gets integrated gradients."""
 
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ from raigov.models.demo_models import DemoModel, build_demo_model
 from raigov.models.tabular import TabularMLP, TrainedModel
 from raigov.monitors.base import MONITORS, MetricRow, WindowData
 from raigov.monitors.catalog import metric_info
-from raigov.monitors.explain import (EXPLAINER_UNAVAILABLE, NO_ARTIFACT, UNSUPPORTED_OUTPUT_KIND,
-                              ExplainMonitor, spearman)
-from raigov.monitors import shap_explainer
-from raigov.monitors.shap_explainer import (ADDITIVITY_TOLERANCE, FittedExplainer, build_explainer,
-                                     clear_explainer_cache, explain_prediction, explain_rows)
+from raigov.monitors import attribution_methods
+from raigov.monitors.attribution_methods import Attributions, Fitted, choose_method, explain_frame
+from raigov.monitors.explain import (EXPLAINER_UNAVAILABLE, INCOMPLETE, UNSUPPORTED_OUTPUT_KIND,
+                                     ExplainMonitor, spearman)
+from raigov.monitors.explain_cache import clear_explainer_cache
+from raigov.monitors.explain_model import NO_NETWORK, load_explainable
+from raigov.monitors.explain_one import explain_prediction
+from raigov.monitors.shap_explainer import ADDITIVITY_TOLERANCE
 from raigov.errors import ConfigError
 
 START = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
@@ -77,6 +81,19 @@ def by_key(rows: list[MetricRow]) -> dict[tuple[str, str], MetricRow]:
     return {(row.metric, row.segment): row for row in rows}
 
 
+def build_explainer(saved: Saved, reference: pd.DataFrame, *, seed: int, background_size: int,
+                    artifact: Path | None = None, method: str = "auto") -> Fitted:
+    model = load_explainable(artifact or saved.artifact, saved.demo.spec, device="cpu")
+    return choose_method(model, method).fit(model, reference, background_size=background_size,
+                                            seed=seed)
+
+
+def logit_values(found: Attributions) -> np.ndarray:
+    """``[n, F]`` attributions to the one logit of a binary model."""
+    assert found.values.shape[1] == 1
+    return found.values[:, 0, :]
+
+
 def module_logits(module: nn.Module, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return module(torch.from_numpy(x)).double().numpy().ravel()
@@ -100,45 +117,43 @@ def save_variant(saved: Saved, module: nn.Module, directory: Path, *,
 def test_shap_values_add_up_to_the_logit_for_every_explained_row(
         name: str, request: pytest.FixtureRequest) -> None:
     saved: Saved = request.getfixturevalue(name)
-    loaded = load_artifact(saved.artifact, device="cpu")
-    fitted = build_explainer(loaded, saved.demo.reference, seed=0, background_size=BACKGROUND)
+    fitted = build_explainer(saved, saved.demo.reference, seed=0, background_size=BACKGROUND)
     rows = saved.demo.heldout.sample(n=SAMPLE, random_state=1)
-    explanation = explain_rows(fitted, loaded, rows)
+    found = explain_frame(fitted, rows)
     logits = module_logits(saved.demo.trained.module,
                            saved.demo.trained.preprocessor.transform(rows))
-    errors = np.abs(explanation.base_value + explanation.values.sum(axis=1) - logits)
-    assert explanation.values.shape == (SAMPLE, len(saved.demo.spec.features))
+    errors = np.abs(found.baseline[0] + logit_values(found).sum(axis=1) - logits)
+    assert fitted.method.name == "deep_shap"
+    assert logit_values(found).shape == (SAMPLE, len(saved.demo.spec.features))
     assert errors.max() < ADDITIVITY_TOLERANCE
-    assert explanation.max_additivity_error == pytest.approx(errors.max(), abs=1e-6)
-    assert explanation.output == "logit" and explanation.additive
+    assert found.errors.max() == pytest.approx(errors.max(), abs=1e-6)
+    assert found.within_bound().all() and found.bound[0] == ADDITIVITY_TOLERANCE
 
 
 def test_the_base_value_is_the_mean_logit_of_the_background(credit: Saved) -> None:
     reference = credit.demo.reference  # 700 rows: all of them are the background
-    loaded = load_artifact(credit.artifact, device="cpu")
-    fitted = build_explainer(loaded, reference, seed=0, background_size=len(reference))
-    explanation = explain_rows(fitted, loaded, credit.demo.heldout.head(3))
+    fitted = build_explainer(credit, reference, seed=0, background_size=len(reference))
+    found = explain_frame(fitted, credit.demo.heldout.head(3))
     score = reference["score"].to_numpy()
     assert fitted.background_size == len(reference)
-    assert explanation.base_value == pytest.approx(np.log(score / (1 - score)).mean(), abs=1e-4)
-    assert explanation.max_additivity_error < ADDITIVITY_TOLERANCE
+    assert found.baseline[0] == pytest.approx(np.log(score / (1 - score)).mean(), abs=1e-4)
+    assert found.errors.max() < ADDITIVITY_TOLERANCE
 
 
 def test_per_feature_values_are_the_sums_of_their_encoded_columns(credit: Saved) -> None:
-    loaded = load_artifact(credit.artifact, device="cpu")
-    fitted = build_explainer(loaded, credit.demo.reference, seed=3, background_size=BACKGROUND)
-    explanation = explain_rows(fitted, loaded, credit.demo.heldout.head(40))
+    fitted = build_explainer(credit, credit.demo.reference, seed=3, background_size=BACKGROUND)
+    found = explain_frame(fitted, credit.demo.heldout.head(40))
     names = tuple(credit.demo.trained.preprocessor.encoded_names)
-    assert explanation.encoded_values.shape == (40, len(names))
-    claimed = [k for f in explanation.feature_names for k in encoded_columns_of(f, names)]
+    encoded, values = found.input_values[:, 0, :], logit_values(found)
+    assert encoded.shape == (40, len(names))
+    features = credit.demo.spec.features
+    claimed = [k for f in features for k in encoded_columns_of(f, names)]
     assert sorted(claimed) == list(range(len(names)))  # each column counted exactly once
-    for j, feature in enumerate(explanation.feature_names):
+    for j, feature in enumerate(features):
         columns = encoded_columns_of(feature, names)
-        np.testing.assert_allclose(explanation.values[:, j],
-                                   explanation.encoded_values[:, columns].sum(axis=1),
+        np.testing.assert_allclose(values[:, j], encoded[:, columns].sum(axis=1),
                                    rtol=0, atol=1e-12)
-    np.testing.assert_allclose(explanation.values.sum(axis=1),
-                               explanation.encoded_values.sum(axis=1), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(values.sum(axis=1), encoded.sum(axis=1), rtol=0, atol=1e-9)
 
 
 def test_a_feature_whose_first_layer_weights_are_zero_gets_zero_importance(
@@ -163,16 +178,16 @@ def test_a_linear_model_gets_the_closed_form_shapley_values(credit: Saved,
     with torch.no_grad():
         module.layers[0].weight[:] = torch.from_numpy(weights).float()[None, :]
     artifact = save_variant(credit, module, tmp_path / "linear")
-    loaded = load_artifact(artifact, device="cpu")
-    fitted = build_explainer(loaded, reference, seed=0, background_size=len(reference))
+    fitted = build_explainer(credit, reference, seed=0, background_size=len(reference),
+                             artifact=artifact)
     rows = credit.demo.heldout.head(20)
-    explanation = explain_rows(fitted, loaded, rows)
+    found = explain_frame(fitted, rows)
     # Shapley values of w.x with a background distribution: w_k (x_k - mean_k)
     expected = weights * (pre.transform(rows) - pre.transform(reference).mean(axis=0))
-    np.testing.assert_allclose(explanation.encoded_values, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(found.input_values[:, 0, :], expected, rtol=1e-5, atol=1e-5)
     by_feature = np.stack([expected[:, c].sum(axis=1) for c in pre.feature_slices.values()], 1)
     assert list(np.argsort(-np.abs(by_feature).mean(axis=0))) == list(
-        np.argsort(-explanation.importance()))
+        np.argsort(-np.abs(logit_values(found)).mean(axis=0)))
 
 
 def test_attribution_shift_is_near_zero_on_the_reference_and_large_after_a_shift(
@@ -216,8 +231,8 @@ def test_importance_rows_exist_for_every_feature_and_every_sensitive_group(
         sizes = {r.segment: r.n for r in importance if r.segment.startswith(f"{column}=")}
         assert sum(sizes.values()) == 200
     for row in importance:
-        assert row.details["output"] == "logit"
-        assert row.details["max_additivity_error"] < ADDITIVITY_TOLERANCE
+        assert row.details["output"] == "logit" and row.details["method"] == "deep_shap"
+        assert row.details["max_completeness_error"] < ADDITIVITY_TOLERANCE
         assert row.ci_low <= row.value <= row.ci_high
         small = row.n < income.demo.spec.monitoring.min_group_size
         assert row.status == ("insufficient_data" if small else "ok")
@@ -227,41 +242,47 @@ def test_importance_rows_exist_for_every_feature_and_every_sensitive_group(
 def test_explain_prediction_contributions_sum_to_the_logit_minus_the_base_value(
         credit: Saved, monkeypatch: pytest.MonkeyPatch) -> None:
     builds: list[int] = []
+    original = attribution_methods.DeepShap.fit
 
-    def counting_build(*args: object, **kwargs: object) -> FittedExplainer:
+    def counting_fit(*args: object, **kwargs: object) -> Fitted:
         builds.append(1)
-        return build_explainer(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(shap_explainer, "build_explainer", counting_build)
+    monkeypatch.setattr(attribution_methods.DeepShap, "fit", counting_fit)
     clear_explainer_cache()
     row = credit.demo.heldout.iloc[7]
-    first = explain_prediction(credit.artifact, row, reference=credit.demo.reference)
-    shap_values = [c["shap"] for c in first["contributions"]]
+    spec = credit.demo.spec
+    first = explain_prediction(credit.artifact, row, spec=spec, reference=credit.demo.reference)
+    shap_values = [c["contribution"] for c in first["contributions"]]
     assert sum(shap_values) == pytest.approx(first["logit"] - first["base_value"], abs=1e-4)
+    assert first["output_value"] == first["logit"] and first["baseline"] == first["base_value"]
     assert [abs(v) for v in shap_values] == sorted((abs(v) for v in shap_values), reverse=True)
     assert {c["feature"] for c in first["contributions"]} == set(credit.demo.spec.features)
     assert first["probability"] == pytest.approx(
         float(credit.demo.trained.predict_proba(row.to_frame().T)[0]), abs=1e-6)
+    assert first["prediction"]["score"] == pytest.approx(first["probability"])
     assert first["inputs"]["duration"] == row["duration"] and first["output"] == "logit"
-    assert first["max_additivity_error"] < ADDITIVITY_TOLERANCE
-    second = explain_prediction(credit.artifact, row.to_dict(),
+    assert first["completeness_error"] < ADDITIVITY_TOLERANCE == first["completeness_bound"]
+    second = explain_prediction(credit.artifact, row.to_dict(), spec=spec,
                                 reference=credit.demo.reference.copy())
     assert second == first and len(builds) == 1  # the second call used the cache
 
 
-def test_a_window_without_an_artifact_gives_error_rows_with_the_reason(credit: Saved) -> None:
+def test_a_window_without_an_artifact_gives_insufficient_data_rows_with_the_reason(
+        credit: Saved) -> None:
     empty = dataclasses.replace(window(credit, credit.demo.heldout), artifact_dir=None)
     rows = ExplainMonitor().run(empty)
     assert {row.metric for row in rows} == {
         *(f"explain.importance.{f}" for f in credit.demo.spec.features),
         "explain.attribution_shift"}
-    assert all(r.status == "error" and r.value is None for r in rows)
-    assert all(r.details["reason"] == NO_ARTIFACT for r in rows)
+    assert {r.status for r in rows} == {"insufficient_data"}
+    assert all(r.value is None for r in rows)
+    assert {r.details["reason"] for r in rows} == {NO_NETWORK.format(model="credit-risk")}
 
 
 def test_an_artifact_that_cannot_be_loaded_gives_error_rows(credit: Saved,
                                                             tmp_path: Path) -> None:
-    (tmp_path / "weights.pt").write_bytes(b"not a state dict")  # a network, but no architecture
+    (tmp_path / "weights.pt").write_bytes(b"not weights")  # an artifact, broken
     rows = ExplainMonitor().run(window(credit, credit.demo.heldout, artifact=tmp_path))
     prefix = EXPLAINER_UNAVAILABLE.split("{")[0]
     assert all(r.status == "error" and r.details["reason"].startswith(prefix) for r in rows)
@@ -269,7 +290,8 @@ def test_an_artifact_that_cannot_be_loaded_gives_error_rows(credit: Saved,
 
 
 class FunctionalReluMLP(nn.Module):
-    """A ReLU called as a function: DeepExplainer cannot see it, so it is not additive."""
+    """A ReLU called as a function: DeepExplainer cannot see it, so it is not additive;
+    integrated gradients are."""
 
     def __init__(self, n_inputs: int) -> None:
         super().__init__()
@@ -279,18 +301,43 @@ class FunctionalReluMLP(nn.Module):
         return self.last(torch.relu(self.first(x)))
 
 
-def test_explanations_that_miss_the_logit_become_error_rows(credit: Saved,
-                                                            tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def functional(credit: Saved, tmp_path_factory: pytest.TempPathFactory) -> Path:
     register_architecture("test_functional_relu_mlp", FunctionalReluMLP)
     torch.manual_seed(0)
-    module = FunctionalReluMLP(credit.demo.trained.preprocessor.n_encoded).eval()
-    module.params = {"n_inputs": credit.demo.trained.preprocessor.n_encoded}
-    artifact = save_variant(credit, module, tmp_path / "functional",
-                            architecture="test_functional_relu_mlp")
-    rows = monitor(sample_size=20).run(window(credit, credit.demo.heldout, artifact=artifact))
+    n_inputs = credit.demo.trained.preprocessor.n_encoded
+    module = FunctionalReluMLP(n_inputs).eval()
+    module.params = {"n_inputs": n_inputs}
+    return save_variant(credit, module, tmp_path_factory.mktemp("functional"),
+                        architecture="test_functional_relu_mlp")
+
+
+def test_a_module_deepexplainer_cannot_see_through_gets_integrated_gradients(
+        credit: Saved, functional: Path) -> None:
+    rows = monitor(sample_size=40).run(window(credit, credit.demo.heldout, artifact=functional))
+    assert {r.status for r in rows} <= {"ok", "insufficient_data"}
+    shift = rows[-1]
+    assert shift.details["method"] == "integrated_gradients"
+    bound = shift.details["completeness_bound"]["good"]
+    assert 0 < shift.details["max_completeness_error"] <= bound
+    fitted = build_explainer(credit, credit.demo.reference, seed=0, background_size=BACKGROUND,
+                             artifact=functional)
+    rows_in = credit.demo.heldout.head(40)
+    found = explain_frame(fitted, rows_in)
+    module = load_artifact(functional, device="cpu").module
+    logits = module_logits(module, credit.demo.trained.preprocessor.transform(rows_in))
+    base = module_logits(module, fitted.baseline_input[None, :])[0]
+    errors = np.abs(base + logit_values(found).sum(axis=1) - logits)
+    assert errors.max() <= bound
+
+
+def test_deepexplainer_forced_on_it_misses_the_logit_and_gives_error_rows(
+        credit: Saved, functional: Path) -> None:
+    rows = monitor(sample_size=20, method="deep_shap").run(
+        window(credit, credit.demo.heldout, artifact=functional))
     assert all(r.status == "error" and r.value is None for r in rows)
-    assert rows[0].details["max_additivity_error"] > ADDITIVITY_TOLERANCE
-    assert rows[0].details["reason"].startswith("SHAP values do not add up to the model's logit")
+    assert rows[0].details["max_completeness_error"] > ADDITIVITY_TOLERANCE
+    assert rows[0].details["reason"].startswith(INCOMPLETE.split("{")[0])
 
 
 def test_spearman_matches_scipy_including_ties() -> None:
@@ -302,11 +349,13 @@ def test_spearman_matches_scipy_including_ties() -> None:
     assert np.isnan(spearman(rows[:1], np.ones(12))[0])
 
 
-def test_the_monitor_is_registered_and_rejects_non_binary_models(credit: Saved) -> None:
+def test_the_monitor_is_registered_and_rejects_a_kind_without_an_explained_output(
+        credit: Saved) -> None:
     assert MONITORS["explain"] is ExplainMonitor
-    spec = credit.demo.spec.model_copy(update={"output_kind": "regression"})
+    assert ExplainMonitor.output_kinds == ("binary", "multiclass", "regression")
+    spec = credit.demo.spec.model_copy(update={"output_kind": "ranking"})
     frame = window(credit, credit.demo.heldout)
     with pytest.raises(ConfigError) as info:
         ExplainMonitor().run(dataclasses.replace(frame, spec=spec))
-    assert str(info.value) == UNSUPPORTED_OUTPUT_KIND.format(model="credit-risk",
-                                                            kind="regression")
+    assert str(info.value) == UNSUPPORTED_OUTPUT_KIND.format(
+        kind="ranking", model="credit-risk", kinds=["binary", "multiclass", "regression"])
