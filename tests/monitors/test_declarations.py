@@ -29,7 +29,7 @@ def test_the_catalog_is_every_registered_familys_declarations_then_the_runners_o
     families = load_builtin_monitors()
     declared = [info for cls in families.values() for info in cls.metrics]
     assert list(metrics()) == declared + list(RUNNER_METRICS)
-    assert [f for f in families][:5] == ["quality", "drift", "performance", "fairness", "explain"]
+    assert {"quality", "drift", "performance", "fairness", "explain"} <= set(families)
     assert metric_names()[-1] == "monitor.error"
 
 
