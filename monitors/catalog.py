@@ -4,19 +4,15 @@ what ``raigov metrics`` lists. Names with a ``<feature>`` part are patterns."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from raigov.monitors.drift_outputs import OUTPUT_DRIFT_METRICS
+from raigov.monitors.fairness_multiclass import MULTICLASS_FAIRNESS_METRICS
+from raigov.monitors.fairness_regression import REGRESSION_FAIRNESS_METRICS
+from raigov.monitors.metric_info import MetricInfo
+from raigov.monitors.performance_multiclass import MULTICLASS_METRICS
+from raigov.monitors.performance_regression import REGRESSION_METRICS
 
-@dataclass(frozen=True)
-class MetricInfo:
-    name: str
-    meaning: str
-    higher_is_better: bool | None = None
-    needs_labels: bool = False
-
-    @property
-    def family(self) -> str:
-        return self.name.split(".", 1)[0]
+__all__ = ["METRICS", "MetricInfo", "metric_info", "metric_names"]
 
 
 _RATES = {
@@ -85,6 +81,9 @@ METRICS: tuple[MetricInfo, ...] = tuple({m.name: m for m in [
                "(DeepExplainer on the model's logit); segment all and per sensitive group", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),
+    # the multiclass and regression kinds (each monitor module declares its own)
+    *MULTICLASS_METRICS, *REGRESSION_METRICS, *MULTICLASS_FAIRNESS_METRICS,
+    *REGRESSION_FAIRNESS_METRICS, *OUTPUT_DRIFT_METRICS,
 ]}.values())
 
 _PATTERNS = [(m, re.compile("^" + re.escape(m.name).replace(re.escape("<feature>"), r"[^\s]+") + "$"))
