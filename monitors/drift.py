@@ -47,6 +47,8 @@ MISSING_IN_REFERENCE = "column {column!r} is not in the reference data"
 NO_VALUES = "column {column!r} has no usable value (all missing or infinite) in the {side}"
 NOT_NUMBERS = "column {column!r} is declared numerical but holds other values: {error}"
 NO_FEATURES_TESTED = "no input column could be tested for drift"
+NO_REFERENCE_RESIDUALS = ("the reference data has no y_true and value to take residuals of; "
+                          "register a reference with the true values to test residual drift")
 # Evidently stattests whose score is a p-value (drift when small); the rest are distances.
 P_VALUE_METHODS = frozenset({"anderson", "chisquare", "cramer_von_mises", "empirical_mmd",
                              "es", "fisher_exact", "g_test", "ks", "mannw", "t_test", "TVD",
@@ -142,6 +144,8 @@ def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
     if series is None:
         return Skipped(column, "error", MISSING_IN_WINDOW.format(column=column))
     entry = profile["columns"].get(column)
+    if entry is None and column == RESIDUAL_COLUMN:
+        return Skipped(column, "insufficient_data", NO_REFERENCE_RESIDUALS)
     if entry is None:
         return Skipped(column, "error", MISSING_IN_REFERENCE.format(column=column))
     try:
