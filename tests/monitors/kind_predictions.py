@@ -3,8 +3,8 @@ with the predictions of scikit-learn models trained on Adult train, as window fr
 in the lake's contract (``label``, ``score``, ``probabilities``, ``value``, ``y_true``),
 and a helper that wraps them into a ``WindowData`` with a real ``ModelSpec``.
 
-- multiclass: ``relationship`` (6 classes) from the other inputs (not sex or race),
-  a multinomial logistic regression;
+- multiclass: ``relationship`` (6 classes) from the other inputs (race not among them),
+  a multinomial logistic regression that sees sex (a husband is a man);
 - regression: ``hours_per_week`` from the other inputs, a ridge regression.
 
 A seeded 20 % of rows have no label yet (``y_true`` NaN)."""
@@ -31,7 +31,7 @@ UNLABELLED_SHARE = 0.2
 START = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
 CLASSES = ("Husband", "Not-in-family", "Other-relative", "Own-child", "Unmarried", "Wife")
 MC_NUMERIC = ("age", "education_num", "hours_per_week", "capital_gain", "capital_loss")
-MC_CATEGORICAL = ("workclass", "marital_status", "occupation")
+MC_CATEGORICAL = ("workclass", "marital_status", "occupation", "sex")
 RG_NUMERIC = ("age", "education_num", "capital_gain", "capital_loss")
 RG_CATEGORICAL = ("workclass", "marital_status", "occupation", "relationship")
 
@@ -69,7 +69,7 @@ def multiclass_predictions(*, seed: int = 7) -> pd.DataFrame:
     model.fit(_inputs(train, MC_NUMERIC, MC_CATEGORICAL), train["relationship"].astype(str))
     assert tuple(model.classes_) == CLASSES
     proba = model.predict_proba(_inputs(test, MC_NUMERIC, MC_CATEGORICAL))
-    frame = test[list(MC_NUMERIC + MC_CATEGORICAL + SENSITIVE)].copy()
+    frame = test[list(dict.fromkeys(MC_NUMERIC + MC_CATEGORICAL + SENSITIVE))].copy()
     frame["label"] = proba.argmax(axis=1).astype(np.int64)
     frame["score"] = proba.max(axis=1)
     frame["probabilities"] = list(proba)
