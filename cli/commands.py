@@ -119,7 +119,7 @@ def _when(value: str | None):
 
 @main.group()
 def monitor() -> None:
-    """Compute monitors on captured traffic."""
+    """Compute monitors on captured traffic and read their rows."""
 
 
 @monitor.command("run")
@@ -306,10 +306,12 @@ def demo(home: str | None, days: int | None, seed: int | None, no_dashboard: boo
 def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
     from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.monitor import monitor_show
     from raigov.cli.reports import card, report
 
     for command in (dashboard, users, card, report):
         main.add_command(command)
+    monitor.add_command(monitor_show)
 
 
 _register_area_commands()
