@@ -124,7 +124,7 @@ def _when(value: str | None):
 
 @main.group()
 def monitor() -> None:
-    """Compute monitors on captured traffic."""
+    """Compute monitors on captured traffic and read their rows."""
 
 
 @monitor.command("run")
@@ -173,6 +173,12 @@ def _stderr_console():
 @click.option("--label", default=None, help="With --data: the ground-truth column.")
 @click.option("--prediction", default=None, help="With --data: the predicted-class column.")
 @click.option("--score", default=None, help="With --data: the score column (optional).")
+@click.option("--kind", default="binary", show_default=True,
+              help="With --data: the model's output kind (binary, multiclass, regression).")
+@click.option("--probabilities", default=None,
+              help="With --data, multiclass: prefix of the per-class probability columns.")
+@click.option("--classes", default=None,
+              help="With --data, multiclass: the class names in order, comma-separated.")
 @click.option("--sensitive", multiple=True, help="With --data: a sensitive column (repeatable).")
 @click.option("--intersection", multiple=True,
               help="With --data: sensitive columns joined by '&', e.g. sex&race (repeatable).")
@@ -187,7 +193,8 @@ def _stderr_console():
 @translate_errors
 def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | None,
                  window: str | None, data: str | None, label: str | None,
-                 prediction: str | None, score: str | None, sensitive: tuple[str, ...],
+                 prediction: str | None, score: str | None, kind: str,
+                 probabilities: str | None, classes: str | None, sensitive: tuple[str, ...],
                  intersection: tuple[str, ...], min_group_size: int, fmt: str,
                  output: str | None, fail_on_insufficient: bool) -> None:
     """Judge policies; exit 0 when every rule passes or is waived, 1 when any fails,
@@ -205,7 +212,9 @@ def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | N
     else:
         result = check_data(policy_files, data=data, label=label, prediction=prediction,
                             score=score, sensitive=sensitive, min_group_size=min_group_size,
-                            intersections=tuple(tuple(i.split("&")) for i in intersection))
+                            intersections=tuple(tuple(i.split("&")) for i in intersection),
+                            kind=kind, probabilities=probabilities,
+                            classes=tuple(c.strip() for c in classes.split(",")) if classes else ())
     options = {"policies": result.policies, "fail_on_insufficient": fail_on_insufficient}
     text = render(result.findings, fmt=fmt, **options)
     if output:
@@ -307,10 +316,12 @@ def _register_area_commands() -> None:
     from raigov.cli.dashboard import dashboard, users
     from raigov.cli.explain import explain
     from raigov.cli.models import models
+    from raigov.cli.monitor import monitor_show
     from raigov.cli.reports import card, report
 
     for command in (dashboard, users, models, card, report, explain):
         main.add_command(command)
+    monitor.add_command(monitor_show)
 
 
 _register_area_commands()

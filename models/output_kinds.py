@@ -70,6 +70,12 @@ class OutputKind:
 
     name: ClassVar[str]
     is_classifier: ClassVar[bool]
+    #: the lake column whose distribution ``drift.prediction`` compares with the
+    #: reference's, and whether it is "numerical" or "categorical"
+    prediction_column: ClassVar[str]
+    prediction_drift_kind: ClassVar[str]
+    #: y_true and the prediction share a scale, so ``y_true - value`` is a residual
+    has_residuals: ClassVar[bool] = False
 
     def spec_problems(self, spec: "ModelSpec") -> list[str]:
         """What the spec lacks or holds wrongly for this kind (empty: fine)."""
@@ -111,6 +117,8 @@ def _class_index(value: object, classes: tuple[str, ...]) -> int | None:
 class BinaryKind(OutputKind):
     name = "binary"
     is_classifier = True
+    prediction_column = "score"
+    prediction_drift_kind = "numerical"
 
     def spec_problems(self, spec):
         if len(spec.classes) != 2:
@@ -146,6 +154,8 @@ class BinaryKind(OutputKind):
 class MulticlassKind(OutputKind):
     name = "multiclass"
     is_classifier = True
+    prediction_column = "label"
+    prediction_drift_kind = "categorical"
 
     def spec_problems(self, spec):
         return [] if len(spec.classes) >= 3 else [CLASSES_NEEDED.format(kind="multiclass", least=3)]
@@ -176,6 +186,9 @@ class MulticlassKind(OutputKind):
 class RegressionKind(OutputKind):
     name = "regression"
     is_classifier = False
+    prediction_column = "value"
+    prediction_drift_kind = "numerical"
+    has_residuals = True
 
     def spec_problems(self, spec):
         return [NO_CLASSES] if spec.classes else []

@@ -155,6 +155,7 @@ class MonitoringConfig(_Frozen):
     drift_share_threshold: float = Field(default=0.5, gt=0, le=1)
     explain_sample: int = Field(default=200, ge=1)
     bootstrap: int = Field(default=200, ge=0)
+    top_k: int | None = Field(default=None, ge=1)   # multiclass top-k accuracy; None: 2 for 3 classes, else 3
 
 
 class ModelSpec(_Frozen):

@@ -21,7 +21,6 @@ RUNNER_METRICS: tuple[MetricInfo, ...] = (
 _PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_]*>")
 _cache: dict[tuple[int, ...], list[tuple[MetricInfo, re.Pattern[str]]]] = {}
 
-
 def metrics() -> tuple[MetricInfo, ...]:
     """The catalog: every registered family's declared metrics, in registration order,
     then the runner's own. Imports the built-in families (plugins are loaded by the

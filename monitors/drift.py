@@ -3,7 +3,10 @@
 Per input column (features and sensitive attributes) ``drift.feature.<name>`` is the
 score of Evidently's drift test for that column (method, threshold, verdict and
 whether the score is a p-value or a distance in ``details``); ``drift.prediction`` does
-the same for the model's ``score``; ``drift.share_drifted`` is the share of tested input
+the same for the model's output (binary: ``score``; multiclass: the predicted class
+``label``, as a categorical distribution; regression: the predicted ``value``) and, for
+regression, ``drift.residual`` for ``y_true - value`` of the labelled rows against the
+reference's residuals (``raigov.monitors.drift_outputs``); ``drift.share_drifted`` is the share of tested input
 columns that drift and ``drift.dataset_drift`` is 1 when that share reaches the model's
 ``monitoring.drift_share_threshold``. ``monitoring.drift`` overrides method and
 threshold per column with Evidently's method names (``wasserstein``, ``psi``, ...).
@@ -29,7 +32,9 @@ from pydantic import BaseModel, ConfigDict
 from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 from raigov.monitors.drift_fast import (METHODS, ColumnDrift, column_drift, profile_distribution,
                                  window_distribution)
-from raigov.monitors.reference_profile import (PREDICTION_COLUMN, ColumnKind, build_reference_profile,
+from raigov.monitors.drift_outputs import (OUTPUT_DRIFT_METRICS, RESIDUAL_COLUMN, output_columns,
+                                          output_series)
+from raigov.monitors.reference_profile import (ColumnKind, build_reference_profile,
                                         check_profile, drift_columns, usable_count)
 
 if TYPE_CHECKING:
@@ -43,6 +48,8 @@ MISSING_IN_REFERENCE = "column {column!r} is not in the reference data"
 NO_VALUES = "column {column!r} has no usable value (all missing or infinite) in the {side}"
 NOT_NUMBERS = "column {column!r} is declared numerical but holds other values: {error}"
 NO_FEATURES_TESTED = "no input column could be tested for drift"
+NO_REFERENCE_RESIDUALS = ("the reference data has no y_true and value to take residuals of; "
+                          "register a reference with the true values to test residual drift")
 # Evidently stattests whose score is a p-value (drift when small); the rest are distances.
 P_VALUE_METHODS = frozenset({"anderson", "chisquare", "cramer_von_mises", "empirical_mmd",
                              "es", "fisher_exact", "g_test", "ks", "mannw", "t_test", "TVD",
@@ -76,6 +83,7 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
                "(method and threshold in details; Evidently's definitions)", None),
     MetricInfo("drift.prediction", "drift score of the model's score against the reference", None),
 )
+DECLARED_METRICS = tuple({m.name: m for m in (*DECLARED_METRICS, *OUTPUT_DRIFT_METRICS)}.values())
 
 @register_monitor
 class DriftMonitor:
@@ -88,20 +96,31 @@ class DriftMonitor:
     def run(self, window: WindowData) -> list[MetricRow]:
         columns = tested_columns(window)
         outcomes = _ENGINES[self.params.engine](window, columns)
-        features = [outcomes[name] for name in columns if name != PREDICTION_COLUMN]
+        outputs = output_columns(window.spec)
+        inputs = drift_columns(window.spec)
+        features = [outcomes[name] for name in inputs]
         engine, n = self.params.engine, len(window.frame)
         rows = [_column_row(f"drift.feature.{o.column}", o, n=n, engine=engine)
                 for o in features]
-        rows.append(_column_row("drift.prediction", outcomes[PREDICTION_COLUMN], n=n,
-                                engine=engine))
+        rows += [_column_row(metric, outcomes[column], n=n, engine=engine)
+                 for metric, (column, _kind) in outputs.items()]
         rows += _share_rows(features, window.spec.monitoring.drift_share_threshold,
                             n=n)
         return rows
 
 
 def tested_columns(window: WindowData) -> dict[str, ColumnKind]:
-    """The model's input columns and the prediction score, with their kinds."""
-    return {**drift_columns(window.spec), PREDICTION_COLUMN: "numerical"}
+    """The model's input columns and its outputs' columns, with their kinds."""
+    outputs = {column: kind for column, kind in output_columns(window.spec).values()}
+    return {**drift_columns(window.spec), **outputs}
+
+
+def _with_outputs(frame: pd.DataFrame, columns: dict[str, ColumnKind]) -> pd.DataFrame:
+    """``frame`` with the derived residual column where it is tested."""
+    if RESIDUAL_COLUMN not in columns or RESIDUAL_COLUMN in frame.columns:
+        return frame
+    residual = output_series(frame, RESIDUAL_COLUMN)
+    return frame if residual is None else frame.assign(**{RESIDUAL_COLUMN: residual})
 
 
 def _override(window: WindowData, column: str) -> tuple[str | None, float | None]:
@@ -134,13 +153,16 @@ def _fast_outcomes(window: WindowData, columns: dict[str, ColumnKind]) -> dict[s
 
 def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
                  kind: ColumnKind) -> Outcome:
-    if column not in window.frame.columns:
+    series = output_series(window.frame, column)
+    if series is None:
         return Skipped(column, "error", MISSING_IN_WINDOW.format(column=column))
     entry = profile["columns"].get(column)
+    if entry is None and column == RESIDUAL_COLUMN:
+        return Skipped(column, "insufficient_data", NO_REFERENCE_RESIDUALS)
     if entry is None:
         return Skipped(column, "error", MISSING_IN_REFERENCE.format(column=column))
     try:
-        cur = window_distribution(window.frame[column], kind=kind)
+        cur = window_distribution(series, kind=kind)
     except (TypeError, ValueError) as error:
         return Skipped(column, "error", NOT_NUMBERS.format(column=column, error=error))
     ref = profile_distribution(entry)
@@ -160,7 +182,8 @@ def _evidently_stattest(window: WindowData, column: str, kind: ColumnKind, metho
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
 
-    ref, cur = (_clean(frame[column]) for frame in (window.reference, window.frame))
+    ref, cur = (_clean(output_series(frame, column))
+                for frame in (window.reference, window.frame))
     column_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
     test = get_stattest(ref, cur, column_type, method)
     result = test(ref, cur, column_type, threshold)
@@ -177,6 +200,8 @@ def _clean(series: pd.Series) -> pd.Series:
 
 def _evidently_outcomes(window: WindowData,
                         columns: dict[str, ColumnKind]) -> dict[str, Outcome]:
+    window = replace(window, frame=_with_outputs(window.frame, columns),
+                     reference=_with_outputs(window.reference, columns))
     outcomes: dict[str, Outcome] = {}
     for column, kind in columns.items():
         skipped = _usable(window, column, kind)
@@ -256,7 +281,10 @@ def drift_report_html(window: WindowData, *, max_rows: int | None = HTML_MAX_ROW
 
 
 def _evidently_html(window: WindowData, *, max_rows: int | None, seed: int) -> str:
-    columns = {c: k for c, k in tested_columns(window).items() if _usable(window, c, k) is None}
+    tested = tested_columns(window)
+    window = replace(window, frame=_with_outputs(window.frame, tested),
+                     reference=_with_outputs(window.reference, tested))
+    columns = {c: k for c, k in tested.items() if _usable(window, c, k) is None}
     current, reference = (f if max_rows is None or len(f) <= max_rows
                           else f.sample(max_rows, random_state=seed)
                           for f in (window.frame, window.reference))

@@ -15,7 +15,9 @@ A profile is plain JSON (``WindowData.reference_profile``; the registry can keep
                      "values": ["Federal-gov", ...], "counts": [960, ...]}}}
 
 Columns: the model's features and sensitive attributes (typed by the input schema:
-int/float numerical, str/bool categorical) and the prediction ``score``. ``n`` counts
+int/float numerical, str/bool categorical) and the outputs drift compares
+(``raigov.monitors.drift_outputs``: binary ``score``, multiclass ``label``, regression
+``value`` and, where the reference has ``y_true``, ``residual``). ``n`` counts
 the usable values (finite numbers, non-null categories): Evidently drops NaN and +-inf
 before its tests. A numerical column keeps its exact distinct values and counts while
 it has at most ``max_exact`` of them (every Evidently statistic is then exact, and a
@@ -68,11 +70,16 @@ def build_reference_profile(reference: pd.DataFrame, *, spec: "ModelSpec",
     if max_exact < SMALL_REFERENCE_ROWS:
         raise ConfigError(MAX_EXACT_TOO_SMALL.format(value=max_exact,
                                                      minimum=SMALL_REFERENCE_ROWS))
-    kinds = dict(drift_columns(spec))
-    kinds[PREDICTION_COLUMN] = "numerical"
+    from raigov.monitors.drift_outputs import output_columns, output_series
+
     columns = {name: profile_column(reference[name], kind=kind, max_exact=max_exact,
                                     quantiles=quantiles)
-               for name, kind in kinds.items() if name in reference.columns}
+               for name, kind in drift_columns(spec).items() if name in reference.columns}
+    for column, kind in output_columns(spec).values():
+        series = output_series(reference, column)
+        if series is not None:
+            columns[column] = profile_column(series, kind=kind, max_exact=max_exact,
+                                             quantiles=quantiles)
     return {"format": PROFILE_FORMAT, "rows": int(len(reference)), "columns": columns}
 
 

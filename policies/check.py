@@ -31,16 +31,19 @@ class CheckResult:
 def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: str,
                prediction: str, score: str | None, sensitive: tuple[str, ...],
                intersections: tuple[tuple[str, ...], ...] = (), min_group_size: int = 30,
-               today: dt.date | None = None) -> CheckResult:
-    """Every given policy, judged on the metrics of one data file. The policies'
-    applies_to is not consulted: naming them on the command line applies them."""
+               today: dt.date | None = None, kind: str = "binary",
+               probabilities: str | None = None, classes: tuple[str, ...] = ()) -> CheckResult:
+    """Every given policy, judged on the metrics of one data file of a ``kind`` model
+    (its columns: ``raigov.monitors.offline``). The policies' applies_to is not
+    consulted: naming them on the command line applies them."""
     from raigov.monitors.offline import run_on_file
 
     policies = load_policies(policy_files)
     result = run_on_file(data, label=label, prediction=prediction, score=score,
                          sensitive=sensitive, intersections=intersections,
                          min_group_size=min_group_size, families=("performance", "fairness"),
-                         name=Path(data).name)
+                         name=Path(data).name, kind=kind, probabilities=probabilities,
+                         classes=classes)
     findings = evaluate(policies, result.rows, model=Path(data).name, version=None,
                         window_start=None, window_end=None, today=today, sensitive=sensitive)
     return CheckResult(findings, policies, f"{data} ({result.n} rows, {result.labelled} labelled)")

@@ -212,13 +212,13 @@ def test_labels_other_than_0_and_1_are_refused_with_the_bad_values() -> None:
     assert str(caught.value) == NOT_BINARY.format(column="y_true", values=[2.0])
 
 
-def test_a_multiclass_model_is_refused_with_its_output_kind() -> None:
+def test_an_output_kind_without_a_performance_computation_is_refused_naming_the_known_ones() -> None:
     window = hand_window(min_group_size=1)
-    spec = window.spec.model_copy(update={"output_kind": "multiclass"})
+    spec = window.spec.model_copy(update={"output_kind": "ordinal"})
     with pytest.raises(ConfigError) as caught:
         PerformanceMonitor().run(dataclasses.replace(window, spec=spec))
-    assert str(caught.value) == UNSUPPORTED_OUTPUT_KIND.format(model=spec.name,
-                                                               kind="multiclass")
+    assert str(caught.value) == UNSUPPORTED_OUTPUT_KIND.format(
+        model=spec.name, kind="ordinal", known="binary, multiclass, regression")
 
 
 def test_the_monitor_is_registered_under_its_family() -> None:

@@ -15,7 +15,7 @@ from raigov.policies.schema import Policy
 
 PACKS = {p.stem: p for p in pack_paths()}
 EXPECTED_PACKS = {"fairness-four-fifths", "fairness-equalized-odds", "performance-floors",
-                  "drift-limits", "data-quality"}
+                  "drift-limits", "data-quality", "multiclass-classifier", "regressor"}
 SENSITIVE = ("sex", "race")
 COLUMNS = ("age", "hours_per_week")
 # metric -> (good value, bad value); intervals are value +- 0.03
@@ -25,6 +25,12 @@ FIGURES: dict[str, tuple[float, float]] = {
     "fairness.equal_opportunity_difference": (0.03, 0.2),
     "fairness.false_negative_rate_difference": (0.03, 0.3),
     "performance.accuracy": (0.86, 0.6),
+    "performance.f1_weighted": (0.8, 0.4),
+    "performance.top_k_accuracy": (0.97, 0.6),
+    "performance.r2": (0.4, -0.2),
+    "fairness.accuracy_ratio": (0.93, 0.6),
+    "fairness.mae_ratio": (0.93, 0.6),
+    "fairness.mean_prediction_ratio": (0.93, 0.6),
     "performance.recall": (0.7, 0.3),
     "performance.roc_auc": (0.9, 0.6),
     "performance.ece": (0.03, 0.2),
@@ -63,7 +69,7 @@ def run(policy: Policy, *, good: bool) -> list[str]:
     return [f.status for f in findings]
 
 
-def test_the_five_packs_are_shipped() -> None:
+def test_the_seven_packs_are_shipped() -> None:
     assert set(PACKS) == EXPECTED_PACKS
 
 

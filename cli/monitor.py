@@ -1,0 +1,127 @@
+"""``raigov monitor show``: a computed window's metric rows without the dashboard, as
+a table readable in 80 columns, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import click
+
+from raigov.cli.support import HOME_OPTION, translate_errors
+from raigov.cli.support import resolve_home as _home
+
+NO_WINDOWS = ("Model '{model}' v{version} has no computed window{which}: run "
+              "`raigov monitor run --model {model}` first.{hint}")
+FIELDS = ("metric", "segment", "value", "ci_low", "ci_high", "n", "status", "details")
+
+
+def _day(value: str | None):
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
+                                 param_hint="--window") from exc
+
+
+def window_rows(home, *, model: str, version: int | None, day,
+                metric: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header (model, version, window) and metric rows of one computed window:
+    the latest, or the one starting on ``day``."""
+    from raigov.errors import InputError
+    from raigov.models.registry import get_model
+    from raigov.monitors.store import read_metric_rows
+
+    registered = get_model(home, model, version)
+    frame = read_metric_rows(home, model=model, version=registered.version, metric_prefix=metric)
+    starts = sorted({ts.date().isoformat() for ts in frame["window_start"]})
+    if day is not None:
+        frame = frame[frame["window_start"].dt.date == day]
+    if frame.empty:
+        which = "" if day is None else f" starting {day}"
+        hint = f" Computed windows start on: {', '.join(starts[-5:])}." if starts else ""
+        raise InputError(NO_WINDOWS.format(model=model, version=registered.version,
+                                           which=which, hint=hint))
+    latest = frame[frame["window_start"] == frame["window_start"].max()]
+    latest = latest.sort_values(["metric", "segment"], kind="stable")
+    header = {"model": model, "version": int(registered.version),
+              "output_kind": registered.spec.output_kind,
+              "window_start": latest["window_start"].iloc[0].isoformat(),
+              "window_end": latest["window_end"].iloc[0].isoformat()}
+    return header, [_row(r) for r in latest.to_dict("records")]
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    def number(v: Any) -> float | None:
+        return None if v is None or v != v else float(v)
+    return {"metric": record["metric"], "segment": record["segment"],
+            "value": number(record["value"]), "ci_low": number(record["ci_low"]),
+            "ci_high": number(record["ci_high"]),
+            "n": None if record["n"] is None or record["n"] != record["n"] else int(record["n"]),
+            "status": record["status"], "details": record["details"] or {}}
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def render_table(header: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{header['model']} v{header['version']} ({header['output_kind']}), window "
+                  f"{header['window_start']} .. {header['window_end']}: {len(rows)} rows",
+                  markup=False, highlight=False)
+    table = Table("metric", "segment", "value", "interval", "n", "status", "details",
+                  expand=False, pad_edge=False)
+    for column in table.columns:
+        column.overflow, column.no_wrap = "ellipsis", True
+    table.columns[0].max_width, table.columns[1].max_width = 30, 22
+    table.columns[6].max_width = 24
+    for row in rows:
+        interval = ("" if row["ci_low"] is None else f"{_fmt(row['ci_low'])}..{_fmt(row['ci_high'])}")
+        details = json.dumps(row["details"], separators=(",", ":"), default=str)
+        table.add_row(row["metric"], row["segment"], _fmt(row["value"]), interval,
+                      "" if row["n"] is None else str(row["n"]), row["status"], details)
+    console.print(table)
+
+
+def render_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "details": json.dumps(row["details"], sort_keys=True,
+                                                      default=str)})
+    return out.getvalue()
+
+
+@click.command("show")
+@HOME_OPTION
+@click.option("--model", required=True, help="The model.")
+@click.option("--version", type=int, default=None, help="Its version (default: the latest).")
+@click.option("--window", default=None, help="The window starting on this date (YYYY-MM-DD); "
+              "default: the latest computed.")
+@click.option("--metric", default=None, help="Only metrics starting with this, e.g. fairness.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@translate_errors
+def monitor_show(home: str | None, model: str, version: int | None, window: str | None,
+                 metric: str | None, fmt: str) -> None:
+    """Print one computed window's metric rows (metric, segment, value, interval, n,
+    status, details): the latest window by default."""
+    header, rows = window_rows(_home(home), model=model, version=version, day=_day(window),
+                               metric=metric)
+    if fmt == "json":
+        click.echo(json.dumps({**header, "rows": rows}, indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(render_csv(rows), nl=False)
+    else:
+        render_table(header, rows)
