@@ -116,8 +116,10 @@ def _typed_inputs(frame: pd.DataFrame, spec: ModelSpec, source: str) -> pd.DataF
     typed = frame[columns].copy()
     for name in columns:
         if spec.inputs.column(name).dtype == "str":  # CSV reads "1" as 1
-            typed[name] = typed[name].map(lambda v: v if v is None or v != v or
-                                          isinstance(v, str) else str(v)).astype(object)
+            values = typed[name].astype(object)
+            missing = values.isna()   # None, NaN and pandas' NA alike
+            typed[name] = values.where(missing, values.map(
+                lambda v: v if isinstance(v, str) else str(v))).where(~missing, None)
     _check_schema(typed, spec, source)
     return typed
 

@@ -114,3 +114,16 @@ def test_the_plugins_sections_monitor_example_registers_and_runs() -> None:
         [row] = MONITORS.get("acme")().run(make_window(adult_spec(), frame, frame))
     assert (row.metric, row.n) == ("acme.mean_score", 20)
     assert row.value == pytest.approx(float(frame["score"].sum()) / 20)
+
+
+@pytest.mark.slow
+def test_the_bring_your_own_model_walkthrough_runs_as_written(tmp_path) -> None:
+    import sys
+
+    from tests.walkthrough import run_walkthrough, walkthrough_steps
+    from tests.walkthrough_checks import check_walkthrough_results
+
+    steps = walkthrough_steps(README)
+    assert [s.language for s in steps].count("python") >= 3 and any(s.serves for s in steps)
+    outputs = run_walkthrough(README, tmp_path, python=Path(sys.executable))
+    check_walkthrough_results(tmp_path, outputs)

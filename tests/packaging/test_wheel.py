@@ -49,6 +49,9 @@ def fresh_venv(wheel: Path, tmp_path_factory) -> Path:
     (purelib / "zz-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(purelib), str(wheel)], check=True, capture_output=True)
+    script = venv / "bin" / "raigov"   # what pip's console-script entry point would be
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nfrom raigov.cli import main\nmain()\n")
+    script.chmod(0o755)
     return venv
 
 
@@ -97,3 +100,19 @@ def test_the_installed_command_runs_from_the_users_directory(fresh_venv: Path, t
                             cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "fairness.demographic_parity_ratio" in result.stdout
+
+
+def test_the_readme_walkthrough_works_from_the_wheel_beside_the_users_packages(
+        fresh_venv: Path, tmp_path: Path):
+    from tests.walkthrough import run_walkthrough
+    from tests.walkthrough_checks import check_walkthrough_results
+
+    for rel, text in USER_PACKAGES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    python = fresh_venv / "bin" / "python"
+    readme = (ROOT / "README.md").read_text()
+    outputs = run_walkthrough(readme, tmp_path, python=python, env=env)
+    check_walkthrough_results(tmp_path, outputs, python=python)
+    assert (tmp_path / "models" / "__init__.py").read_text() == USER_PACKAGES["models/__init__.py"]
