@@ -37,7 +37,7 @@ from raigov.ids import uuid7
 class ServeConfig:
     durability: Durability = "sync"
     max_batch_rows: int = 512
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0      # 0: a batch is what is queued when the model is free
     seal_interval_s: float = 1.0
     spool_cap_bytes: int | None = None
     device: str | None = None
@@ -68,7 +68,8 @@ def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> Serv
 
     batcher = MicroBatcher(loaded.logits, name=name, max_batch_rows=cfg.max_batch_rows,
                            max_wait_ms=cfg.max_wait_ms, on_batch=on_batch,
-                           thread_init=lambda: _set_torch_threads(cfg.torch_threads))
+                           thread_init=lambda: _set_torch_threads(cfg.torch_threads),
+                           columns=reg.spec.features)
     probe = reg.load_reference().head(1)[list(reg.spec.input_columns)]
     return ServedModel(reg, batcher, probe)
 
@@ -194,7 +195,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
         kind = output_kind(spec)
-        outputs = kind.outputs(await served.batcher.predict(frame[list(spec.features)]), spec)
+        outputs = kind.outputs(await served.batcher.predict(frame), spec)   # batcher picks features
         latency_ms = (time.perf_counter() - started) * 1000
         table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
         try:
