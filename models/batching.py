@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from raigov.models.frames import frame_from_arrays
+
 
 @dataclass
 class _Pending:
@@ -135,4 +137,4 @@ def batch_frame(frames: list[pd.DataFrame], columns: list[str] | None) -> pd.Dat
         arrays = {c: frames[0][c].to_numpy() for c in columns}
     else:
         arrays = {c: np.concatenate([f[c].to_numpy() for f in frames]) for c in columns}
-    return pd.DataFrame(arrays, copy=False)
+    return frame_from_arrays(arrays)

@@ -12,11 +12,13 @@ Tests prove layer 2 accepts exactly the rows pandera accepts.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from raigov.models.frames import frame_from_arrays
 from raigov.models.spec import ColumnSpec, ModelSpec
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -53,9 +55,10 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
                                        type(row).__name__))
         records = [row if isinstance(row, dict) else {} for row in rows]
     checks = _checks(spec)
-    arrays = {c.name: _array(_typed_column(c, records, errors), c.dtype) for c in checks}
-    # copy=False: the arrays are ours, and pandas skips a copy and a consolidation
-    frame = pd.DataFrame(arrays, copy=False)
+    columns = _transpose(checks, records)
+    arrays = {c.name: _array(_typed_column(c, records, errors, values), c.dtype)
+              for c, values in zip(checks, columns)}
+    frame = frame_from_arrays(arrays)
     if _failures(checks, arrays, len(records)).any():
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
@@ -75,6 +78,7 @@ class _Check:
     dtype: str
     nullable: bool
     allowed: frozenset | None
+    accepted: frozenset | None     # allowed, and None when nullable
     min: float | None
     max: float | None
     spec: ColumnSpec
@@ -89,7 +93,10 @@ def _checks(spec: ModelSpec, *, every_column: bool = False) -> tuple[_Check, ...
     cached = _PLANS.get(id(spec))
     if cached is None or cached[0] is not spec:
         every = tuple(_Check(c.name, c.dtype, c.nullable,
-                             None if c.allowed is None else frozenset(c.allowed), c.min, c.max, c)
+                             None if c.allowed is None else frozenset(c.allowed),
+                             None if c.allowed is None else
+                             frozenset(c.allowed) | ({None} if c.nullable else set()),
+                             c.min, c.max, c)
                       for c in spec.inputs.columns)
         by_name = {c.name: c for c in every}
         if len(_PLANS) > 64:
@@ -98,11 +105,22 @@ def _checks(spec: ModelSpec, *, every_column: bool = False) -> tuple[_Check, ...
     return cached[2] if every_column else cached[1]
 
 
-def _typed_column(check: _Check, records: list[dict], errors: list[RowError]) -> list[Any]:
+def _transpose(checks: tuple[_Check, ...], records: list[dict]) -> list[Any]:
+    """Each column's values (``_MISSING`` where a row lacks the field): one C-level
+    pass over the rows when every row has every field, else column by column."""
+    names = [c.name for c in checks]
+    if len(names) > 1:
+        try:
+            return list(zip(*map(itemgetter(*names), records)))
+        except KeyError:
+            pass
+    return [[row.get(name, _MISSING) for row in records] for name in names]
+
+
+def _typed_column(check: _Check, records: list[dict], errors: list[RowError],
+                  values: Any) -> Any:
     """One column's values; the common case (every value of an allowed type) is one
     pass over the column, the rest is checked cell by cell."""
-    name = check.name
-    values = [row.get(name, _MISSING) for row in records]
     if set(map(type, values)) <= _EXACT_TYPES[check.dtype]:
         return values
     return [_typed_cell(check.spec, row, i, errors) for i, row in enumerate(records)]
@@ -151,6 +169,8 @@ def _failures(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray], n: int)
     for check in checks:
         values = arrays[check.name]
         numeric = check.dtype in _NUMERIC
+        if not numeric and _clean(check, set(values)):
+            continue
         numbers = values.astype(np.float64, copy=False) if numeric else values
         null = np.isnan(numbers) if numeric else pd.isna(values)
         if not check.nullable:
@@ -166,6 +186,13 @@ def _failures(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray], n: int)
                 if check.max is not None:
                     bad |= ~null & ~(numbers <= check.max)
     return bad
+
+
+def _clean(check: _Check, distinct: set) -> bool:
+    """Whether a str or bool column's distinct values pass at once (the common case)."""
+    if check.accepted is not None:
+        return distinct <= check.accepted
+    return check.nullable or not any(v is None or isinstance(v, float) for v in distinct)
 
 
 def pandera_errors(spec: ModelSpec, frame: pd.DataFrame) -> list[RowError]:
