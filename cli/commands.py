@@ -85,7 +85,9 @@ def main(ctx: click.Context) -> None:
 @click.option("--durability", type=click.Choice(["sync", "async"]), default="sync",
               show_default=True, help="sync: respond after the rows are fsynced to the spool.")
 @click.option("--max-batch-rows", default=512, show_default=True, type=int)
-@click.option("--max-wait-ms", default=2.0, show_default=True, type=float)
+@click.option("--max-wait-ms", default=0.0, show_default=True, type=float,
+              help="Hold a batch open this long for more rows (0: a batch is every request "
+                   "queued when the model is free).")
 @click.option("--spool-cap-bytes", default=None, type=int,
               help="Refuse captures (503) once the spool holds this many bytes.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")

@@ -3,11 +3,14 @@
 One :class:`CaptureWriter` per process owns one spool slot, so writers never contend.
 ``submit`` hands a batch to the committer thread and returns a future; the committer
 takes every batch waiting at that moment, appends them to the open spool file with one
-``write`` and, in ``sync`` durability, one ``fsync`` (group commit) before resolving
-their futures. ``async`` durability resolves futures at once and fsyncs every
-``group_window_s``: a crash of the machine can lose the rows of that last interval; a
-killed process loses only batches still queued in memory. A sealer thread rolls the
-spool file every ``seal_interval_s`` (or ``max_wal_bytes``) and seals it into the lake.
+``write`` and one ``fsync`` (group commit) and, in ``sync`` durability, resolves their
+futures after the ``fsync``. Batches submitted while an ``fsync`` runs form the next
+commit, so ``sync`` waits for no timer (``group_window_s``, default 0, can hold a
+commit open for more). ``async`` durability resolves futures at once and gathers a
+commit for ``group_window_s`` (default 2 ms): a crash of the machine can lose the rows
+of that last interval; a killed process loses only batches still queued in memory. A
+sealer thread rolls the spool file every ``seal_interval_s`` (or ``max_wal_bytes``) and
+seals it into the lake.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from raigov.errors import SpoolFullError
 from raigov.home import Home
 
 Durability = Literal["sync", "async"]
+ASYNC_GROUP_WINDOW_S = 0.002
 SPOOL_FULL = ("The capture spool at {path} cannot take {size} more bytes ({why}). "
               "Rows were not acknowledged; free disk space or raise the spool cap.")
 
@@ -60,13 +64,14 @@ class CaptureWriter:
     and ``close``."""
 
     def __init__(self, home: Home, *, durability: Durability = "sync",
-                 group_window_s: float = 0.002, seal_interval_s: float = 1.0,
+                 group_window_s: float | None = None, seal_interval_s: float = 1.0,
                  max_wal_bytes: int = 64 << 20, spool_cap_bytes: int | None = None) -> None:
         if durability not in ("sync", "async"):
             raise ValueError(f"durability must be 'sync' or 'async', not {durability!r}")
         self.home = home.ensure()
         self.durability = durability
-        self.group_window_s = group_window_s
+        self.group_window_s = (group_window_s if group_window_s is not None
+                               else ASYNC_GROUP_WINDOW_S if durability == "async" else 0.0)
         self.seal_interval_s = seal_interval_s
         self.max_wal_bytes = max_wal_bytes
         self.spool_cap_bytes = spool_cap_bytes
@@ -152,10 +157,10 @@ class CaptureWriter:
                 break
             batches = [first]
             deadline = time.monotonic() + self.group_window_s
-            while True:   # gather whatever arrives within the group window
+            while True:   # whatever is queued, and what arrives within the group window
                 timeout = deadline - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=max(timeout, 0)) if timeout > 0 \
+                    item = self._queue.get(timeout=timeout) if timeout > 0 \
                         else self._queue.get_nowait()
                 except queue.Empty:
                     break

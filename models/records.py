@@ -4,6 +4,7 @@ fixed types, so every segment of a model has the same schema."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,19 @@ _PROBABILITIES = pa.list_(pa.float64())
 
 
 def input_arrow_schema(spec: ModelSpec) -> list[pa.Field]:
-    return [pa.field(name, _ARROW[spec.inputs.column(name).dtype]) for name in spec.input_columns]
+    """The input columns' Arrow fields (read once per spec object: the spec's column
+    lookup is a linear search)."""
+    cached = _SCHEMAS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        if len(_SCHEMAS) > 64:
+            _SCHEMAS.clear()
+        dtypes = {c.name: c.dtype for c in spec.inputs.columns}
+        cached = _SCHEMAS[id(spec)] = (spec, [pa.field(name, _ARROW[dtypes[name]])
+                                              for name in spec.input_columns])
+    return list(cached[1])
+
+
+_SCHEMAS: dict[int, tuple[ModelSpec, list[pa.Field]]] = {}
 
 
 def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, outputs: Outputs, *,
@@ -35,20 +48,21 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
     the parts a kind has no use for are NULL."""
     n = len(inputs)
     ids = prediction_ids or uuid7_many(n)
-    now = pd.Timestamp.now(tz="UTC")
-    event = _timestamps(ts, n, default=now)
+    now = _now_us()
+    captured = pa.array(np.full(n, now), _TS)
     cols: dict[str, pa.Array] = {
         "prediction_id": pa.array(ids, pa.string()),
         "version": pa.array(np.full(n, version, dtype=np.int32)),
-        "ts": pa.array(event, _TS),
-        "captured_at": pa.array(_timestamps(now, n, default=now), _TS),
+        "ts": captured if ts is None else pa.array(_timestamps(ts, n, default=now), _TS),
+        "captured_at": captured,
         "label": _or_nulls(outputs.label, pa.int64(), n),
         "score": _or_nulls(outputs.score, pa.float64(), n),
         "value": _or_nulls(outputs.value, pa.float64(), n),
         "probabilities": _probabilities(outputs.probabilities, n),
         "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
                                                           else np.nan, dtype=float), (n,))),
-        "request_id": pa.array([request_id] * n, pa.string()),
+        "request_id": (pa.nulls(n, pa.string()) if request_id is None
+                       else pa.array([request_id] * n, pa.string())),
     }
     for f in input_arrow_schema(spec):
         cols[f.name] = _column(inputs[f.name], f.type)
@@ -75,13 +89,23 @@ def _probabilities(values: np.ndarray | None, n: int) -> pa.Array:
 def _column(values: pd.Series, typ: pa.DataType) -> pa.Array:
     """NaN and None become null; ints held as float64 (with NaN) convert exactly."""
     if pa.types.is_string(typ):
-        return pa.array([None if v is None or v != v else str(v) for v in values.to_numpy(object)],
-                        typ)
+        cells = values.to_numpy(object)
+        try:      # the common case: every cell a str, None or NaN (Arrow's own loop)
+            return pa.array(cells, typ, from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            return pa.array([None if v is None or v != v else str(v) for v in cells], typ)
     return pa.array(values.to_numpy(), typ, from_pandas=True)
 
 
-def _timestamps(ts: Any, n: int, *, default: pd.Timestamp) -> np.ndarray:
+def _now_us() -> np.datetime64:
+    """Now, in UTC microseconds (one clock read, no pandas)."""
+    return np.datetime64(time.time_ns() // 1000, "us")
+
+
+def _timestamps(ts: Any, n: int, *, default: pd.Timestamp | np.datetime64) -> np.ndarray:
     """Event times as UTC microseconds (the lake's precision; finer digits are cut)."""
+    if ts is None and isinstance(default, np.datetime64):
+        return np.full(n, default.astype("datetime64[us]"))
     if ts is None or isinstance(ts, (dt.datetime, pd.Timestamp, str)):
         one = pd.Timestamp(default if ts is None else ts)
         one = one.tz_localize("UTC") if one.tzinfo is None else one.tz_convert("UTC")

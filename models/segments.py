@@ -37,13 +37,19 @@ def seal_wal(home: Home, wal: Path) -> list[Path]:
 
 
 def _group(frames: list[Frame]) -> dict[tuple[str, str, str], list[pa.Table]]:
-    groups: dict[tuple[str, str, str], list[pa.Table]] = defaultdict(list)
+    """Rows by (lake table, model, day). The frames of one table and model are joined
+    first (without copying), so the day is computed once per group, not per frame."""
+    by_source: dict[tuple[str, str], list[pa.Table]] = defaultdict(list)
     for frame in frames:
-        column = frame.table.column(DATE_COLUMN[frame.lake_table])
-        days = pc.strftime(column, format="%Y-%m-%d")
-        for day in pc.unique(days).to_pylist():
-            mask = pc.equal(days, day)
-            groups[(frame.lake_table, frame.model, day)].append(frame.table.filter(mask))
+        by_source[(frame.lake_table, frame.model)].append(frame.table)
+    groups: dict[tuple[str, str, str], list[pa.Table]] = defaultdict(list)
+    for (lake_table, model), tables in by_source.items():
+        table = pa.concat_tables(tables, promote_options="permissive")
+        days = pc.strftime(table.column(DATE_COLUMN[lake_table]), format="%Y-%m-%d")
+        distinct = pc.unique(days).to_pylist()
+        for day in distinct:
+            rows = table if len(distinct) == 1 else table.filter(pc.equal(days, day))
+            groups[(lake_table, model, day)].append(rows)
     return groups
 
 

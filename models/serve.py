@@ -43,7 +43,7 @@ from raigov.plugins import load_plugins
 class ServeConfig:
     durability: Durability = "sync"
     max_batch_rows: int = 512
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0      # 0: a batch is what is queued when the model is free
     seal_interval_s: float = 1.0
     spool_cap_bytes: int | None = None
     device: str | None = None
@@ -81,7 +81,8 @@ def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> Serv
 
     batcher = MicroBatcher(loaded.forward, name=name, max_batch_rows=cfg.max_batch_rows,
                            max_wait_ms=cfg.max_wait_ms, on_batch=on_batch,
-                           thread_init=lambda: _set_torch_threads(cfg.torch_threads))
+                           thread_init=lambda: _set_torch_threads(cfg.torch_threads),
+                           columns=reg.spec.features)
     probe = reg.load_reference().head(1)[list(reg.spec.input_columns)]
     return ServedModel(reg, batcher, probe)
 
@@ -238,7 +239,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
         kind = output_kind(spec)
         try:
-            outputs = kind.outputs(await served.batcher.predict(frame[list(spec.features)]), spec)
+            outputs = kind.outputs(await served.batcher.predict(frame), spec)  # batcher picks features
         except (ValueError, RaigovError) as exc:   # the network broke its output contract
             return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000

@@ -15,6 +15,7 @@ process to start takes over (and seals) whatever a crashed writer left behind.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import struct
@@ -37,13 +38,18 @@ class Frame:
 
 
 def encode_frame(table: pa.Table, *, lake_table: str, model: str) -> bytes:
-    header = json.dumps({"table": lake_table, "model": model}).encode()
+    header = _header(lake_table, model)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     payload = sink.getvalue().to_pybytes()
     crc = zlib.crc32(payload, zlib.crc32(header))
     return _HEAD.pack(MAGIC, len(header), len(payload), crc) + header + payload
+
+
+@functools.lru_cache(maxsize=256)
+def _header(lake_table: str, model: str) -> bytes:
+    return json.dumps({"table": lake_table, "model": model}).encode()
 
 
 def read_frames(path: Path) -> tuple[list[Frame], int]:

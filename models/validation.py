@@ -12,11 +12,13 @@ Tests prove layer 2 accepts exactly the rows pandera accepts.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from raigov.models.frames import frame_from_arrays
 from raigov.models.spec import ColumnSpec, ModelSpec
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -45,15 +47,19 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
         return pd.DataFrame(), [RowError(None, "rows", "type",
                                          "'rows' must be a non-empty list of objects")]
     errors: list[RowError] = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            errors.append(RowError(i, None, "type", "row must be a JSON object",
-                                   type(row).__name__))
-    records = [row if isinstance(row, dict) else {} for row in rows]
-    frame = pd.DataFrame({name: _array(_typed_column(spec.inputs.column(name), records, errors),
-                                       spec.inputs.column(name).dtype)
-                          for name in spec.input_columns})
-    if not value_checks_pass(spec, frame):
+    records = rows
+    if not all(type(row) is dict for row in rows):
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                errors.append(RowError(i, None, "type", "row must be a JSON object",
+                                       type(row).__name__))
+        records = [row if isinstance(row, dict) else {} for row in rows]
+    checks = _checks(spec)
+    columns = _transpose(checks, records)
+    arrays = {c.name: _array(_typed_column(c, records, errors, values), c.dtype)
+              for c, values in zip(checks, columns)}
+    frame = frame_from_arrays(arrays)
+    if _failures(checks, arrays, len(records)).any():
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
     errors.sort(key=lambda e: (-1 if e.row is None else e.row))
@@ -63,14 +69,61 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
 _MISSING = object()
 
 
-def _typed_column(col: ColumnSpec, records: list[dict], errors: list[RowError]) -> list[Any]:
+@dataclass(frozen=True)
+class _Check:
+    """One input column's checks, read once per spec (the spec's column lookup is a
+    linear search over pydantic models)."""
+
+    name: str
+    dtype: str
+    nullable: bool
+    allowed: frozenset | None
+    accepted: frozenset | None     # allowed, and None when nullable
+    min: float | None
+    max: float | None
+    spec: ColumnSpec
+
+
+_PLANS: dict[int, tuple[ModelSpec, tuple[_Check, ...], tuple[_Check, ...]]] = {}
+
+
+def _checks(spec: ModelSpec, *, every_column: bool = False) -> tuple[_Check, ...]:
+    """The checks of the columns a request carries (``spec.input_columns``, in order),
+    or of every column of the input schema."""
+    cached = _PLANS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        every = tuple(_Check(c.name, c.dtype, c.nullable,
+                             None if c.allowed is None else frozenset(c.allowed),
+                             None if c.allowed is None else
+                             frozenset(c.allowed) | ({None} if c.nullable else set()),
+                             c.min, c.max, c)
+                      for c in spec.inputs.columns)
+        by_name = {c.name: c for c in every}
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        cached = _PLANS[id(spec)] = (spec, tuple(by_name[n] for n in spec.input_columns), every)
+    return cached[2] if every_column else cached[1]
+
+
+def _transpose(checks: tuple[_Check, ...], records: list[dict]) -> list[Any]:
+    """Each column's values (``_MISSING`` where a row lacks the field): one C-level
+    pass over the rows when every row has every field, else column by column."""
+    names = [c.name for c in checks]
+    if len(names) > 1:
+        try:
+            return list(zip(*map(itemgetter(*names), records)))
+        except KeyError:
+            pass
+    return [[row.get(name, _MISSING) for row in records] for name in names]
+
+
+def _typed_column(check: _Check, records: list[dict], errors: list[RowError],
+                  values: Any) -> Any:
     """One column's values; the common case (every value of an allowed type) is one
     pass over the column, the rest is checked cell by cell."""
-    values = [row.get(col.name, _MISSING) for row in records]
-    allowed = _EXACT_TYPES[col.dtype]
-    if set(map(type, values)) <= allowed:
+    if set(map(type, values)) <= _EXACT_TYPES[check.dtype]:
         return values
-    return [_typed_cell(col, row, i, errors) for i, row in enumerate(records)]
+    return [_typed_cell(check.spec, row, i, errors) for i, row in enumerate(records)]
 
 
 def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> Any:
@@ -93,8 +146,8 @@ def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> A
 
 def _array(values: list[Any], dtype: str) -> np.ndarray:
     """Numbers as float64 (NaN for null: ints stay exact below 2**53); others as objects."""
-    if dtype in _NUMERIC:
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if dtype in _NUMERIC:   # numpy reads None as NaN in a float64 array
+        return np.array(values, dtype=np.float64)
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -107,27 +160,39 @@ def value_checks_pass(spec: ModelSpec, frame: pd.DataFrame) -> bool:
 
 def value_failures(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray:
     """Boolean mask of rows failing any value check."""
-    bad = np.zeros(len(frame), dtype=bool)
-    for col in spec.inputs.columns:
-        if col.name not in frame:
+    checks = tuple(c for c in _checks(spec, every_column=True) if c.name in frame)
+    return _failures(checks, {c.name: frame[c.name].to_numpy() for c in checks}, len(frame))
+
+
+def _failures(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray], n: int) -> np.ndarray:
+    bad = np.zeros(n, dtype=bool)
+    for check in checks:
+        values = arrays[check.name]
+        numeric = check.dtype in _NUMERIC
+        if not numeric and _clean(check, set(values)):
             continue
-        values = frame[col.name].to_numpy()
-        null = pd.isna(values)
-        if not col.nullable:
+        numbers = values.astype(np.float64, copy=False) if numeric else values
+        null = np.isnan(numbers) if numeric else pd.isna(values)
+        if not check.nullable:
             bad |= null
-        present = ~null
-        if col.allowed is not None:
-            allowed = set(col.allowed)
-            member = np.fromiter((v in allowed for v in values), bool, len(values))
-            bad |= present & ~member
-        if col.dtype in _NUMERIC:
-            numbers = values.astype(np.float64)
+        if check.allowed is not None:
+            allowed = check.allowed
+            member = np.fromiter((v in allowed for v in values), bool, n)
+            bad |= ~null & ~member
+        if numeric and (check.min is not None or check.max is not None):
             with np.errstate(invalid="ignore"):
-                if col.min is not None:
-                    bad |= present & ~(numbers >= col.min)
-                if col.max is not None:
-                    bad |= present & ~(numbers <= col.max)
+                if check.min is not None:
+                    bad |= ~null & ~(numbers >= check.min)
+                if check.max is not None:
+                    bad |= ~null & ~(numbers <= check.max)
     return bad
+
+
+def _clean(check: _Check, distinct: set) -> bool:
+    """Whether a str or bool column's distinct values pass at once (the common case)."""
+    if check.accepted is not None:
+        return distinct <= check.accepted
+    return check.nullable or not any(v is None or isinstance(v, float) for v in distinct)
 
 
 def pandera_errors(spec: ModelSpec, frame: pd.DataFrame) -> list[RowError]:

@@ -7,6 +7,8 @@ import threading
 import time
 import uuid
 
+import numpy as np
+
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
@@ -39,27 +41,29 @@ def uuid7() -> str:
 
 def uuid7_many(n: int) -> list[str]:
     """``n`` UUIDv7 strings in increasing order (one clock read and one counter
-    reservation for the whole batch)."""
+    reservation for the whole batch; the bytes and their text built with numpy)."""
     global _last_ms, _counter
     if n <= 0:
         return []
     with _lock:
         ms = max(time.time_ns() // 1_000_000, _last_ms)
-        start = _counter + 1 if ms == _last_ms else 0
-        out_ms, out_counter = [], []
-        for _ in range(n):
-            if start > 0xFFF:
-                ms, start = ms + 1, 0
-            out_ms.append(ms)
-            out_counter.append(start)
-            start += 1
-        _last_ms, _counter = ms, start - 1
-    rand = os.urandom(8 * n)
-    ids = []
-    for i in range(n):
-        r = int.from_bytes(rand[8 * i:8 * i + 8], "big") & ((1 << 62) - 1)
-        value = ((out_ms[i] & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (out_counter[i] << 64) \
-            | (0b10 << 62) | r
-        h = f"{value:032x}"
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return ids
+        first = _counter + 1 if ms == _last_ms else 0
+        ticks = first + np.arange(n, dtype=np.uint64)    # counter overflow borrows a ms
+        _last_ms, _counter = ms + int(ticks[-1]) // 4096, int(ticks[-1]) % 4096
+    return _format(ms + ticks // 4096, ticks % 4096, os.urandom(8 * n))
+
+
+_VARIANT_MASK, _VARIANT = np.uint64((1 << 62) - 1), np.uint64(0b10 << 62)
+# where the 32 hex digits go in the 36 characters of 8-4-4-4-12
+_DIGIT_AT = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
+
+
+def _format(ms: np.ndarray, counter: np.ndarray, rand: bytes) -> list[str]:
+    n = len(ms)
+    raw = np.empty((n, 2), dtype=">u8")
+    raw[:, 0] = (ms << np.uint64(16)) | np.uint64(0x7000) | counter   # ms, version, counter
+    raw[:, 1] = (np.frombuffer(rand, dtype=">u8") & _VARIANT_MASK) | _VARIANT
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)
+    text[:, _DIGIT_AT] = np.frombuffer(raw.tobytes().hex().encode(), dtype=np.uint8).reshape(n, 32)
+    joined = text.tobytes().decode("ascii")
+    return [joined[i:i + 36] for i in range(0, 36 * n, 36)]

@@ -1,107 +1,316 @@
-"""Benchmark: request latency with capture off vs sync vs async, and capture's ingest
-rate. Prints JSON. Run: .venv/bin/python tests/benchmarks/bench_serving.py
+"""Benchmark: ``raigov serve`` against a plain FastAPI endpoint running the same model,
+capture off vs sync vs async, and capture's own ingest rate. Prints JSON.
 
-All three serving modes run in one invocation on the same home, model and load, so
-their ratios are comparable; absolute times on a shared 2-core machine are noise.
+Run: .venv/bin/python tests/benchmarks/bench_serving.py [--seconds 4] [--rounds 5]
+
+Every configuration runs as its own server process, all started once and kept up for
+the whole run; the rounds interleave them (each round starts one configuration later),
+so a noisy neighbour on a shared machine hits every configuration alike. Configurations:
+
+- ``plain``: a plain FastAPI app under uvicorn (same settings as ``raigov serve``: one
+  worker, uvloop and httptools, the same torch threads) that parses the JSON, builds a
+  pandas frame and calls the same artifact's model (or, with ``--plain-program
+  export``, its ``torch.export`` program), answering label and score per row;
+- ``sync`` / ``async``: ``raigov serve`` with validation, micro-batching and capture
+  (fsync before the response, or not);
+- ``off``: ``raigov serve`` with capture off (``--no-capture``).
+
+Loads: ``--clients`` concurrent keep-alive connections, each sending ``--batch``-row
+requests of held-out Adult rows (``batch``), and the same with request sizes drawn from
+``MIXED_SIZES`` (``mixed``). The clients are a small asyncio HTTP/1.1 client in this
+process sending pre-encoded bodies; their own CPU time is reported (``client_cpu``, the
+share of one core) with the capacity of the client against a route that does no work
+(``client_capacity``), so the client is shown not to be the bottleneck. ``server_cpu_ms
+_per_1k_rows`` is the server process's CPU time per thousand rows (less noisy than wall
+time on a shared machine). Figures per configuration are medians of the rounds, with the
+min and max; ratios are taken per round (paired) and then summarised the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import random
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import numpy as np
+import orjson
 import pandas as pd
+from fastapi import FastAPI, Request   # module level: the plain app's annotations resolve here
+from fastapi.responses import ORJSONResponse, Response
+
+MODEL = "income-classifier"
+MIXED_SIZES = (1, 4, 16, 64, 256)
+RAIGOV_CONFIGS = {"off": ("--no-capture",), "sync": ("--durability", "sync"),
+                  "async": ("--durability", "async")}
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
+# -- the home and the plain endpoint ---------------------------------------------------
 def build_home(root: Path):
+    from raigov.home import Home
     from raigov.models.artifact import save_artifact
     from raigov.models.demo_models import build_demo_model
     from raigov.models.registry import register_model
-    from raigov.home import Home
 
     home = Home.resolve(root / "home").ensure()
-    demo = build_demo_model("income-classifier", seed=0)
+    demo = build_demo_model(MODEL, seed=0)
     save_artifact(root / "artifact", demo.trained)
     register_model(home, demo.spec, artifact=root / "artifact", reference=demo.reference)
     frame = demo.heldout[list(demo.spec.input_columns)]
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return home, demo.spec, rows
+    return home, demo.spec, rows, root / "artifact"
 
 
-def load(url: str, model: str, rows: list[dict], *, clients: int, batch: int,
-         seconds: float) -> dict:
+def plain_app(artifact: Path, *, program: str):
+    """The baseline: what a user writes without raigov, on the same model."""
+    import torch
+
+    from raigov.models.artifact import load_artifact
+    from raigov.models.tabular import sigmoid
+
+    loaded = load_artifact(artifact, device="cpu")
+    forward = loaded.logits
+    if program == "export":
+        forward = _exported_forward(loaded)
+    torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) - 1)))  # as raigov serve
+    columns = loaded.preprocessor.features
+    app = FastAPI(default_response_class=ORJSONResponse)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/null")
+    async def null(request: Request) -> Response:   # the client's capacity
+        await request.body()
+        return Response(b'{"predictions":[]}', media_type="application/json")
+
+    @app.post("/v1/models/{name}/predict")
+    async def predict(name: str, request: Request) -> ORJSONResponse:
+        payload = orjson.loads(await request.body())
+        scores = sigmoid(forward(pd.DataFrame(payload["rows"], columns=columns)))
+        return ORJSONResponse({"model": name, "predictions": [
+            {"label": int(s >= 0.5), "score": float(s)} for s in scores]})
+
+    return app
+
+
+def _exported_forward(loaded):
+    import torch
+
+    x = torch.zeros(8, loaded.preprocessor.n_encoded)
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    program = torch.export.export(loaded.module, (x,), dynamic_shapes=({0: batch},)).module()
+
+    def forward(frame: pd.DataFrame) -> np.ndarray:
+        encoded = torch.from_numpy(np.ascontiguousarray(loaded.preprocessor.transform(frame),
+                                                        dtype=np.float32))
+        with torch.inference_mode():
+            return program(encoded).reshape(-1).double().numpy()
+
+    return forward
+
+
+def serve_plain(artifact: Path, port: int, program: str) -> None:
+    import uvicorn
+
+    uvicorn.run(plain_app(artifact, program=program), host="127.0.0.1", port=port,
+                log_level="warning", access_log=False)
+
+
+class PlainProcess:
+    def __init__(self, artifact: Path, port: int, program: str, log: Path) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, __file__, "--plain-server", str(artifact), "--port", str(port),
+               "--plain-program", program]
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        _wait_ready(self.url, self.process, log)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server {url} did not start: {log.read_text()[-2000:]}")
+
+
+# -- the client ----------------------------------------------------------------------
+def request_bytes(path: str, body: bytes) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+def make_requests(rows: list[dict], sizes: tuple[int, ...], *, seed: int, count: int = 64,
+                  path: str = f"/v1/models/{MODEL}/predict") -> list[tuple[bytes, int]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        n = rng.choice(sizes)
+        out.append((request_bytes(path, orjson.dumps({"rows": rng.sample(rows, n)})), n))
+    return out
+
+
+async def _one_client(port: int, requests: list[tuple[bytes, int]], deadline: float,
+                      latencies: list[float], check: bool) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rows, i = 0, 0
+    try:
+        while time.monotonic() < deadline:
+            data, n = requests[i % len(requests)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(data)
+            head = await reader.readuntil(b"\r\n\r\n")
+            body = await reader.readexactly(int(_LENGTH.search(head).group(1)))
+            latencies.append(time.perf_counter() - started)
+            if head[9:12] != b"200":
+                raise RuntimeError(f"HTTP {head[9:12].decode()}: {body[:300]!r}")
+            if check and len(orjson.loads(body)["predictions"]) != n:
+                raise RuntimeError("a response does not hold one prediction per row")
+            rows += n
+    finally:
+        writer.close()
+    return rows
+
+
+def load(port: int, per_client: list[list[tuple[bytes, int]]], *, seconds: float,
+         check: bool = True) -> dict:
+    """Closed-loop load: each client sends its next request when the last is answered."""
     latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
 
-    def client(seed: int) -> int:
-        rng, sent = random.Random(seed), 0
-        with httpx.Client(base_url=url, timeout=30) as c:
-            while time.monotonic() < deadline:
-                body = {"rows": rng.sample(rows, batch)}
-                t = time.perf_counter()
-                r = c.post(f"/v1/models/{model}/predict", json=body)
-                took = time.perf_counter() - t
-                r.raise_for_status()
-                with lock:
-                    latencies.append(took)
-                sent += batch
-        return sent
+    async def run() -> int:
+        deadline = time.monotonic() + seconds
+        done = await asyncio.gather(*(_one_client(port, reqs, deadline, latencies, check)
+                                      for reqs in per_client))
+        return sum(done)
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(clients) as pool:
-        total = sum(pool.map(client, range(clients)))
-    elapsed = time.monotonic() - started
+    cpu, wall = time.process_time(), time.monotonic()
+    rows = asyncio.run(run())
+    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     lat = np.array(latencies) * 1000
-    return {"requests": len(lat), "rows_per_s": round(total / elapsed),
+    return {"requests": len(lat), "rows_per_s": round(rows / wall),
             "median_ms": round(float(np.median(lat)), 2),
-            "p99_ms": round(float(np.percentile(lat, 99)), 2)}
+            "p99_ms": round(float(np.percentile(lat, 99)), 2),
+            "client_cpu": round(cpu / wall, 3), "rows": rows}
 
 
-def serving_modes(home, spec, rows, args) -> dict:
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the run -------------------------------------------------------------------------
+def serving(home, rows: list[dict], artifact: Path, args) -> dict:
     from raigov.models.server_process import ServerProcess, free_port
 
-    modes = {"off": ("--no-capture",), "sync": ("--durability", "sync"),
-             "async": ("--durability", "async")}
-    out = {}
-    for _round in range(args.rounds):            # interleave modes to spread the noise
-        for mode, extra in modes.items():
-            with ServerProcess(home, free_port(), extra) as server:
-                load(server.url, spec.name, rows, clients=args.clients, batch=args.batch, seconds=1)
-                res = load(server.url, spec.name, rows, clients=args.clients,
-                           batch=args.batch, seconds=args.seconds)
-            out.setdefault(mode, []).append(res)
-    summary = {m: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-               for m, runs in out.items()}
-    for mode in ("sync", "async"):
-        summary[mode]["median_vs_off"] = round(summary[mode]["median_ms"] / summary["off"]["median_ms"], 3)
-    return summary
+    configs = [c for c in args.configs.split(",") if c]
+    loads = {"batch": (args.batch,), "mixed": MIXED_SIZES}
+    requests = {name: [make_requests(rows, sizes, seed=1000 * k + c) for c in range(args.clients)]
+                for k, (name, sizes) in enumerate(loads.items())}
+    servers: dict[str, object] = {}
+    try:
+        for name in configs:
+            if name == "plain":
+                servers[name] = PlainProcess(artifact, free_port(), args.plain_program,
+                                             home.root / "plain.log")
+            else:
+                servers[name] = ServerProcess(home, free_port(), RAIGOV_CONFIGS[name]).start()
+        capacity = _client_capacity(servers, rows, args) if "plain" in servers else None
+        for name, server in servers.items():                       # warm every path once
+            for load_name in loads:
+                load(server.port, requests[load_name], seconds=1)
+        results: dict[str, dict[str, list[dict]]] = {n: {c: [] for c in configs} for n in loads}
+        for r in range(args.rounds):
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            for name in order:
+                pid = servers[name].process.pid
+                for load_name in loads:
+                    before = process_cpu_s(pid)
+                    res = load(servers[name].port, requests[load_name], seconds=args.seconds)
+                    res["server_cpu_ms_per_1k_rows"] = round(
+                        (process_cpu_s(pid) - before) * 1e6 / res["rows"], 1)
+                    results[load_name][name].append(res)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {"client_capacity": capacity,
+            **{n: summarise(per_config) for n, per_config in results.items()}}
+
+
+def _client_capacity(servers: dict, rows: list[dict], args) -> dict:
+    body = [[(request_bytes("/null", orjson.dumps({"rows": rows[:args.batch]})), 0)]
+            for _ in range(args.clients)]
+    res = load(servers["plain"].port, body, seconds=2, check=False)
+    return {"requests_per_s": round(res["requests"] / 2), "client_cpu": res["client_cpu"],
+            "note": "the client against a route that does no work (same clients, same bodies)"}
+
+
+FIGURES = ("rows_per_s", "median_ms", "p99_ms", "server_cpu_ms_per_1k_rows", "client_cpu")
+
+
+def summarise(per_config: dict[str, list[dict]]) -> dict:
+    out: dict[str, dict] = {}
+    for name, runs in per_config.items():
+        out[name] = {k: _spread([r[k] for r in runs]) for k in FIGURES}
+        out[name]["rounds"] = len(runs)
+    pairs = {"sync_vs_off": ("sync", "off"), "async_vs_off": ("async", "off"),
+             "sync_vs_plain": ("sync", "plain"), "off_vs_plain": ("off", "plain")}
+    ratios = {}
+    for label, (a, b) in pairs.items():
+        if a in per_config and b in per_config:
+            ra, rb = per_config[a], per_config[b]
+            ratios[label] = {k: _spread([x[k] / y[k] for x, y in zip(ra, rb)], digits=3)
+                             for k in ("rows_per_s", "median_ms", "p99_ms")}
+    out["ratios"] = ratios
+    return out
+
+
+def _spread(values: list[float], digits: int = 2) -> dict:
+    return {"median": round(statistics.median(values), digits),
+            "min": round(min(values), digits), "max": round(max(values), digits)}
 
 
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:
+    from raigov.home import Home
     from raigov.models.capture import CaptureWriter
     from raigov.models.output_kinds import Outputs
     from raigov.models.records import prediction_table
-    from raigov.home import Home
 
     frame = pd.DataFrame(rows[:batch_rows])
     scores = np.random.default_rng(0).random(batch_rows)
-    tables = [prediction_table(spec, 1, frame, Outputs(label=(scores > .5).astype(np.int64), score=scores))[0]
+    tables = [prediction_table(spec, 1, frame, Outputs(label=(scores > .5).astype(np.int64),
+                                                       score=scores))[0]
               for _ in range(batches)]
     with tempfile.TemporaryDirectory() as tmp:
         with CaptureWriter(Home.resolve(tmp)) as writer:
             started = time.perf_counter()
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda t: writer.append(t, lake_table="predictions", model=spec.name), tables))
+                list(pool.map(lambda t: writer.append(t, lake_table="predictions",
+                                                      model=spec.name), tables))
             acknowledged = time.perf_counter() - started
             writer.flush()
             sealed = time.perf_counter() - started
@@ -112,18 +321,31 @@ def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> d
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--clients", type=int, default=8)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=8, help="concurrent connections")
     p.add_argument("--batch", type=int, default=64, help="rows per request (batch load)")
-    p.add_argument("--seconds", type=float, default=8)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=4, help="seconds per measurement")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    p.add_argument("--configs", default="plain,sync,off,async",
+                   help="comma-separated subset of plain,sync,off,async")
+    p.add_argument("--plain-program", choices=("module", "export"), default="module",
+                   help="what the plain endpoint calls: the nn.Module or its torch.export program")
+    p.add_argument("--no-ingest", action="store_true", help="skip the capture ingest rate")
+    p.add_argument("--plain-server", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.plain_server:
+        return serve_plain(args.plain_server, args.port, args.plain_program)
     with tempfile.TemporaryDirectory() as tmp:
-        home, spec, rows = build_home(Path(tmp))
+        home, spec, rows, artifact = build_home(Path(tmp))
         result = {"load": {"clients": args.clients, "rows_per_request": args.batch,
-                           "seconds": args.seconds, "rounds": args.rounds},
-                  "serving": serving_modes(home, spec, rows, args),
-                  "ingest": ingest_rate(spec, rows, batch_rows=1000, batches=300, threads=4)}
+                           "mixed_sizes": MIXED_SIZES, "seconds": args.seconds,
+                           "rounds": args.rounds, "plain_program": args.plain_program,
+                           "cpus": os.cpu_count()},
+                  "serving": serving(home, rows, artifact, args)}
+        if not args.no_ingest:
+            result["ingest"] = ingest_rate(spec, rows, batch_rows=1000, batches=300, threads=4)
     print(json.dumps(result, indent=2))
 
 

@@ -24,3 +24,13 @@ def test_the_first_48_bits_are_the_unix_time_in_milliseconds() -> None:
     ms = uuid.UUID(uuid7_many(1)[0]).int >> 80
     after = time.time_ns() // 1_000_000
     assert before <= ms <= after + 1
+
+
+def test_ids_made_in_one_millisecond_count_up_by_one_in_the_counter_field() -> None:
+    parsed = [uuid.UUID(t).int for t in uuid7_many(300)]
+    ms, counters = [p >> 80 for p in parsed], [(p >> 64) & 0xFFF for p in parsed]
+    for i in range(1, len(parsed)):
+        if ms[i] == ms[i - 1]:
+            assert counters[i] == counters[i - 1] + 1
+        else:
+            assert ms[i] > ms[i - 1]

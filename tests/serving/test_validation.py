@@ -72,3 +72,37 @@ def test_the_fast_value_check_accepts_exactly_what_pandera_accepts(adult, spec) 
     fast = set(np.flatnonzero(value_failures(spec, corrupt)))
     by_pandera = {e.row for e in pandera_errors(spec, corrupt)}
     assert fast == by_pandera == set(idx.tolist())
+
+
+def test_the_validated_frame_holds_the_request_values_typed_and_in_column_order(adult, spec) -> None:
+    rows = _rows(adult.sample(300, random_state=3))
+    frame, errors = validate_rows(spec, rows)
+    expected = pd.DataFrame(rows)[spec.input_columns]
+    assert errors == [] and list(frame.columns) == spec.input_columns
+    for name in spec.input_columns:
+        col = spec.inputs.column(name)
+        if col.dtype in ("int", "float"):
+            want = expected[name].astype("float64").to_numpy()
+            assert frame[name].dtype == np.float64
+            assert np.array_equal(frame[name].to_numpy(), want, equal_nan=True)
+        else:
+            assert frame[name].tolist() == expected[name].tolist()
+
+
+def test_a_row_missing_a_field_is_named_even_when_the_others_are_complete(adult, spec) -> None:
+    rows = _rows(adult.head(6))
+    del rows[4]["occupation"]
+    frame, errors = validate_rows(spec, rows)
+    assert [(e.row, e.field, e.check) for e in errors] == [(4, "occupation", "missing")]
+    assert frame["occupation"].tolist()[:4] == [r["occupation"] for r in rows[:4]]
+
+
+def test_nulls_pass_in_nullable_columns_and_unknown_categories_fail_as_pandera_says(adult, spec) -> None:
+    nullable = next(c.name for c in spec.inputs.columns if c.nullable and c.allowed)
+    required = next(c.name for c in spec.inputs.columns if not c.nullable and c.allowed)
+    rows = _rows(adult.head(5))
+    rows[0][nullable] = None
+    rows[2][required] = "Martian"
+    frame, errors = validate_rows(spec, rows)
+    assert {(e.row, e.field) for e in errors} == {(2, required)}
+    assert {e.row for e in pandera_errors(spec, frame)} == {2}
