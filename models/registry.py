@@ -29,12 +29,14 @@ UNKNOWN_VERSION = "Model '{name}' has no version {version} (versions: {versions}
 REFERENCE_MISSING = "Reference data for '{name}' lacks the input columns {missing}."
 # The files that hold a network; an artifact directory with none of them is an external
 # model's (served by another stack; its predictions arrive through the capture API).
-NETWORK_FILES = ("weights.pt", "model.pt2")
 
 
 def holds_network(directory: Path) -> bool:
-    """Whether a version's artifact directory holds a network raigov can run."""
-    return any((Path(directory) / name).is_file() for name in NETWORK_FILES)
+    """Whether a version's artifact directory holds a network raigov can run (any
+    artifact format but ``external``; one artifact door decides)."""
+    from raigov.models.artifacts.load import artifact_format
+
+    return artifact_format(Path(directory)).name != "external"
 
 
 @dataclass(frozen=True)

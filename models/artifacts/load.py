@@ -87,8 +87,8 @@ for _format in (
     ArtifactFormat("builtin", f"{ARCHITECTURE_FILE} + {WEIGHTS_FILE} + {PREPROCESS_FILE}",
                    lambda p: (p / PREPROCESS_FILE).is_file(), _load_builtin),
     ArtifactFormat("module", f"{ARCHITECTURE_FILE} + {WEIGHTS_FILE}",
-                   lambda p: (p / ARCHITECTURE_FILE).is_file()
-                   and not (p / PREPROCESS_FILE).is_file(), _load_module),
+                   lambda p: ((p / ARCHITECTURE_FILE).is_file() or (p / WEIGHTS_FILE).is_file())
+                   and not (p / PREPROCESS_FILE).is_file(), _load_module),  # half a module: its error
     ArtifactFormat("external", "no files", lambda p: False, _load_external),
 ):
     ARTIFACT_FORMATS.register(_format.name, _format)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from raigov.errors import ConfigError
 from raigov.models.artifacts.architectures import build_module, save_module_files
 from raigov.models.artifacts.feature_tensor import FeatureTensor
 from raigov.models.artifacts.loaded import default_device, run_network
@@ -53,6 +54,13 @@ class ModuleModel:
 
 
 def load_module(directory: Path, spec: "ModelSpec", *, device: str | None = None) -> ModuleModel:
+    from raigov.models.artifacts.architectures import ARCHITECTURE_FILE, WEIGHTS_FILE
+    from raigov.models.artifacts.builtin import MSG_MISSING_FILE
+
+    for file in (ARCHITECTURE_FILE, WEIGHTS_FILE):
+        if not (Path(directory) / file).is_file():
+            raise ConfigError(MSG_MISSING_FILE.format(
+                path=Path(directory) / file, files=f"{ARCHITECTURE_FILE}, {WEIGHTS_FILE}"))
     tensor = FeatureTensor(spec, format=FORMAT)
     device = default_device(device)
     name, module = build_module(directory, device=device)
