@@ -140,10 +140,12 @@ def test_a_plugins_architecture_monitor_rule_type_and_format_work_in_real_proces
 
 
 @pytest.mark.slow
-def test_without_the_settings_list_the_bare_plugin_source_is_not_loaded(
-        plugin_source: Path, tmp_path: Path) -> None:
+def test_without_the_settings_list_the_bare_plugin_source_is_not_loaded(tmp_path: Path) -> None:
+    # a source tree of its own: pip may leave build metadata (an entry point) in the
+    # shared one once another test has installed it
+    source = acme.write_plugin_source(tmp_path / "bare")
     home = Home.resolve(tmp_path / "home").ensure()
-    env = _env(plugin_source)
+    env = _env(source)
     without = _raigov("metrics", "--home", home.root, env=env)
     assert without.returncode == 0 and acme.METRIC not in without.stdout
     home.settings_path.write_text(f"plugins: [{acme.AUTOLOAD}]\n")
