@@ -98,12 +98,16 @@ def _group(params: FairnessParams, window: WindowData, grouping: Grouping, g: in
         parts = ({"pred": pred[rows_of]} if "mean_prediction" in names else
                  {k: v for k, v in error_parts(y[rows_of], pred[rows_of]).items()
                   if k in ("abs", "squared")})
-        drawn = {key: values[sample.index] for key, values in parts.items()}
+        drawn, centre = sample.take({k: v for k, v in parts.items() if k != "squared"})
+        if "abs" in drawn:
+            drawn["squared"] = drawn["abs"] * drawn["abs"]
+            centre["squared"] = centre["abs"] * centre["abs"]
         for name in names:
             figure = FIGURES[name][0]
             value = float(figure(parts)) if len(rows_of) else float("nan")
             values[name], sizes[name] = value, len(rows_of)
-            draws[name] = (sample.rescaled(figure(drawn), value) if len(rows_of)
+            draws[name] = (sample.rescaled(figure(drawn), value, float(figure(centre)))
+                           if len(rows_of)
                            else np.full(replicates, np.nan))
     return _Group(grouping.label(g), segment, values, sizes, draws)
 

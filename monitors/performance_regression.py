@@ -100,12 +100,14 @@ def _segment_rows(settings: Settings, segment: str, y: np.ndarray,
     rng = make_rng(settings.seed, f"performance:{segment}")
     sample = Resample.draw(len(y), replicates=settings.replicates, rng=rng)
     parts = error_parts(y, pred)
-    drawn = {key: values[sample.index] for key, values in parts.items()}
+    drawn, centre = sample.take({k: v for k, v in parts.items() if k != "squared"})
+    drawn["squared"] = drawn["abs"] * drawn["abs"]
+    centre["squared"] = centre["abs"] * centre["abs"]
     rows = []
     for name, (figure, undefined) in FIGURES.items():
         value = float(figure(parts)) if len(y) else float("nan")
         estimate = finite(value)
-        replicates = (sample.rescaled(figure(drawn), estimate)
+        replicates = (sample.rescaled(figure(drawn), estimate, float(figure(centre)))
                       if estimate is not None and sample.replicates else np.zeros(0))
         low, high, used = percentile_interval(replicates, estimate=estimate,
                                               confidence=settings.confidence)
