@@ -46,8 +46,6 @@ from raigov.monitors.explain_rows import (IMPORTANCE, SHIFT, Context, completene
 from raigov.monitors.shap_explainer import sample_frame
 
 EXPLAINER_UNAVAILABLE = "the model could not be loaded and explained: {error}"
-SERVED_ELSEWHERE = ("model {model!r} is served elsewhere: raigov holds no network to explain "
-                    "its predictions")
 NO_ROWS = "the window holds no predictions to explain"
 NOTHING_FINITE = ("none of the {n} sampled predictions has finite network inputs (a "
                   "missing value fed as NaN cannot be put on an attribution path)")
