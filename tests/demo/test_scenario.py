@@ -13,7 +13,8 @@ from raigov.cli.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_k
                                    register_incident_kind)
 from raigov.cli.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
 
-BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
+BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift",
+                 "value_shift"}
 
 BROKEN = """\
 scenario: broken
@@ -73,7 +74,8 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
     problems = caught.value.problems
     assert problems == [
         f"{path}, line 4, field 'traffic.models': " + sc.UNKNOWN_MODEL.format(
-            model="income-classifer", known="income-classifier, credit-risk",
+            model="income-classifer",
+            known="income-classifier, credit-risk, hours-estimator, job-sector",
             hint=" Did you mean 'income-classifier'?"),
         f"{path}, line 6, field 'traffic.weekly_patern': " + sc.UNKNOWN_FIELD.format(
             allowed="models, weekly_pattern, daily_noise, max_rows_per_request",
@@ -82,7 +84,7 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
         "(got 1.5)",
         f"{path}, line 9, field 'incidents[0].kind': " + sc.UNKNOWN_KIND.format(
             kind="covariate_shfit", known=", ".join(sorted(INCIDENT_KINDS)),
-            hint=" Did you mean 'covariate_shift'?"),
+            hint=" Did you mean 'covariate_shift' or 'value_shift'?"),
         f"{path}, line 16, field 'incidents[1].fault': Input should be 'null' or "
         "'new_category' (got 'nul') Did you mean 'null'?",
         f"{path}, line 18, field 'incidents[2]': a new model version stays in service: "
@@ -121,8 +123,8 @@ def test_a_shorter_run_leaves_out_later_incidents_and_clips_the_others() -> None
     short, left_out = smoke.with_overrides(days=4, seed=7, rows_per_day=50)
     assert short.days == 4 and short.seed == 7
     assert [i.label for i in left_out] == ["country-feed-down", "retrain-penalises-women",
-                                           "young-graduates-earn-more"]
-    assert [i.until for i in short.incidents] == [2, 4]
+                                           "young-graduates-earn-more", "women-work-longer"]
+    assert [i.until for i in short.incidents] == [2, 4, 4]
     assert {m.rows_per_day for m in short.traffic.models.values()} == {50}
 
 
