@@ -146,3 +146,14 @@ def test_a_users_own_incident_kind_goes_through_the_same_registry(tmp_path) -> N
             register_incident_kind(type("Other", (Outage,), {}))
     finally:
         INCIDENT_KINDS.pop("outage")
+
+
+def test_every_incident_kind_and_demo_model_is_in_the_readme() -> None:
+    from raigov.models.demo_models import DEMO_MODELS
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    kinds = sorted(load_incident_kinds())
+    assert len(kinds) >= 5
+    missing = [k for k in kinds if f"| `{k}` |" not in readme]
+    assert missing == []
+    assert [m for m in DEMO_MODELS if f"| `{m}` |" not in readme] == []
