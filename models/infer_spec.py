@@ -87,11 +87,26 @@ def infer_spec_text(data: pd.DataFrame, *, label: str, sensitive: tuple[str, ...
 
 
 def _column(dumped: dict[str, Any]) -> dict[str, Any]:
-    """A column as written: only the fields that say something."""
-    return {k: v for k, v in dumped.items()
-            if not (v is None or (k == "description" and v == "") or (k == "nullable" and not v))}
+    """A column as written: only the fields that say something (int bounds as ints)."""
+    out = {k: v for k, v in dumped.items()
+           if not (v is None or (k == "description" and v == "") or (k == "nullable" and not v))}
+    if out.get("dtype") == "int":
+        out.update({k: int(out[k]) for k in ("min", "max") if k in out})
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block mappings; lists of scalars on one line."""
+
+
+def _list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(v, (dict, list)) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _list)
 
 
 def _dump(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None,
-                          width=100)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100)

@@ -126,10 +126,12 @@ def _check_schema(typed: pd.DataFrame, spec: ModelSpec, source: str) -> None:
     import pandera.errors as pe
 
     try:
-        spec.inputs.to_pandera().validate(typed, lazy=True)
+        schema = spec.inputs.to_pandera().select_columns(list(typed.columns))
+        schema.validate(typed, lazy=True)
     except pe.SchemaErrors as exc:
         cases = exc.failure_cases
-        shown = [f"row {r['index']} column {r['column']!r}: {r['failure_case']!r} ({r['check']})"
+        shown = [(f"row {r['index']} column {r['column']!r}: " if r["index"] is not None else "")
+                 + f"{r['failure_case']!r} ({r['check']})"
                  for _, r in cases.head(SHOWN_ROWS).iterrows()]
         more = f" and {len(cases) - SHOWN_ROWS} more" if len(cases) > SHOWN_ROWS else ""
         raise InputError(BAD_ROWS.format(path=source, n=len(cases), model=spec.name,
