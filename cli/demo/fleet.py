@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from raigov.errors import ConfigError
@@ -19,7 +17,6 @@ if TYPE_CHECKING:
     from raigov.models.demo_models import DemoModel
     from raigov.models.server_process import ServerProcess
     from raigov.models.spec import ModelSpec
-    from raigov.models.tabular import TrainedModel
     from raigov.cli.demo.scenario import Monitoring, Scenario
 
 HOME_IN_USE = ("The home {root} already holds registered models ({models}); the demo needs "
@@ -48,49 +45,48 @@ class Fleet:
         spec = self.monitoring.apply(demo.spec)
         demo = dataclasses.replace(demo, spec=spec)
         self.built[name] = demo
-        self._register(demo.trained, spec=spec, reference=demo.reference)
+        self._register(name, demo.trained, spec=spec, reference=demo.reference)
         return demo
 
     def training_rows(self, name: str) -> pd.DataFrame:
         """The model's training split: input columns and ``y_true``."""
-        from raigov.models.demo_models import DEMO_MODELS
+        from raigov.models.demo_models import demo_definition, with_truth
 
-        definition = DEMO_MODELS[name]
+        definition = demo_definition(name)
         train = definition.split(self.seed)[0]
-        rows = train[self.built[name].spec.input_columns].copy()
-        rows["y_true"] = train[definition.label].to_numpy(dtype=np.int64)
-        return rows
+        return with_truth(train, train[definition.label], self.built[name].spec)
 
-    def train_version(self, name: str, rows: pd.DataFrame, *, spec: "ModelSpec") -> "TrainedModel":
+    def train_version(self, name: str, rows: pd.DataFrame, *, spec: "ModelSpec") -> Any:
         """Train a network like the demo model's on ``rows`` (``y_true`` the label)."""
-        from raigov.models.demo_models import DEMO_MODELS
-        from raigov.models.tabular import TrainConfig, train_tabular
+        from raigov.models.demo_models import demo_definition
 
-        config = TrainConfig(**DEMO_MODELS[name].training)
-        return train_tabular(rows, spec=spec, label="y_true", seed=self.seed, config=config)
+        definition = demo_definition(name)
+        return definition.trainer.train(rows, spec=spec, seed=self.seed,
+                                        options=definition.training)
 
-    def register_version(self, name: str, *, trained: "TrainedModel", spec: "ModelSpec",
+    def register_version(self, name: str, *, trained: Any, spec: "ModelSpec",
                          train_rows: pd.DataFrame) -> int:
         """Register ``trained`` as the next version; its reference is a seeded sample
-        of ``train_rows`` with its own scores, as for version 1."""
+        of ``train_rows``, as for version 1."""
         from raigov.models.demo_models import REFERENCE_ROWS
 
         sample = train_rows.sample(n=min(REFERENCE_ROWS, len(train_rows)), random_state=self.seed)
-        reference = sample[spec.input_columns].reset_index(drop=True)
-        reference["y_true"] = sample["y_true"].to_numpy(dtype=np.int64)
-        reference["score"] = trained.predict_proba(reference)
-        reference["label"] = (reference["score"] >= spec.threshold).astype(np.int64)
-        return self._register(trained, spec=spec, reference=reference)
+        return self._register(name, trained, spec=spec, reference=sample)
 
-    def _register(self, trained: "TrainedModel", *, spec: "ModelSpec",
+    def _register(self, name: str, trained: Any, *, spec: "ModelSpec",
                   reference: pd.DataFrame) -> int:
-        from raigov.models.artifact import save_artifact
-        from raigov.models.registry import register_model
+        """Through the path a user takes: a spec file, an artifact and a reference file
+        handed to ``register_model_files`` (``raigov models register``), which computes
+        the reference predictions from the artifact itself."""
+        from raigov.models.demo_models import demo_definition, write_model_files
+        from raigov.models.registration import register_model_files
 
+        trainer = demo_definition(name).trainer
         with tempfile.TemporaryDirectory() as tmp:
-            save_artifact(Path(tmp), trained)
-            return register_model(self.home, spec, artifact=Path(tmp), reference=reference,
-                                  actor=DEMO_ACTOR).version
+            files = write_model_files(tmp, trainer=trainer, trained=trained, spec=spec,
+                                      reference=reference)
+            return register_model_files(self.home, files.spec, artifact=files.artifact,
+                                        reference=files.reference, actor=DEMO_ACTOR).version
 
     # serving -----------------------------------------------------------------------
     @property

@@ -17,10 +17,27 @@ from raigov.errors import ConfigError
 if TYPE_CHECKING:
     from raigov.models.spec import ModelSpec
 
+
+def _spec(fleet: Fleet, model: str) -> "ModelSpec":
+    return fleet.demo_model(model).spec
+
+
+def _is_classifier(spec: "ModelSpec") -> bool:
+    from raigov.models.output_kinds import output_kind
+
+    return output_kind(spec).is_classifier
+
 NO_UNTIL = "a new model version stays in service: 'until' is not allowed for {kind}"
 NEEDS_VALUE = "fault 'new_category' needs 'value', the category upstream starts sending"
 VALUE_UNUSED = "'value' is only used by fault 'new_category'"
 ALREADY_FEATURE = "{column!r} is already a feature of {model!r}"
+NEEDS_CLASSIFIER = ("{kind} changes class labels, but {model!r} is a {output_kind} model without "
+                    "classes; use value_shift for the true values of a regression model")
+NEEDS_VALUES = ("{kind} moves true values, but {model!r} is a {output_kind} classifier; use "
+                "concept_shift for class labels")
+NEEDS_TWO_CLASSES = ("{kind} turns a group's positive labels negative, so it needs a binary "
+                     "classifier; {model!r} is a {output_kind} model with classes {classes}")
+CHANGES_NOTHING = "value_shift with add 0 and factor 1 changes nothing"
 NOT_NEW = ("{value!r} is not a new category of {model!r} column {column!r}: the schema "
            "allows {allowed}")
 
@@ -126,6 +143,10 @@ class BiasedVersion(Incident):
 
     def prepare(self, fleet: Fleet) -> None:
         spec = fleet.demo_model(self.model).spec
+        if not _is_classifier(spec) or len(spec.classes) != 2:
+            raise ConfigError(NEEDS_TWO_CLASSES.format(kind=self.kind, model=self.model,
+                                                       output_kind=spec.output_kind,
+                                                       classes=list(spec.classes)))
         for column in self.add_features:
             if column in spec.features:
                 raise ConfigError(ALREADY_FEATURE.format(column=column, model=self.model))
@@ -162,8 +183,53 @@ class ConceptShift(Incident):
         missed = "performance.recall" if self.to == 1 else "performance.precision"
         return (Detection(metric=missed), Detection(metric="performance"))
 
+    def prepare(self, fleet: Fleet) -> None:
+        spec = _spec(fleet, self.model)
+        if not _is_classifier(spec):
+            raise ConfigError(NEEDS_CLASSIFIER.format(kind=self.kind, model=self.model,
+                                                      output_kind=spec.output_kind))
+
     def relabel(self, rows: pd.DataFrame, y_true: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
         draw = rng.random(len(rows))
         flip = all_match(self.where, rows) & (y_true != self.to) & (draw < self.share)
         return np.where(flip, self.to, y_true)
+
+
+@register_incident_kind
+class ValueShift(Incident):
+    """The world changes under a regression model: for rows matching every ``where``
+    condition, a ``share`` of the true values become ``value * factor + add``. Inputs
+    and predictions stay as they were; only the true values, which arrive days later,
+    tell: the residuals drift and the error grows."""
+
+    kind: Literal["value_shift"] = "value_shift"
+    where: tuple[Condition, ...] = Field(min_length=1)
+    add: float = 0.0
+    factor: float = Field(default=1.0, gt=0)
+    share: float = Field(default=1.0, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _changes(self) -> "ValueShift":
+        if self.add == 0 and self.factor == 1:
+            raise ValueError(CHANGES_NOTHING)
+        return self
+
+    def columns(self) -> list[str]:
+        return [c.column for c in self.where]
+
+    def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
+        return (Detection(metric="drift.residual"), Detection(metric="performance.mae"),
+                Detection(metric="performance"))
+
+    def prepare(self, fleet: Fleet) -> None:
+        spec = _spec(fleet, self.model)
+        if _is_classifier(spec):
+            raise ConfigError(NEEDS_VALUES.format(kind=self.kind, model=self.model,
+                                                  output_kind=spec.output_kind))
+
+    def relabel(self, rows: pd.DataFrame, y_true: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        draw = rng.random(len(rows))
+        moved = all_match(self.where, rows) & (draw < self.share)
+        return np.where(moved, y_true * self.factor + self.add, y_true)

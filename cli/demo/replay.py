@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from raigov.cli.demo.incidents import Incident
     from raigov.cli.demo.scenario import Labels
     from raigov.cli.demo.traffic import PlannedRequest
+    from raigov.models.spec import ModelSpec
 
 UNEXPECTED_STATUS = ("The demo server answered {status} to a {what} for {model}: {body}. "
                      "Its log: {log}")
@@ -112,20 +113,25 @@ def send_labels(fleet: "Fleet", log: ReplayLog, *, labels: "Labels", until: pd.T
                 seed: int, concurrency: int, advance: Advance,
                 on_plan: Callable[[str, int], None]) -> dict[str, int]:
     """Labels for most predictions, arriving days later, in hourly batches (each sent
-    with its arrival time). Returns the labels sent per model."""
+    with its arrival time) as a user sends them: class names for a classifier, the
+    true values for a regression model. Returns the labels sent per model."""
     from raigov.cli.demo.traffic import plan_feedback
+    from raigov.models.demo_models import label_values
 
     sent: dict[str, int] = {}
     with httpx.Client(timeout=120) as client, ThreadPoolExecutor(concurrency) as pool:
         for model, predictions in log.predictions.items():
             plan = plan_feedback(predictions, labels=labels, until=until, model=model, seed=seed)
+            spec = fleet.demo_model(model).spec
             batches = list(plan.groupby(plan["received_at"].dt.floor("h"), sort=True))
             on_plan(model, len(batches))
 
-            def send(batch: tuple[pd.Timestamp, pd.DataFrame], model: str = model) -> None:
+            def send(batch: tuple[pd.Timestamp, pd.DataFrame], model: str = model,
+                     spec: "ModelSpec" = spec) -> None:
                 hour, group = batch
-                body = {"labels": [{"prediction_id": p, "label": int(y)} for p, y in
-                                   zip(group["prediction_id"], group["y_true"])],
+                truth = label_values(group["y_true"].to_numpy(), spec)
+                body = {"labels": [{"prediction_id": p, "label": y} for p, y in
+                                   zip(group["prediction_id"], truth)],
                         "timestamp": hour.isoformat()}
                 response = client.post(f"{fleet.url}/v1/models/{model}/feedback", json=body)
                 _check(response, what="feedback request", model=model, fleet=fleet)

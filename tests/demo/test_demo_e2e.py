@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 END = dt.date(2026, 3, 8)
 SMOKE = SCENARIOS_DIR / "smoke.yaml"
-BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
+BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift",
+                 "value_shift"}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,8 @@ def test_a_home_that_already_holds_models_is_refused(smoke_run: tuple[Home, Demo
     home, _ = smoke_run
     with pytest.raises(ConfigError) as caught:
         run_demo(home, DemoOptions(scenario=SMOKE, dashboard=False, end=END))
-    assert str(caught.value) == HOME_IN_USE.format(root=home.root,
-                                                   models="credit-risk, income-classifier")
+    assert str(caught.value) == HOME_IN_USE.format(
+        root=home.root, models="credit-risk, hours-estimator, income-classifier, job-sector")
 
 
 def test_the_dashboard_stage_answers_on_its_port_and_signs_in_the_demo_user(
@@ -105,5 +106,6 @@ def test_the_same_seed_and_end_date_give_the_same_scoreboard(tmp_path) -> None:
     second = run_demo(Home.resolve(tmp_path / "two"), options).scoreboard
     assert first == second
     assert [i["name"] for i in first["incidents"]] == ["crypto-loans", "older-longer-hours"]
-    assert first["not_injected"] == ["country-feed-down", "retrain-penalises-women",
-                                     "young-graduates-earn-more"]
+    assert first["not_injected"] == ["farmers-and-owners", "country-feed-down",
+                                     "retrain-penalises-women", "young-graduates-earn-more",
+                                     "women-work-longer"]

@@ -14,7 +14,8 @@ from raigov.cli.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_k
 from raigov.cli.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
 from raigov.errors import ConfigError
 
-BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift"}
+BUILTIN_KINDS = {"covariate_shift", "data_fault", "biased_version", "concept_shift",
+                 "value_shift"}
 
 BROKEN = """\
 scenario: broken
@@ -74,7 +75,8 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
     problems = caught.value.problems
     assert problems == [
         f"{path}, line 4, field 'traffic.models': " + sc.UNKNOWN_MODEL.format(
-            model="income-classifer", known="income-classifier, credit-risk",
+            model="income-classifer",
+            known="income-classifier, credit-risk, hours-estimator, job-sector",
             hint=" Did you mean 'income-classifier'?"),
         f"{path}, line 6, field 'traffic.weekly_patern': " + sc.UNKNOWN_FIELD.format(
             allowed="models, weekly_pattern, daily_noise, max_rows_per_request",
@@ -83,7 +85,7 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
         "(got 1.5)",
         f"{path}, line 9, field 'incidents[0].kind': " + sc.UNKNOWN_KIND.format(
             kind="covariate_shfit", known=", ".join(sorted(INCIDENT_KINDS)),
-            hint=" Did you mean 'covariate_shift'?"),
+            hint=" Did you mean 'covariate_shift' or 'value_shift'?"),
         f"{path}, line 16, field 'incidents[1].fault': Input should be 'null' or "
         "'new_category' (got 'nul') Did you mean 'null'?",
         f"{path}, line 18, field 'incidents[2]': a new model version stays in service: "
@@ -122,8 +124,8 @@ def test_a_shorter_run_leaves_out_later_incidents_and_clips_the_others() -> None
     short, left_out = smoke.with_overrides(days=4, seed=7, rows_per_day=50)
     assert short.days == 4 and short.seed == 7
     assert [i.label for i in left_out] == ["country-feed-down", "retrain-penalises-women",
-                                           "young-graduates-earn-more"]
-    assert [i.until for i in short.incidents] == [2, 4]
+                                           "young-graduates-earn-more", "women-work-longer"]
+    assert [i.until for i in short.incidents] == [2, 4, 4]
     assert {m.rows_per_day for m in short.traffic.models.values()} == {50}
 
 
@@ -144,3 +146,14 @@ def test_a_users_own_incident_kind_goes_through_the_same_registry(tmp_path) -> N
         with pytest.raises(ConfigError, match="incident kind 'outage' is already registered"):
             register_incident_kind(type("Other", (Outage,), {}))
     assert "outage" not in INCIDENT_KINDS
+
+
+def test_every_incident_kind_and_demo_model_is_in_the_readme() -> None:
+    from raigov.models.demo_models import DEMO_MODELS
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    kinds = sorted(load_incident_kinds())
+    assert len(kinds) >= 5
+    missing = [k for k in kinds if f"| `{k}` |" not in readme]
+    assert missing == []
+    assert [m for m in DEMO_MODELS if f"| `{m}` |" not in readme] == []
