@@ -28,6 +28,8 @@ def main() -> None:
 @click.option("--max-wait-ms", default=0.0, show_default=True, type=float,
               help="Hold a batch open this long for more rows (0: a batch is every request "
                    "queued when the model is free).")
+@click.option("--seal-interval-s", default=1.0, show_default=True, type=float,
+              help="Seal the spool into Parquet segments this often.")
 @click.option("--spool-cap-bytes", default=None, type=int,
               help="Refuse captures (503) once the spool holds this many bytes.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
@@ -35,13 +37,14 @@ def main() -> None:
               help="Benchmarks only: predictions are not captured.")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
-          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None,
-          no_capture: bool) -> None:
+          max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
+          device: str | None, no_capture: bool) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from raigov.models.serve import ServeConfig, run_server
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
-                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device,
+                      max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
+                      spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
     run_server(_home(home), host=host, port=port, config=cfg)
