@@ -88,6 +88,8 @@ def main(ctx: click.Context) -> None:
 @click.option("--max-wait-ms", default=0.0, show_default=True, type=float,
               help="Hold a batch open this long for more rows (0: a batch is every request "
                    "queued when the model is free).")
+@click.option("--seal-interval-s", default=1.0, show_default=True, type=float,
+              help="Seal the spool into Parquet segments this often.")
 @click.option("--spool-cap-bytes", default=None, type=int,
               help="Refuse captures (503) once the spool holds this many bytes.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
@@ -99,13 +101,15 @@ def main(ctx: click.Context) -> None:
               help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
-          max_wait_ms: float, spool_cap_bytes: int | None, device: str | None,
-          no_capture: bool, pending_events: int, pending_age: float) -> None:
+          max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
+          device: str | None, no_capture: bool, pending_events: int,
+          pending_age: float) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from raigov.models.serve import ServeConfig, run_server
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
-                      max_wait_ms=max_wait_ms, spool_cap_bytes=spool_cap_bytes, device=device,
+                      max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
+                      spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
                       pending_age_s=pending_age)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)

@@ -15,6 +15,7 @@ seals it into the lake.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import queue
@@ -54,8 +55,8 @@ class CaptureStats:
 @dataclass
 class _Batch:
     payload: bytes
-    rows: int
-    lake_table: str
+    rows_by_table: dict[str, int]
+    parts: int = 1                 # tables submitted in it
     future: Future = field(default_factory=Future)
 
 
@@ -86,6 +87,7 @@ class CaptureWriter:
         self._offset = 0
         self._closed = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple]] = {}   # submit_async
 
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> "CaptureWriter":
@@ -128,7 +130,7 @@ class CaptureWriter:
         """Queue a batch; the future resolves once it is durable (sync) or written
         (async), or fails with :class:`SpoolFullError`."""
         batch = _Batch(encode_frame(table, lake_table=lake_table, model=model),
-                       table.num_rows, lake_table)
+                       {lake_table: table.num_rows})
         if self._closed.is_set():
             raise RuntimeError("capture writer is closed")
         self._queue.put(batch)
@@ -137,6 +139,39 @@ class CaptureWriter:
             done.set_result(None)
             return done
         return batch.future
+
+    def submit_async(self, table: pa.Table, *, lake_table: str, model: str) -> asyncio.Future:
+        """``submit`` for an event loop: the tables submitted in one turn of the loop go
+        to the committer as one batch (one hand-over between threads, one wake-up of the
+        loop), and the returned future resolves as ``submit``'s would."""
+        if self._closed.is_set():
+            raise RuntimeError("capture writer is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        pending = self._pending.setdefault(loop, [])
+        pending.append((encode_frame(table, lake_table=lake_table, model=model),
+                        lake_table, table.num_rows, future))
+        if len(pending) == 1:
+            loop.call_soon(self._hand_over, loop)
+        return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        items = self._pending.pop(loop)
+        counts: dict[str, int] = {}
+        for _, lake_table, rows, _ in items:
+            counts[lake_table] = counts.get(lake_table, 0) + rows
+        batch = _Batch(b"".join(item[0] for item in items), counts, len(items))
+        waiting = [item[3] for item in items]
+        if self._closed.is_set():
+            _resolve(waiting, RuntimeError("capture writer is closed"))
+            return
+        if self.durability == "async":
+            self._queue.put(batch)
+            _resolve(waiting, None)
+            return
+        batch.future.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(_resolve, waiting, done.exception()))
+        self._queue.put(batch)
 
     def append(self, table: pa.Table, *, lake_table: str, model: str) -> None:
         """Write a batch and wait until it is acknowledged (see ``submit``)."""
@@ -176,15 +211,16 @@ class CaptureWriter:
             with self._lock:
                 self._write(data)
         except SpoolFullError as exc:
-            self.stats.failed_batches += len(batches)
+            self.stats.failed_batches += sum(b.parts for b in batches)
             for b in batches:
                 b.future.set_exception(exc)
             return
         self.stats.commits += 1
         for b in batches:
-            self.stats.rows += b.rows
-            self.stats.batches += 1
-            self.stats.rows_by_table[b.lake_table] = self.stats.rows_by_table.get(b.lake_table, 0) + b.rows
+            self.stats.batches += b.parts
+            for lake_table, rows in b.rows_by_table.items():
+                self.stats.rows += rows
+                self.stats.rows_by_table[lake_table] = self.stats.rows_by_table.get(lake_table, 0) + rows
             b.future.set_result(None)
 
     def _write(self, data: bytes) -> None:
@@ -291,3 +327,12 @@ class CaptureWriter:
                 slot.release()
         self.stats.recovered_files += sealed
         return sealed
+
+
+def _resolve(futures: list[asyncio.Future], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.done():   # a cancelled request's future stays as it is
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)

@@ -154,7 +154,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
     async def capture(table, lake_table: str, model: str) -> None:
         if lake_table != "quarantine" and not cfg.capture:
             return
-        await asyncio.wrap_future(state["writer"].submit(table, lake_table=lake_table, model=model))
+        await state["writer"].submit_async(table, lake_table=lake_table, model=model)
 
     async def quarantine(model: str, version: int | None, rows: list[dict]) -> None:
         await capture(quarantine_table(rows, version=version, request_id=uuid7()), "quarantine", model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -51,6 +52,41 @@ def test_concurrent_appends_share_fsyncs_through_group_commit(home: Home) -> Non
     assert stats.batches == 200
     assert stats.commits < stats.batches, "batches waiting together share one fsync"
     assert sorted(_lake_ids(home, spec.name)) == sorted(sent)
+
+
+def test_tables_submitted_in_one_turn_of_an_event_loop_share_one_commit(
+        home: Home) -> None:
+    spec = small_spec()
+    tables = [batch(spec, 10, seed=i) for i in range(12)]
+
+    async def send(writer: CaptureWriter) -> list[bool]:
+        futures = [writer.submit_async(t, lake_table="predictions", model=spec.name)
+                   for t, _ in tables]
+        await asyncio.gather(*futures)
+        return [f.done() for f in futures]
+
+    with CaptureWriter(home, seal_interval_s=3600) as writer:
+        done = asyncio.run(send(writer))
+        stats = writer.stats
+        frames, torn = read_frames(wal_files(writer._slot.directory)[0])
+    assert done == [True] * 12 and stats.commits == 1 and stats.batches == 12
+    assert stats.rows == 120 and torn == 0
+    assert [f.table.column("prediction_id").to_pylist() for f in frames] == [ids for _, ids in tables]
+    assert sorted(_lake_ids(home, spec.name)) == sorted(i for _, ids in tables for i in ids)
+
+
+def test_a_full_spool_fails_every_request_of_an_event_loop_turn(home: Home) -> None:
+    spec = small_spec()
+
+    async def send(writer: CaptureWriter) -> list[object]:
+        futures = [writer.submit_async(batch(spec, 1000, seed=i)[0], lake_table="predictions",
+                                       model=spec.name) for i in range(3)]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    with CaptureWriter(home, seal_interval_s=3600, spool_cap_bytes=20_000) as writer:
+        results = asyncio.run(send(writer))
+    assert [type(r) for r in results] == [SpoolFullError] * 3
+    assert _lake_ids(home, spec.name) == []
 
 
 def test_rows_partition_by_the_event_date_and_escape_the_model_name(home: Home) -> None:
