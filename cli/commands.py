@@ -105,7 +105,7 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
           device: str | None, no_capture: bool, pending_events: int,
           pending_age: float) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
-    from raigov.models.serve import ServeConfig, run_server
+    from raigov.models.serving.app import ServeConfig, run_server
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
                       max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,

@@ -76,7 +76,7 @@ def models_infer_spec(data: str, label: str, sensitive: tuple[str, ...], name: s
 @translate_errors
 def models_list(home: str | None, fmt: str) -> None:
     """Registered models (the table: latest versions) and their status."""
-    from raigov.models.control import model_status
+    from raigov.models.serving.control import model_status
     from raigov.models.registry import list_models
 
     h = resolve_home(home)
@@ -119,7 +119,7 @@ def _as_json(versions: list[Any], disabled: dict[str, Any]) -> list[dict[str, An
 
 def _set_enabled(model: str, home: str | None, *, enabled: bool, version: int | None,
                  reason: str | None, actor: str) -> None:
-    from raigov.models.control import set_model_enabled
+    from raigov.models.serving.control import set_model_enabled
 
     set_model_enabled(resolve_home(home), model, enabled=enabled, actor=actor, reason=reason,
                       version=version)

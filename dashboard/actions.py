@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from raigov.models.control import set_model_enabled
+from raigov.models.serving.control import set_model_enabled
 from raigov.policies.alerts import Alert, acknowledge_alert, resolve_alert
 from raigov.home import Home
 from raigov.store.lake import model_key

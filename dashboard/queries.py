@@ -63,7 +63,7 @@ def spec(root: str, model: str, version: int) -> ModelSpec:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def disabled(root: str) -> dict[str, dict]:
-    from raigov.models.control import model_status
+    from raigov.models.serving.control import model_status
 
     return model_status(_home(root))
 

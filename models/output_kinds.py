@@ -5,7 +5,7 @@ how a raw model output becomes the predicted class, score, value and class
 probabilities; what a response row holds; how a ground-truth label is read; and which
 spec fields it needs.
 
-Lake contract (one schema for every kind; see :mod:`raigov.models.records`):
+Lake contract (one schema for every kind; see :mod:`raigov.models.capture.records`):
 
 ============== ======== =============================================================
 column         type     meaning

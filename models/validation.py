@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raigov.models.frames import frame_from_arrays
+from raigov.models.serving.frames import frame_from_arrays
 from raigov.models.spec import ColumnSpec, ModelSpec
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {

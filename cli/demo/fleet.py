@@ -15,7 +15,7 @@ from raigov.home import Home
 
 if TYPE_CHECKING:
     from raigov.models.demo_models import DemoModel
-    from raigov.models.server_process import ServerProcess
+    from raigov.models.serving.server_process import ServerProcess
     from raigov.models.spec import ModelSpec
     from raigov.cli.demo.scenario import Monitoring, Scenario
 
@@ -95,7 +95,7 @@ class Fleet:
         return self.server.url
 
     def start_server(self) -> None:
-        from raigov.models.server_process import ServerProcess, free_port
+        from raigov.models.serving.server_process import ServerProcess, free_port
 
         self.server = ServerProcess(self.home, free_port()).start()
 

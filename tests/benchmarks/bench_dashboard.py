@@ -7,7 +7,7 @@ Run: .venv/bin/python tests/benchmarks/bench_dashboard.py [--home DIR] [--days 3
 
 The home is made fast (once; reused when --home already holds it): the demo models are
 trained and registered, held-out rows are resampled into big Arrow batches written with
-``raigov.models.capture.CaptureWriter`` (``prediction_table``), 85% of them get labels
+``raigov.models.capture.writer.CaptureWriter`` (``prediction_table``), 85% of them get labels
 (``feedback_table``), then ``raigov monitor run``'s pipeline computes every window.
 "Fully drawn" means the script run is over, no placeholder is left and every plotly
 chart has drawn its SVG. Navigations go through the sidebar (one browser session).
@@ -55,9 +55,9 @@ def _day_batch(demo: Any, scores: Any, day: dt.date, n: int, seed: int) -> tuple
 def write_traffic(home: Any, built: dict[str, Any], *, days: int, per_day: int) -> int:
     import numpy as np
 
-    from raigov.models.capture import CaptureWriter
+    from raigov.models.capture.writer import CaptureWriter
     from raigov.models.output_kinds import Outputs
-    from raigov.models.records import feedback_table, prediction_table
+    from raigov.models.capture.records import feedback_table, prediction_table
 
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     rows = 0
@@ -136,7 +136,7 @@ def _timed_visit(page: Any, nav: str, heading: str) -> float:
 def measure(home: Any, *, rounds: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from raigov.models.server_process import free_port
+    from raigov.models.serving.server_process import free_port
     from tests.dashboard.browser import DashboardProcess, VIEWPORT, launch, settle, sign_in
 
     pages = {"fleet": ("Fleet", "Fleet"), "model": ("Model", "Model")}

@@ -225,7 +225,7 @@ def process_cpu_s(pid: int) -> float:
 
 # -- the run -------------------------------------------------------------------------
 def serving(home, rows: list[dict], artifact: Path, args) -> dict:
-    from raigov.models.server_process import ServerProcess, free_port
+    from raigov.models.serving.server_process import ServerProcess, free_port
 
     configs = [c for c in args.configs.split(",") if c]
     loads = {"batch": (args.batch,), "mixed": MIXED_SIZES}
@@ -296,9 +296,9 @@ def _spread(values: list[float], digits: int = 2) -> dict:
 
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:
     from raigov.home import Home
-    from raigov.models.capture import CaptureWriter
+    from raigov.models.capture.writer import CaptureWriter
     from raigov.models.output_kinds import Outputs
-    from raigov.models.records import prediction_table
+    from raigov.models.capture.records import prediction_table
 
     frame = pd.DataFrame(rows[:batch_rows])
     scores = np.random.default_rng(0).random(batch_rows)

@@ -42,7 +42,7 @@ def register_hostile_model(home: Home, tmp: Path) -> Hostile:
     """Register the model, capture 120 predictions (a third of them carrying the
     hostile value) yesterday with labels, and run the monitors and policies."""
     from raigov.models.artifact import load_artifact
-    from raigov.models.logger import PredictionLogger
+    from raigov.models.capture.logger import PredictionLogger
     from raigov.models.registry import get_model, register_model
     from raigov.policies.pipeline import monitor_and_evaluate
 

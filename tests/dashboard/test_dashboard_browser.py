@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from raigov.dashboard.shape.governance import alerts_frame
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.policies.alerts import alert_history, list_alerts
 from raigov.store.catalog import catalog
 from raigov.home import Home

@@ -245,7 +245,7 @@ def test_the_prediction_explorer_finds_a_prediction_by_id_and_explains_it(
 
 def test_disabling_a_model_needs_the_owner_role_and_a_reason(signed_in,
                                                            dashboard_home: Home) -> None:
-    from raigov.models.control import model_status
+    from raigov.models.serving.control import model_status
 
     at = signed_in("vera", page="model")
     before = ledger_count(dashboard_home)

@@ -74,7 +74,7 @@ def test_a_home_that_already_holds_models_is_refused(smoke_run: tuple[Home, Demo
 
 def test_the_dashboard_stage_answers_on_its_port_and_signs_in_the_demo_user(
         smoke_run: tuple[Home, DemoResult], tmp_path) -> None:
-    from raigov.models.server_process import free_port
+    from raigov.models.serving.server_process import free_port
     from raigov.users import authenticate
 
     home = Home.resolve(shutil.copytree(smoke_run[0].root, tmp_path / "home"))

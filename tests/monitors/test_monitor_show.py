@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from raigov.home import Home
-from raigov.models.logger import PredictionLogger
+from raigov.models.capture.logger import PredictionLogger
 from raigov.monitors.runner import run_monitors
 from raigov.monitors.store import read_metric_rows
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from raigov.models.logger import PredictionLogger
+from raigov.models.capture.logger import PredictionLogger
 from raigov.monitors.runner import pending_windows, run_monitors
 from raigov.monitors.store import read_metric_rows
 from raigov.home import Home

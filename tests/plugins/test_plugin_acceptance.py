@@ -81,7 +81,7 @@ rules:
 
 
 def _serve_and_predict(home: Home, rows: list[dict], monkeypatch) -> list[float]:
-    from raigov.models.server_process import ServerProcess, free_port
+    from raigov.models.serving.server_process import ServerProcess, free_port
 
     with ServerProcess(home, free_port()) as server:
         response = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", json={"rows": rows},

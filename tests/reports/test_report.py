@@ -189,8 +189,8 @@ def test_the_mapping_marks_what_the_report_cannot_evidence(module_home: Home) ->
 
 
 def test_quarantined_rows_are_counted_by_reason_and_day(module_home: Home) -> None:
-    from raigov.models.records import quarantine_table
-    from raigov.models.segments import write_segment
+    from raigov.models.capture.records import quarantine_table
+    from raigov.models.capture.segments import write_segment
 
     rows = [{"row_index": i, "payload": {"age": -5}, "reason": "age: -5 is below 17",
              "reasons": [{"field": "age"}]} for i in range(3)]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from raigov.models.output_kinds import Outputs
-from raigov.models.records import prediction_table
+from raigov.models.capture.records import prediction_table
 from raigov.models.spec import InputSchema, ModelSpec
 
 

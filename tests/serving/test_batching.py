@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from raigov.models.batching import MicroBatcher, batch_frame
-from raigov.models.frames import frame_from_arrays
+from raigov.models.serving.batching import MicroBatcher, batch_frame
+from raigov.models.serving.frames import frame_from_arrays
 
 
 def _frame(start: int, n: int) -> pd.DataFrame:

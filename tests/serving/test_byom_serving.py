@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from raigov.home import Home
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.store.lake import lake_connection
 from tests.serving import byom, user_nets
 

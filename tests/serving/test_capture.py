@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from raigov.models.capture import CaptureWriter
-from raigov.models.segments import seal_wal
-from raigov.models.spool import read_frames, wal_files
+from raigov.models.capture.writer import CaptureWriter
+from raigov.models.capture.segments import seal_wal
+from raigov.models.capture.spool import read_frames, wal_files
 from raigov.errors import SpoolFullError
 from raigov.home import Home
 from raigov.store.lake import lake_connection
@@ -132,7 +132,7 @@ def test_a_killed_writer_leaves_its_spool_to_the_next_writer(home: Home) -> None
     code = textwrap.dedent(f"""
         import os, signal
         from raigov.home import Home
-        from raigov.models.capture import CaptureWriter
+        from raigov.models.capture.writer import CaptureWriter
         from tests.serving.capture_fixtures import batch, small_spec
         spec = small_spec()
         w = CaptureWriter(Home.resolve({str(home.root)!r}), seal_interval_s=3600).start()
@@ -201,7 +201,7 @@ def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(tmp_path
 
 
 def test_the_python_logger_captures_valid_rows_and_quarantines_the_rest(model_home, request_rows) -> None:
-    from raigov.models.logger import PredictionLogger
+    from raigov.models.capture.logger import PredictionLogger
 
     rows = [dict(r) for r in request_rows[:4]]
     rows[2]["age"] = "unknown"

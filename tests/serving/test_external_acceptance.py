@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 from raigov.home import Home
-from raigov.models import kserve_events as ke
-from raigov.models.logger import PredictionLogger
+from raigov.models.serving import kserve_events as ke
+from raigov.models.capture.logger import PredictionLogger
 from raigov.models.registry import register_model
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.monitors.explain import SERVED_ELSEWHERE
 from raigov.monitors.store import read_metric_rows
 from tests.serving.conftest import MODEL

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from raigov.home import Home
-from raigov.models import kserve_events as ke
+from raigov.models.serving import kserve_events as ke
 from raigov.models.registry import get_model, register_model
-from raigov.models.serve import SERVED_ELSEWHERE
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.app import SERVED_ELSEWHERE
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.models.spec import ModelSpec
 from raigov.store.lake import lake_connection
 from tests.serving.conftest import MODEL

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from raigov.models import event_pairs as ep
-from raigov.models import kserve_events as ke
-from raigov.models.logged_rows import read_logged_rows
+from raigov.models.serving import event_pairs as ep
+from raigov.models.serving import kserve_events as ke
+from raigov.models.capture.logged_rows import read_logged_rows
 from raigov.models.spec import ColumnSpec, InputSchema, ModelSpec
 
 HEADERS = {"ce-id": "5b6e", "ce-type": ke.REQUEST_TYPE, "ce-source": "http://localhost:9081/",

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 
-from raigov.models import logged_outputs as lo
-from raigov.models import logged_rows as lr
+from raigov.models.capture import logged_outputs as lo
+from raigov.models.capture import logged_rows as lr
 from raigov.models.output_kinds import output_kind
-from raigov.models.records import prediction_table
+from raigov.models.capture.records import prediction_table
 from raigov.models.spec import ColumnSpec, InputSchema, ModelSpec
 
 CLASSES = ("low", "mid", "high")

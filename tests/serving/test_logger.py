@@ -12,8 +12,8 @@ from scipy.special import softmax
 
 from raigov.errors import InputError
 from raigov.home import Home
-from raigov.models import logger as lg
-from raigov.models.logger import PredictionLogger
+from raigov.models.capture import logger as lg
+from raigov.models.capture.logger import PredictionLogger
 from raigov.models.registry import register_model
 from raigov.models.spec import ModelSpec
 from raigov.store.lake import lake_connection

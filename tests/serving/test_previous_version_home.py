@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score
 
 from raigov.home import Home
 from raigov.models.registry import list_models
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.monitors.store import read_metric_rows
 from raigov.store.lake import lake_connection
 
@@ -128,7 +128,7 @@ def test_a_monitor_run_of_this_version_continues_the_previous_homes_windows(prev
     home, made = previous_home
     before = read_metric_rows(home, model=MODEL)
     assert set(before["window_start"].dt.date.astype(str)) == {"2026-05-04", "2026-05-05"}
-    from raigov.models.logger import PredictionLogger
+    from raigov.models.capture.logger import PredictionLogger
 
     half = len(made["ids"]) // 2
     with PredictionLogger(MODEL, home=home) as log:      # day 2's labels arrive now

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raigov.models.server_process import ServerProcess, free_port
+from raigov.models.serving.server_process import ServerProcess, free_port
 from raigov.home import Home
 from raigov.store.lake import lake_connection
 from tests.serving.conftest import MODEL

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from raigov.models.spool import Frame, fsync_dir, read_frames
+from raigov.models.capture.spool import Frame, fsync_dir, read_frames
 from raigov.home import Home
 from raigov.store.lake import partition_dir
 

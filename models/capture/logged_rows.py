@@ -1,11 +1,11 @@
 """Rows of predictions made elsewhere, as ``POST /v1/models/{name}/log``, the KServe
-CloudEvents route and :class:`~raigov.models.logger.PredictionLogger` receive them:
+CloudEvents route and :class:`~raigov.models.capture.logger.PredictionLogger` receive them:
 
     {"prediction_id": "a1", "timestamp": "2026-03-01T10:00:00Z",
      "inputs": {"age": 41, ...}, "outputs": {"label": 1, "score": 0.83}}
 
 Inputs are validated exactly like a predict request (:func:`validate_rows`), outputs per
-output kind (:mod:`raigov.models.logged_outputs`); every error names its row and field
+output kind (:mod:`raigov.models.capture.logged_outputs`); every error names its row and field
 (``inputs.age``, ``outputs.score``). ``prediction_id`` is the caller's (generated when
 absent), ``timestamp`` the event time (the request's, or now, when absent).
 """
@@ -20,8 +20,8 @@ import pandas as pd
 
 from raigov.errors import did_you_mean
 from raigov.ids import uuid7_many
-from raigov.models.http_bodies import parse_timestamp
-from raigov.models.logged_outputs import read_outputs
+from raigov.models.serving.http_bodies import parse_timestamp
+from raigov.models.capture.logged_outputs import read_outputs
 from raigov.models.output_kinds import Outputs
 from raigov.models.spec import ModelSpec
 from raigov.models.validation import RowError, validate_rows

@@ -1,7 +1,7 @@
 """Capture from your own server, without ``raigov serve``: any output kind, any model
 (one registered without an artifact, served by another stack, included).
 
-    from raigov.models.logger import PredictionLogger
+    from raigov.models.capture.logger import PredictionLogger
     with PredictionLogger("income-classifier", home="/srv/raigov") as log:
         result = log.log_predictions(rows, labels=labels, scores=scores)      # binary
         # multiclass: labels= and/or probabilities= ([n, k] or one mapping per row)
@@ -10,7 +10,7 @@
         log.log_feedback(result.prediction_ids[:3], [1, "<=50K", 0])
 
 Rows and outputs are checked exactly as ``POST /v1/models/{name}/log`` checks them
-(:mod:`raigov.models.logged_rows`); invalid rows are quarantined with their reasons
+(:mod:`raigov.models.capture.logged_rows`); invalid rows are quarantined with their reasons
 (never dropped) and reported back, the valid ones are captured.
 """
 
@@ -27,11 +27,11 @@ import pandas as pd
 from raigov.errors import InputError
 from raigov.home import Home
 from raigov.ids import uuid7
-from raigov.models.capture import CaptureWriter, Durability
-from raigov.models.logged_outputs import LOGGED_OUTPUTS
-from raigov.models.logged_rows import read_logged_rows
+from raigov.models.capture.writer import CaptureWriter, Durability
+from raigov.models.capture.logged_outputs import LOGGED_OUTPUTS
+from raigov.models.capture.logged_rows import read_logged_rows
 from raigov.models.output_kinds import output_kind
-from raigov.models.records import feedback_table, prediction_table, quarantine_table
+from raigov.models.capture.records import feedback_table, prediction_table, quarantine_table
 from raigov.models.registry import get_model
 from raigov.models.validation import RowError
 

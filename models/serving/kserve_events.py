@@ -23,7 +23,7 @@ kind's own raw output (binary: P(positive class); regression: the value); a list
 one probability per class (binary: the score is the positive class's); a one-element
 list is its element.
 
-The pair becomes logged rows (:mod:`raigov.models.logged_rows`): prediction id
+The pair becomes logged rows (:mod:`raigov.models.capture.logged_rows`): prediction id
 ``<ce-id>`` for a one-row request, ``<ce-id>:<i>`` for row ``i`` of a larger one; event
 time the request's ``ce-time``.
 """
@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from raigov.models.event_pairs import Half, Pair
-from raigov.models.logged_outputs import LOGGED_OUTPUTS
+from raigov.models.serving.event_pairs import Half, Pair
+from raigov.models.capture.logged_outputs import LOGGED_OUTPUTS
 from raigov.models.spec import ModelSpec
 from raigov.models.validation import RowError
 

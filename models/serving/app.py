@@ -19,18 +19,18 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
-from raigov.models.batching import MicroBatcher
-from raigov.models.capture import CaptureWriter, Durability
-from raigov.models.control import ControlWatcher
+from raigov.models.serving.batching import MicroBatcher
+from raigov.models.capture.writer import CaptureWriter, Durability
+from raigov.models.serving.control import ControlWatcher
 from raigov.models.output_kinds import output_kind
-from raigov.models.event_pairs import PendingEvents
-from raigov.models.http_bodies import parse_body as _parse
-from raigov.models.http_bodies import parse_timestamp as _timestamp
-from raigov.models.http_bodies import quarantine_rows as _quarantine_rows
-from raigov.models.log_routes import RouteContext, log_router, quarantine_expired
-from raigov.models.records import prediction_table, quarantine_table
+from raigov.models.serving.event_pairs import PendingEvents
+from raigov.models.serving.http_bodies import parse_body as _parse
+from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
+from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
+from raigov.models.serving.log_routes import RouteContext, log_router, quarantine_expired
+from raigov.models.capture.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
-from raigov.models.telemetry import ServeMetrics
+from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
 from raigov.errors import RaigovError, SpoolFullError
 from raigov.home import Home

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from raigov.models.frames import frame_from_arrays
+from raigov.models.serving.frames import frame_from_arrays
 
 
 @dataclass

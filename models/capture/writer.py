@@ -29,8 +29,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from raigov.models.segments import seal_wal
-from raigov.models.spool import SlotLock, encode_frame, fsync_dir, wal_files
+from raigov.models.capture.segments import seal_wal
+from raigov.models.capture.spool import SlotLock, encode_frame, fsync_dir, wal_files
 from raigov.errors import SpoolFullError
 from raigov.home import Home
 

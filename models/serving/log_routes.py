@@ -20,15 +20,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.errors import SpoolFullError
-from raigov.models.event_pairs import EventHalf, Expired, Pair, PendingEvents
-from raigov.models.http_bodies import error_response, parse_body, parse_timestamp
-from raigov.models.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
+from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
+from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
+from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
                                          read_headers)
-from raigov.models.logged_rows import LoggedBatch, read_logged_rows
+from raigov.models.capture.logged_rows import LoggedBatch, read_logged_rows
 from raigov.models.output_kinds import output_kind
-from raigov.models.records import feedback_table, prediction_table
+from raigov.models.capture.records import feedback_table, prediction_table
 from raigov.models.spec import ModelSpec
-from raigov.models.telemetry import ServeMetrics
+from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError
 
 NOT_A_LIST = "'labels' must be a non-empty list"

@@ -1,0 +1,1 @@
+"""Capture: the spool, sealed segments, prediction records and the Python logger."""
