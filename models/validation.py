@@ -196,11 +196,13 @@ def _clean(check: _Check, distinct: set) -> bool:
 
 
 def pandera_errors(spec: ModelSpec, frame: pd.DataFrame) -> list[RowError]:
-    """pandera's lazy validation, as row errors."""
+    """pandera's lazy validation of the columns ``frame`` carries, as row errors (an
+    input column that is neither a feature nor sensitive is not in a request)."""
     import pandera.errors as pe
 
     try:
-        spec.inputs.to_pandera().validate(_for_pandera(spec, frame), lazy=True)
+        schema = spec.inputs.to_pandera().select_columns(list(frame.columns))
+        schema.validate(_for_pandera(spec, frame), lazy=True)
     except pe.SchemaErrors as exc:
         out = []
         for case in exc.failure_cases.itertuples(index=False):
@@ -217,6 +219,8 @@ def _for_pandera(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
     stay float and pandera reports the nulls), bools without nulls as bool."""
     out = frame.copy()
     for col in spec.inputs.columns:
+        if col.name not in out:
+            continue
         if col.dtype == "int" and not out[col.name].isna().any():
             out[col.name] = out[col.name].astype("int64")
         elif col.dtype == "bool" and not out[col.name].isna().any():

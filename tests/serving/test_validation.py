@@ -106,3 +106,17 @@ def test_nulls_pass_in_nullable_columns_and_unknown_categories_fail_as_pandera_s
     frame, errors = validate_rows(spec, rows)
     assert {(e.row, e.field) for e in errors} == {(2, required)}
     assert {e.row for e in pandera_errors(spec, frame)} == {2}
+
+
+def test_an_input_column_that_is_neither_feature_nor_sensitive_is_not_asked_of_a_request(adult) -> None:
+    """The spec may describe a column (an id, a slicing column) that requests do not
+    carry: a bad value elsewhere is reported alone, not with a 'column missing'."""
+    features = tuple(c for c in adult.columns if c not in ("sex", "race", "native_country"))
+    spec = ModelSpec(name="adult", inputs=InputSchema.infer(adult), features=features,
+                     sensitive=("sex", "race"))
+    rows = [{k: v for k, v in row.items() if k != "native_country"}
+            for row in _rows(adult.head(3))]
+    rows[2]["hours_per_week"] = 500
+    frame, errors = validate_rows(spec, rows)
+    assert "native_country" not in frame.columns
+    assert [(e.row, e.field) for e in errors] == [(2, "hours_per_week")]
