@@ -21,12 +21,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from raigov.errors import ConfigError, did_you_mean
+from raigov.file_problems import UnreadableFile, dotted, read_utf8, show_value
 from raigov.models.output_kinds import OUTPUT_KINDS
 from raigov.models.spec import ModelSpec
 from raigov.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
 
-FILE_NOT_FOUND = "Spec file {path} not found."
-NOT_UTF8 = "Spec file {path} is not UTF-8 text (line {line}): {detail}."
 INVALID_YAML = "Invalid YAML in {path}, line {line}, column {column}{near}: {problem}."
 NOT_A_MAPPING = ("Spec file {path} (line {line}, top level) must be a mapping with the "
                  "fields 'name', 'output_kind', 'inputs' and 'features', got {got}.")
@@ -78,16 +77,9 @@ def load_spec_file(path: str | Path) -> ModelSpec:
     every problem."""
     shown = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise SpecFileError([SpecProblem(shown, 0, "", "file_not_found",
-                                         FILE_NOT_FOUND.format(path=shown))]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise SpecFileError([SpecProblem(shown, line, "", "not_utf8", NOT_UTF8.format(
-            path=shown, line=line, detail=exc.reason))]) from None
+        text = read_utf8(path, what="Spec")
+    except UnreadableFile as exc:
+        raise SpecFileError([SpecProblem(shown, exc.line, "", exc.kind, exc.message)]) from None
     return parse_spec(text, path=shown)
 
 
@@ -120,13 +112,13 @@ class _Checker:
 
     def add(self, loc: tuple[Any, ...], code: str, template: str, **values: Any) -> None:
         line = self.doc.line_of(loc)
-        field = _dotted(loc)
+        field = dotted(loc)
         self.problems.append(SpecProblem(self.path, line, field, code, template.format(
             path=self.path, line=line, field=field, **values)))
 
     def duplicates(self) -> None:
         for loc, line, first in self.doc.duplicates:
-            field = _dotted(loc)
+            field = dotted(loc)
             self.problems.append(SpecProblem(self.path, line, field, "duplicate_key",
                                              DUPLICATE_KEY.format(field=field, path=self.path,
                                                                   line=line, first=first)))
@@ -176,7 +168,7 @@ class _Checker:
         elif kind == "missing":
             self.add(loc, kind, MISSING_FIELD)
         elif kind in EXPECTED:
-            self.add(loc, kind, WRONG_TYPE, expected=EXPECTED[kind], got=_show(value))
+            self.add(loc, kind, WRONG_TYPE, expected=EXPECTED[kind], got=show_value(value))
         elif not loc:
             detail = _strip(error["msg"])
             self.add((_field_named_in(detail),), "kind_problem", KIND_PROBLEM,
@@ -187,7 +179,7 @@ class _Checker:
                 choices = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
                 detail = "expected one of " + ", ".join(f"'{c}'" for c in choices)
                 hint = did_you_mean(str(value), choices)
-            self.add(loc, kind, INVALID_VALUE, got=_show(value), detail=_sentence(detail),
+            self.add(loc, kind, INVALID_VALUE, got=show_value(value), detail=_sentence(detail),
                      hint=hint)
 
 
@@ -271,23 +263,3 @@ def _strip(message: str) -> str:
 
 def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."

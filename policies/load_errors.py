@@ -16,6 +16,7 @@ from raigov.policies.rules import RULE_TYPES, Rule, rule_type
 from raigov.policies.schema import AppliesTo, PolicyFile, Waiver
 from raigov.yaml_positions import YamlDocument
 from raigov.errors import ConfigError, did_you_mean
+from raigov.file_problems import dotted, show_value
 
 UNKNOWN_FIELD = ("Unknown field '{field}' in {where} ({path}, line {line}).{hint} "
                  "Allowed fields: {allowed}.")
@@ -183,25 +184,5 @@ def _where(loc: tuple[Any, ...], data: Any) -> tuple[str, str]:
         else:
             rule = item.get("rule")
             where = f"waivers[{loc[1]}]" + (f" (rule '{rule}')" if isinstance(rule, str) else "")
-        return where, _dotted(loc[2:])
-    return "the policy", _dotted(loc)
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def show_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+        return where, dotted(loc[2:])
+    return "the policy", dotted(loc)

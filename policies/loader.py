@@ -12,19 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from raigov.policies.load_errors import PolicyError, PolicyProblem, ProblemCollector, show_value
+from raigov.file_problems import show_value
+from raigov.policies.load_errors import PolicyError, PolicyProblem, ProblemCollector
 from raigov.policies.schema import Policy, PolicyFile, policy_applies, select_policies
 from raigov.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
 from raigov.canonical import sha256_hex
 from raigov.errors import did_you_mean
+from raigov.file_problems import UnreadableFile, read_utf8
 
 __all__ = ["PolicyError", "PolicyProblem", "load_policies", "load_policy", "pack_paths",
            "policy_applies", "select_policies"]
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
-FILE_NOT_FOUND = "Policy file {path} not found."
-NOT_UTF8 = "Policy file {path} is not UTF-8 text (line {line}): {detail}."
 INVALID_YAML = "Invalid YAML in {path}, line {line}, column {column}{near}: {problem}.{hint}"
 NOT_A_MAPPING = ("Policy file {path} (line {line}, top level) must be a mapping with the "
                  "fields 'policy', 'version', 'applies_to' and 'rules', got {got}.")
@@ -47,21 +47,14 @@ def load_policy(path: str | Path) -> Policy:
     """Load and validate one policy file."""
     shown = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        raise PolicyError([PolicyProblem(shown, 0, "", "file_not_found",
-                                         FILE_NOT_FOUND.format(path=shown))]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise PolicyError([PolicyProblem(shown, line, "", "not_utf8", NOT_UTF8.format(
-            path=shown, line=line, detail=exc.reason))]) from None
+        text = read_utf8(path, what="Policy")
+    except UnreadableFile as exc:
+        raise PolicyError([PolicyProblem(shown, exc.line, "", exc.kind, exc.message)]) from None
     try:
         doc = parse_yaml(text)
     except YamlSyntaxError as exc:
         raise PolicyError([_yaml_problem(exc, shown)]) from None
-    return _build(doc, path=shown, sha256=sha256_hex(raw))
+    return _build(doc, path=shown, sha256=sha256_hex(text.encode("utf-8")))  # the file bytes
 
 
 def load_policies(paths: Iterable[str | Path]) -> list[Policy]:

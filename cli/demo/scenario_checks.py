@@ -45,7 +45,7 @@ class Problems:
 
 
 def _detail(error: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
-    from raigov.policies.load_errors import show_value
+    from raigov.file_problems import show_value
 
     kind = error["type"]
     if kind == "extra_forbidden":

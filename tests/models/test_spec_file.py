@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from raigov.cli import main
+from raigov.file_problems import FILE_NOT_FOUND
 from raigov.models import spec_file as sf
 from raigov.models.spec_file import SpecFileError, load_spec_file, parse_spec
 
@@ -158,4 +159,4 @@ def test_a_missing_spec_file_exits_2_naming_it(tmp_path):
     result = CliRunner().invoke(main, ["models", "register", "--spec", str(tmp_path / "no.yaml"),
                                        "--home", str(tmp_path / "home")])
     assert result.exit_code == 2
-    assert sf.FILE_NOT_FOUND.format(path=tmp_path / "no.yaml") in result.output
+    assert FILE_NOT_FOUND.format(what="Spec", path=tmp_path / "no.yaml") in result.output

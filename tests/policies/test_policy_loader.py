@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from raigov.file_problems import FILE_NOT_FOUND
 from raigov.policies import load_errors, loader, rules
 from raigov.policies.loader import PolicyError, load_policies, load_policy
 from raigov.policies.schema import policy_applies, select_policies
@@ -225,7 +226,7 @@ def test_an_empty_file_and_a_missing_file_are_reported(tmp_path: Path) -> None:
     assert problem.message == loader.NOT_A_MAPPING.format(path=str(tmp_path / "policy.yaml"),
                                                           line=1, got="an empty file")
     missing = tmp_path / "nope.yaml"
-    assert only_problem(missing).message == loader.FILE_NOT_FOUND.format(path=str(missing))
+    assert only_problem(missing).message == FILE_NOT_FOUND.format(what="Policy", path=str(missing))
 
 
 def test_load_policies_reports_every_file_and_duplicate_names(tmp_path: Path) -> None:
