@@ -17,8 +17,7 @@ _EXPORTS = {
     "load_model": "load",
     "ARCHITECTURES": "architectures", "register_architecture": "architectures",
     "save_artifact": "builtin", "load_builtin": "builtin", "BuiltinModel": "builtin",
-    "save_module": "module", "ModuleModel": "module",
-    "ExportedModel": "exported", "ExternalModel": "external",
+    "save_module": "module", "TensorModel": "feature_tensor", "ExternalModel": "external",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from raigov.errors import ConfigError
-from raigov.models.artifacts.feature_tensor import FeatureTensor
-from raigov.models.artifacts.loaded import default_device, run_network
+from raigov.models.artifacts.feature_tensor import FeatureTensor, TensorModel
+from raigov.models.artifacts.loaded import default_device
 
 if TYPE_CHECKING:
     from raigov.models.spec import ModelSpec
@@ -41,31 +41,7 @@ MSG_WIDTH = ("Model artifact file {path} takes {width} columns, but model {model
 MSG_MOVE = "Model artifact file {path} cannot be moved to device {device!r}: {error}"
 
 
-@dataclass(frozen=True)
-class ExportedModel:
-    """An exported program over the feature tensor (see ``LoadedModel``)."""
-
-    spec: "ModelSpec"
-    device: str
-    network: Any
-    tensor: FeatureTensor
-    format: str = FORMAT
-    runnable: bool = True
-    deep_exact: bool = False
-
-    @property
-    def input_names(self) -> list[str]:
-        return list(self.tensor.names)
-
-    def encode(self, df: pd.DataFrame) -> np.ndarray:
-        return self.tensor.encode(df)
-
-    def forward(self, df: pd.DataFrame) -> np.ndarray:
-        return run_network(self.network, self.encode(df), device=self.device,
-                           model=self.spec.name, format=self.format)
-
-
-def load_exported(path: Path, spec: "ModelSpec", *, device: str | None = None) -> ExportedModel:
+def load_exported(path: Path, spec: "ModelSpec", *, device: str | None = None) -> TensorModel:
     """Load ``path`` (``model.pt2`` or a directory holding it) for ``spec``."""
     import torch
 
@@ -85,7 +61,7 @@ def load_exported(path: Path, spec: "ModelSpec", *, device: str | None = None) -
         except Exception as exc:  # noqa: BLE001
             raise ConfigError(MSG_MOVE.format(path=file, device=device,
                                               error=_first_line(exc))) from exc
-    return ExportedModel(spec, device, program.module(), tensor)
+    return TensorModel(spec, device, program.module(), tensor, FORMAT)
 
 
 def _check_input(program: Any, file: Path, spec: "ModelSpec") -> None:

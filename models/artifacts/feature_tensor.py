@@ -17,6 +17,7 @@ serving) is NaN: the network must cope with NaN in nullable columns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,3 +83,32 @@ def _encode_column(values: pd.Series, dtype: str, categories: list[Any] | None) 
     if dtype == "bool":
         return values.map(_BOOL).to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class TensorModel:
+    """A network over the feature tensor: an exported program (format ``export``) or a
+    user's own module (format ``module``, with its ``architecture`` name); see
+    :class:`~raigov.models.artifacts.loaded.LoadedModel`."""
+
+    spec: "ModelSpec"
+    device: str
+    network: Any
+    tensor: FeatureTensor
+    format: str
+    architecture: str | None = None
+    runnable: bool = True
+    deep_exact: bool = False
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.tensor.names)
+
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        return self.tensor.encode(df)
+
+    def forward(self, df: pd.DataFrame) -> np.ndarray:
+        from raigov.models.artifacts.loaded import run_network
+
+        return run_network(self.network, self.encode(df), device=self.device,
+                           model=self.spec.name, format=self.format)

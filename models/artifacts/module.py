@@ -17,8 +17,8 @@ import pandas as pd
 
 from raigov.errors import ConfigError
 from raigov.models.artifacts.architectures import build_module, save_module_files
-from raigov.models.artifacts.feature_tensor import FeatureTensor
-from raigov.models.artifacts.loaded import default_device, run_network
+from raigov.models.artifacts.feature_tensor import FeatureTensor, TensorModel
+from raigov.models.artifacts.loaded import default_device
 
 if TYPE_CHECKING:
     from torch import nn
@@ -28,32 +28,7 @@ if TYPE_CHECKING:
 FORMAT = "module"
 
 
-@dataclass(frozen=True)
-class ModuleModel:
-    """A registered ``nn.Module`` over the feature tensor (see ``LoadedModel``)."""
-
-    spec: "ModelSpec"
-    device: str
-    network: "nn.Module"
-    tensor: FeatureTensor
-    architecture: str
-    format: str = FORMAT
-    runnable: bool = True
-    deep_exact: bool = False
-
-    @property
-    def input_names(self) -> list[str]:
-        return list(self.tensor.names)
-
-    def encode(self, df: pd.DataFrame) -> np.ndarray:
-        return self.tensor.encode(df)
-
-    def forward(self, df: pd.DataFrame) -> np.ndarray:
-        return run_network(self.network, self.encode(df), device=self.device,
-                           model=self.spec.name, format=self.format)
-
-
-def load_module(directory: Path, spec: "ModelSpec", *, device: str | None = None) -> ModuleModel:
+def load_module(directory: Path, spec: "ModelSpec", *, device: str | None = None) -> TensorModel:
     from raigov.models.artifacts.architectures import ARCHITECTURE_FILE, WEIGHTS_FILE
     from raigov.models.artifacts.builtin import MSG_MISSING_FILE
 
@@ -64,7 +39,7 @@ def load_module(directory: Path, spec: "ModelSpec", *, device: str | None = None
     tensor = FeatureTensor(spec, format=FORMAT)
     device = default_device(device)
     name, module = build_module(directory, device=device)
-    return ModuleModel(spec, device, module, tensor, name)
+    return TensorModel(spec, device, module, tensor, FORMAT, architecture=name)
 
 
 def save_module(directory: str | Path, module: "nn.Module", architecture: str,
