@@ -89,11 +89,14 @@ class WindowData:
     """What a monitor sees of one window.
 
     ``frame`` holds one row per prediction: the model's input columns (features and
-    sensitive attributes) plus ``prediction_id``, ``ts``, ``label`` (the predicted
-    class, 0/1 for binary), ``score`` (probability of the positive class) and
-    ``y_true`` (the ground truth, NaN/None where no label has arrived yet).
+    sensitive attributes) plus ``prediction_id``, ``ts`` and the output columns of the
+    model's output kind (:mod:`raigov.models.output_kinds`): ``label`` (the predicted
+    class index; NULL for regression), ``score`` (binary: P(positive); multiclass:
+    P(predicted class)), ``value`` (the regression prediction), ``probabilities``
+    (multiclass, in ``spec.classes`` order); and ``y_true``: the true class index for
+    classifiers, the true value for regression, NaN where no label has arrived yet.
     ``reference`` is the registered reference data: input columns, and where known
-    ``y_true``, ``label`` and ``score``.
+    ``y_true`` and the output columns.
     """
 
     spec: "ModelSpec"
