@@ -98,6 +98,19 @@ class OutputKind:
         """What a valid label looks like, for error messages."""
         raise NotImplementedError
 
+    # JSON Schemas of the kind's parts of the HTTP API (the served OpenAPI document)
+    def truth_schema(self, spec: "ModelSpec") -> dict[str, Any]:
+        """A feedback ``label``."""
+        raise NotImplementedError
+
+    def outputs_schema(self, spec: "ModelSpec") -> dict[str, Any]:
+        """A ``/log`` row's ``outputs``."""
+        raise NotImplementedError
+
+    def response_row_schema(self, spec: "ModelSpec") -> dict[str, Any]:
+        """One prediction of a predict response, without ``prediction_id``."""
+        raise NotImplementedError
+
 
 def _as_2d(raw: np.ndarray) -> np.ndarray:
     out = np.asarray(raw, dtype=np.float64)
@@ -112,6 +125,29 @@ def _class_index(value: object, classes: tuple[str, ...]) -> int | None:
     if isinstance(value, str) and value in classes:
         return classes.index(value)
     return None
+
+
+def _class_label_schema(classes: tuple[str, ...]) -> dict[str, Any]:
+    """A class given by its index or its name (booleans for two classes)."""
+    choices: list[dict[str, Any]] = [{"type": "integer", "minimum": 0, "maximum": len(classes) - 1},
+                                     {"type": "string", "enum": list(classes)}]
+    if len(classes) == 2:
+        choices.append({"type": "boolean"})
+    return {"anyOf": choices}
+
+
+def _object(properties: dict[str, Any], *, required: tuple[str, ...] = (),
+            at_least_one: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties,
+                           "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    if at_least_one:
+        out["minProperties"] = 1
+    return out
+
+
+_PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 class BinaryKind(OutputKind):
@@ -150,6 +186,18 @@ class BinaryKind(OutputKind):
     def truth_hint(self, spec):
         return f"one of {list(range(len(spec.classes)))} or {list(spec.classes)}"
 
+    def truth_schema(self, spec):
+        return _class_label_schema(spec.classes)
+
+    def outputs_schema(self, spec):
+        return _object({"label": _class_label_schema(spec.classes), "score": _PROBABILITY},
+                       at_least_one=True)
+
+    def response_row_schema(self, spec):
+        return _object({"label": {"type": "integer", "minimum": 0, "maximum": 1},
+                        "class": {"type": "string", "enum": list(spec.classes)},
+                        "score": _PROBABILITY}, required=("label", "class", "score"))
+
 
 class MulticlassKind(OutputKind):
     name = "multiclass"
@@ -182,6 +230,24 @@ class MulticlassKind(OutputKind):
     def truth_hint(self, spec):
         return f"one of {list(range(len(spec.classes)))} or {list(spec.classes)}"
 
+    def truth_schema(self, spec):
+        return _class_label_schema(spec.classes)
+
+    def outputs_schema(self, spec):
+        k = len(spec.classes)
+        as_list = {"type": "array", "items": _PROBABILITY, "minItems": k, "maxItems": k}
+        as_map = _object({c: _PROBABILITY for c in spec.classes}, required=spec.classes)
+        return _object({"label": _class_label_schema(spec.classes),
+                        "probabilities": {"anyOf": [as_list, as_map]}}, at_least_one=True)
+
+    def response_row_schema(self, spec):
+        classes = list(spec.classes)
+        return _object({"label": {"type": "integer", "minimum": 0, "maximum": len(classes) - 1},
+                        "class": {"type": "string", "enum": classes}, "score": _PROBABILITY,
+                        "probabilities": _object({c: _PROBABILITY for c in classes},
+                                                 required=spec.classes)},
+                       required=("label", "class", "score", "probabilities"))
+
 
 class RegressionKind(OutputKind):
     name = "regression"
@@ -211,6 +277,15 @@ class RegressionKind(OutputKind):
 
     def truth_hint(self, spec):
         return "a finite number (the true value)"
+
+    def truth_schema(self, spec):
+        return {"type": "number"}
+
+    def outputs_schema(self, spec):
+        return _object({"value": {"type": "number"}}, required=("value",))
+
+    def response_row_schema(self, spec):
+        return _object({"value": {"type": "number"}}, required=("value",))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

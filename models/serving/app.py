@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse, Response
+from fastapi.responses import JSONResponse, ORJSONResponse, PlainTextResponse, Response
 
 from raigov.models.serving.batching import MicroBatcher
 from raigov.models.capture.writer import CaptureWriter, Durability
@@ -28,6 +28,7 @@ from raigov.models.serving.http_bodies import parse_body as _parse
 from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
 from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
 from raigov.models.serving.log_routes import RouteContext, log_router, quarantine_expired
+from raigov.models.serving.openapi_doc import served_openapi
 from raigov.models.capture.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.serving.telemetry import ServeMetrics
@@ -122,6 +123,15 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
     _routes(app, home, cfg, metrics, state, events)
+
+    def openapi() -> dict:   # the models are known once the lifespan has loaded them
+        if app.openapi_schema is None:
+            app.openapi_schema = served_openapi(app, {
+                name: (served.spec, served.batcher is not None)
+                for name, served in state.get("models", {}).items()})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -204,7 +214,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
                         "sensitive": list(served.spec.sensitive)})
         return {"models": out}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
         metrics.spool_bytes.set(state["writer"].spool_bytes())
         metrics.capture_lag.set(state["writer"].stats.last_seal_lag_s)

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 NOT_AN_OBJECT = "the body must be an object with '{key}'"
 MALFORMED_JSON = "malformed JSON: {error}"
 BAD_TIMESTAMP = "'{field}' must be an ISO 8601 date-time"
+TIMESTAMP_OUT_OF_RANGE = ("'{field}' {value} lies outside the event times raigov keeps "
+                          "({low} to {high}, UTC)")
+#: event times a prediction can have (the lake's timestamps are microseconds; pandas'
+#: nanoseconds end in 2262)
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST = pd.Timestamp("2262-04-11", tz="UTC")
 WITH_ITS_REQUEST = "rejected with its request (another row is invalid)"
 
 
@@ -43,9 +49,13 @@ def parse_timestamp(value: object, *, field: str = "timestamp",
         ts = pd.Timestamp(value)
         if ts is pd.NaT:
             raise ValueError(value)
-        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")), None
-    except (ValueError, TypeError):
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError):
         return None, RowError(row, field, "type", BAD_TIMESTAMP.format(field=field), value)
+    if not EARLIEST <= ts < LATEST:
+        return None, RowError(row, field, "out_of_range", TIMESTAMP_OUT_OF_RANGE.format(
+            field=field, value=value, low=EARLIEST.date(), high=LATEST.date()), value)
+    return ts.as_unit("us"), None
 
 
 def quarantine_rows(errors: list[RowError], rows: object, raw: bytes) -> list[dict]:
