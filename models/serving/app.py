@@ -207,7 +207,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         try:
             _probe_spool(home)
         except OSError as exc:
-            problems.append(f"spool not writable: {exc.strerror}")
+            problems.append(f"spool not writable: {exc.strerror or type(exc).__name__}")
         body = {"status": "ok" if not problems else "failing", "problems": problems}
         return ORJSONResponse(body, status_code=200 if not problems else 503)
 
