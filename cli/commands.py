@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from raigov.cli.support import HOME_OPTION, translate_errors
+from raigov.cli.support import (HOME_OPTION, TLS_CERT_OPTION, TLS_KEY_OPTION, check_tls_pair,
+                                translate_errors)
 from raigov.cli.support import resolve_home as _home
 
 if TYPE_CHECKING:
@@ -99,21 +100,33 @@ def main(ctx: click.Context) -> None:
               help="CloudEvents halves kept waiting for their pair, at most.")
 @click.option("--pending-age", default=300.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
+@click.option("--no-auth", is_flag=True,
+              help="Serve without API keys (loopback --host only; logs a warning).")
+@TLS_CERT_OPTION
+@TLS_KEY_OPTION
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
           device: str | None, no_capture: bool, pending_events: int,
-          pending_age: float) -> None:
-    """Serve every registered model over HTTP and capture each prediction."""
+          pending_age: float, no_auth: bool, tls_cert: str | None, tls_key: str | None) -> None:
+    """Serve every registered model over HTTP and capture each prediction; every route
+    but /healthz needs an API key (raigov keys create)."""
     from raigov.models.serving.app import ServeConfig, run_server
+    from raigov.models.serving.auth import NO_AUTH_WARNING, check_serving_access
 
+    check_tls_pair(tls_cert, tls_key)
+    resolved = _home(home)
+    check_serving_access(resolved, host=host, auth=not no_auth)
+    if no_auth:
+        click.echo(NO_AUTH_WARNING.format(host=host, port=port), err=True)
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
                       max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
                       spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
-                      pending_age_s=pending_age)
-    click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
-    run_server(_home(home), host=host, port=port, config=cfg)
+                      pending_age_s=pending_age, auth=not no_auth)
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"raigov serve on {scheme}://{host}:{port} (durability {durability})", err=True)
+    run_server(resolved, host=host, port=port, config=cfg, tls_cert=tls_cert, tls_key=tls_key)
 
 
 def _when(value: str | None):
@@ -321,11 +334,12 @@ def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
     from raigov.cli.dashboard import dashboard, users
     from raigov.cli.explain import explain
+    from raigov.cli.keys import keys
     from raigov.cli.models import models
     from raigov.cli.monitor import monitor_show
     from raigov.cli.reports import card, report
 
-    for command in (dashboard, users, models, card, report, explain):
+    for command in (dashboard, users, models, card, report, explain, keys):
         main.add_command(command)
     monitor.add_command(monitor_show)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from raigov.cli.support import HOME_OPTION as _home_option
+from raigov.cli.support import TLS_CERT_OPTION, TLS_KEY_OPTION, check_tls_pair
 from raigov.cli.support import resolve_home as _home
 from raigov.cli.support import translate_errors as _errors_to_exit
 
@@ -23,7 +24,7 @@ PASSWORDS_DIFFER = "The passwords do not match."
 NO_PASSWORD_ON_STDIN = "--password-stdin was given but standard input held no password."
 PASSWORD_OPTIONS_CLASH = "Give at most one of --password-stdin and --no-password."
 APP_MISSING = "The dashboard's entry script app.py is not in {paths}: reinstall raigov."
-STARTING = "raigov dashboard on http://{host}:{port} (home {home})"
+STARTING = "raigov dashboard on {scheme}://{host}:{port} (home {home})"
 
 _actor_option = click.option("--actor", default="cli", show_default=True,
                              help="Who makes the change; recorded in the ledger.")
@@ -54,12 +55,15 @@ def config_flags(config_file: Path) -> list[str]:
     return flags
 
 
-def streamlit_command(*, host: str, port: int) -> list[str]:
+def streamlit_command(*, host: str, port: int, tls_cert: str | None = None,
+                      tls_key: str | None = None) -> list[str]:
     app = app_path()
+    tls = (["--server.sslCertFile", str(tls_cert), "--server.sslKeyFile", str(tls_key)]
+           if tls_cert and tls_key else [])
     return [sys.executable, "-m", "streamlit", "run", str(app),
             *config_flags(app.parent / ".streamlit" / "config.toml"),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.address", host, "--server.port", str(port)]
+            "--server.address", host, "--server.port", str(port), *tls]
 
 
 @click.command()
@@ -68,15 +72,20 @@ def streamlit_command(*, host: str, port: int) -> list[str]:
 @click.option("--port", default=8501, show_default=True, type=int)
 @click.option("--session-minutes", default=None, type=float,
               help="Sign a person out after this many idle minutes (default 60).")
+@TLS_CERT_OPTION
+@TLS_KEY_OPTION
 @_errors_to_exit
-def dashboard(home: str | None, host: str, port: int, session_minutes: float | None) -> None:
+def dashboard(home: str | None, host: str, port: int, session_minutes: float | None,
+              tls_cert: str | None, tls_key: str | None) -> None:
     """Start the Streamlit dashboard (sign-in required; no usage statistics sent)."""
+    check_tls_pair(tls_cert, tls_key)
     resolved = _home(home).ensure()
     env = {**os.environ, "RAIGOV_HOME": str(resolved.root)}
     if session_minutes is not None:
         env["RAIGOV_SESSION_MINUTES"] = str(session_minutes)
-    click.echo(STARTING.format(host=host, port=port, home=resolved.root), err=True)
-    launch(streamlit_command(host=host, port=port), env)
+    click.echo(STARTING.format(scheme="https" if tls_cert else "http", host=host, port=port,
+                               home=resolved.root), err=True)
+    launch(streamlit_command(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key), env)
 
 
 def launch(command: list[str], env: dict[str, str]) -> None:

@@ -34,3 +34,16 @@ def translate_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
     return wrapper
+
+
+TLS_PAIR = "Give both --tls-cert and --tls-key, or neither (got only {given})."
+TLS_CERT_OPTION = click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+                               default=None, help="Serve HTTPS with this PEM certificate "
+                               "(chain); needs --tls-key.")
+TLS_KEY_OPTION = click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
+                              default=None, help="The PEM private key of --tls-cert.")
+
+
+def check_tls_pair(cert: str | None, key: str | None) -> None:
+    if (cert is None) != (key is None):
+        raise click.UsageError(TLS_PAIR.format(given="--tls-cert" if cert else "--tls-key"))

@@ -57,6 +57,17 @@ class Home:
         return self.root / "settings.yaml"
 
     @property
+    def api_keys_path(self) -> Path:
+        """The API keys as serving processes see them (hashes, never tokens), rewritten
+        durably from the catalog after every key change (``raigov.keys``)."""
+        return self.root / "api-keys.json"
+
+    @property
+    def api_keys_lock(self) -> Path:
+        """Held while a key change and its snapshot are written (one writer at a time)."""
+        return self.root / "api-keys.lock"
+
+    @property
     def keys(self) -> Path:
         """Secrets kept outside the database (the ledger checkpoint key)."""
         return self.root / "keys"

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 HOME_IN_USE = ("The home {root} already holds registered models ({models}); the demo needs "
                "a fresh home: pass --home with a new directory, or remove this one.")
 DEMO_ACTOR = "demo"
+# The replayer's API key: what a client sending traffic, labels and logged predictions
+# needs; backfill, since the demo replays past days with their event times.
+REPLAYER_KEY = "demo-replayer"
+REPLAYER_SCOPES = ("predict", "feedback", "log", "backfill")
 
 
 class Fleet:
@@ -32,6 +36,7 @@ class Fleet:
         self.resources: dict[str, Any] = {}
         self.built: dict[str, "DemoModel"] = {}
         self.server: "ServerProcess | None" = None
+        self._token: str | None = None     # the replayer's; never printed or written out
 
     # models ------------------------------------------------------------------------
     def demo_model(self, name: str) -> "DemoModel":
@@ -94,10 +99,22 @@ class Fleet:
         assert self.server is not None, "the demo server is not running"
         return self.server.url
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The replayer's ``Authorization`` header (its key is made with the server)."""
+        assert self._token is not None, "the demo server was never started"
+        return {"Authorization": f"Bearer {self._token}"}
+
     def start_server(self) -> None:
+        """Start ``raigov serve``; the first start makes the replayer's key, as a user
+        would with ``raigov keys create``, and every restart reuses it."""
+        from raigov.keys import create_key
         from raigov.models.serving.server_process import ServerProcess, free_port
 
-        self.server = ServerProcess(self.home, free_port()).start()
+        if self._token is None:
+            self._token = create_key(self.home, REPLAYER_KEY, scopes=REPLAYER_SCOPES,
+                                     actor=DEMO_ACTOR).token
+        self.server = ServerProcess(self.home, free_port(), token=self._token).start()
 
     def restart_server(self) -> None:
         """Stop the server (it seals its spool) and start one that loads the latest

@@ -91,7 +91,8 @@ def _predict(client: httpx.Client, url: str, request: "PlannedRequest",
              fleet: "Fleet") -> pd.DataFrame | None:
     rows = request.rows.astype(object).where(request.rows.notna(), None).to_dict("records")
     response = client.post(f"{url}/v1/models/{request.model}/predict",
-                           json={"rows": rows, "timestamp": request.timestamp.isoformat()})
+                           json={"rows": rows, "timestamp": request.timestamp.isoformat()},
+                           headers=fleet.headers)
     if response.status_code == 422:
         return None
     _check(response, what="prediction request", model=request.model, fleet=fleet)
@@ -133,7 +134,8 @@ def send_labels(fleet: "Fleet", log: ReplayLog, *, labels: "Labels", until: pd.T
                 body = {"labels": [{"prediction_id": p, "label": y} for p, y in
                                    zip(group["prediction_id"], truth)],
                         "timestamp": hour.isoformat()}
-                response = client.post(f"{fleet.url}/v1/models/{model}/feedback", json=body)
+                response = client.post(f"{fleet.url}/v1/models/{model}/feedback", json=body,
+                                       headers=fleet.headers)
                 _check(response, what="feedback request", model=model, fleet=fleet)
                 advance(model, 1)
 

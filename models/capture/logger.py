@@ -53,8 +53,11 @@ class LogResult:
 
 class PredictionLogger:
     def __init__(self, model: str, *, home: str | Home | None = None, version: int | None = None,
-                 durability: Durability = "sync") -> None:
+                 durability: Durability = "sync", key: str | None = None) -> None:
+        """``key``: a name recorded in the ``key`` column of every row this logger
+        captures (NULL when not given); no API key is needed in process."""
         self.home = home if isinstance(home, Home) else Home.resolve(home)
+        self.key = key
         self.model = get_model(self.home, model, version)
         self.writer = CaptureWriter(self.home, durability=durability).start()
 
@@ -89,7 +92,8 @@ class PredictionLogger:
                                     default_ts=None if default is None else pd.Timestamp(default))
             table, new_ids = prediction_table(
                 self.model.spec, self.model.version, kept.frame, kept.outputs,
-                ts=kept.timestamps, prediction_ids=kept.prediction_ids, latency_ms=latency_ms)
+                ts=kept.timestamps, prediction_ids=kept.prediction_ids, latency_ms=latency_ms,
+                key=self.key)
             self.writer.append(table, lake_table="predictions", model=self.model.name)
             for i, pid in zip(good, new_ids):
                 ids[i] = pid
@@ -135,12 +139,13 @@ class PredictionLogger:
                                                      hint=kind.truth_hint(spec)))
         table = feedback_table(prediction_ids, truths if kind.is_classifier else None,
                                y_value=None if kind.is_classifier else truths,
-                               received_at=received_at)
+                               received_at=received_at, key=self.key)
         self.writer.append(table, lake_table="feedback", model=self.model.name)
         return len(prediction_ids)
 
     def _quarantine(self, rows: list[dict]) -> None:
-        table = quarantine_table(rows, version=self.model.version, request_id=uuid7())
+        table = quarantine_table(rows, version=self.model.version, request_id=uuid7(),
+                                 key=self.key)
         self.writer.append(table, lake_table="quarantine", model=self.model.name)
 
     def flush(self) -> None:

@@ -42,10 +42,12 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
                      ts: dt.datetime | Sequence[dt.datetime] | None = None,
                      latency_ms: float | np.ndarray | None = None,
                      request_id: str | None = None,
-                     prediction_ids: list[str] | None = None) -> tuple[pa.Table, list[str]]:
+                     prediction_ids: list[str] | None = None,
+                     key: str | None = None) -> tuple[pa.Table, list[str]]:
     """One row per prediction; returns the table and the new prediction ids. Every kind
     writes the same columns (the lake contract in :mod:`raigov.models.output_kinds`);
-    the parts a kind has no use for are NULL."""
+    the parts a kind has no use for are NULL. ``key``: the API key's name that sent
+    the rows (NULL without one)."""
     n = len(inputs)
     ids = prediction_ids or uuid7_many(n)
     now = _now_us()
@@ -61,12 +63,17 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
         "probabilities": _probabilities(outputs.probabilities, n),
         "latency_ms": pa.array(np.broadcast_to(np.asarray(latency_ms if latency_ms is not None
                                                           else np.nan, dtype=float), (n,))),
-        "request_id": (pa.nulls(n, pa.string()) if request_id is None
-                       else pa.array([request_id] * n, pa.string())),
+        "request_id": _repeated(request_id, n),
+        "key": _repeated(key, n),
     }
     for f in input_arrow_schema(spec):
         cols[f.name] = _column(inputs[f.name], f.type)
     return pa.table(cols), ids
+
+
+def _repeated(text: str | None, n: int) -> pa.Array:
+    """One string for every row, or NULL; always VARCHAR, so every segment agrees."""
+    return pa.nulls(n, pa.string()) if text is None else pa.array([text] * n, pa.string())
 
 
 def _or_nulls(values: np.ndarray | None, typ: pa.DataType, n: int) -> pa.Array:
@@ -119,9 +126,9 @@ def _timestamps(ts: Any, n: int, *, default: pd.Timestamp | np.datetime64) -> np
 
 def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None = None, *,
                    y_value: Sequence[float] | None = None,
-                   received_at: dt.datetime | None = None) -> pa.Table:
+                   received_at: dt.datetime | None = None, key: str | None = None) -> pa.Table:
     """Ground truth: ``y_true`` (class indices, classifiers) or ``y_value`` (true
-    values, regression); the other column is NULL."""
+    values, regression); the other column is NULL. ``key``: the API key's name."""
     n = len(prediction_ids)
     moment = _timestamps(received_at, n, default=pd.Timestamp.now(tz="UTC"))
     return pa.table({
@@ -130,13 +137,15 @@ def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None =
         "y_value": (pa.nulls(n, pa.float64()) if y_value is None
                     else pa.array(list(y_value), pa.float64())),
         "received_at": pa.array(moment, _TS),
+        "key": _repeated(key, n),
     })
 
 
 def quarantine_table(rows: Sequence[dict[str, Any]], *, version: int | None,
-                     request_id: str) -> pa.Table:
+                     request_id: str, key: str | None = None) -> pa.Table:
     """``rows``: dicts with ``row_index`` (or None for a whole request), ``payload``
-    (the row or raw body as received), ``reasons`` (list of dicts) and ``reason``."""
+    (the row or raw body as received), ``reasons`` (list of dicts) and ``reason``;
+    ``key``: the API key's name that sent them."""
     now = dt.datetime.now(dt.timezone.utc)
     return pa.table({
         "quarantine_id": pa.array([uuid7() for _ in rows], pa.string()),
@@ -147,6 +156,7 @@ def quarantine_table(rows: Sequence[dict[str, Any]], *, version: int | None,
         "payload": pa.array([_as_text(r.get("payload")) for r in rows], pa.string()),
         "reasons": pa.array([orjson.dumps(r.get("reasons", [])).decode() for r in rows], pa.string()),
         "reason": pa.array([r.get("reason", "") for r in rows], pa.string()),
+        "key": _repeated(key, len(rows)),
     })
 
 

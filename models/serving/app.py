@@ -4,12 +4,15 @@ Each registered model (its latest version) is loaded once, on CUDA when availabl
 a micro-batcher in front; every accepted row is captured through this process's
 :class:`CaptureWriter` before its response is sent (``sync``), and every rejected row
 is quarantined with its reasons. The catalog is read at start only; the kill switch is
-seen through the control file (one ``stat`` per request).
+seen through the control file (one ``stat`` per request), and so are the API keys
+(the key snapshot; :mod:`raigov.models.serving.auth`): every route but ``/healthz``
+needs a key, and every captured or quarantined row records the key's name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +22,8 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, PlainTextResponse, Response
 
+from raigov.models.serving.auth import NO_AUTH_CALLER, KeyWatcher
+from raigov.models.serving.auth_middleware import AuthMiddleware
 from raigov.models.serving.batching import MicroBatcher
 from raigov.models.capture.writer import CaptureWriter, Durability
 from raigov.models.serving.control import ControlWatcher
@@ -52,8 +57,12 @@ class ServeConfig:
     capture: bool = True          # False only for benchmarks (capture off)
     pending_events: int = 10_000  # CloudEvents halves waiting for their pair, at most
     pending_age_s: float = 300.0  # ... and for at most this long; then quarantined
+    auth: bool = True             # False: --no-auth (loopback only; rows record 'no-auth')
 
 
+_log = logging.getLogger("raigov.serve")
+MODELS_FAILED = "{n} model(s) failed their probe row"
+MODELS_NON_FINITE = "{n} model(s) returned a non-finite score for their probe row"
 SERVED_ELSEWHERE = ("model '{model}' is served elsewhere; log its predictions with "
                     "POST /v1/models/{model}/log")
 
@@ -122,6 +131,8 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
             writer.close()
 
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
+    if cfg.auth:
+        app.add_middleware(AuthMiddleware, watcher=KeyWatcher(home.api_keys_path), metrics=metrics)
     _routes(app, home, cfg, metrics, state, events)
 
     def openapi() -> dict:   # the models are known once the lifespan has loaded them
@@ -133,6 +144,11 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def caller_key(request: Request) -> str:
+    """The name of the key behind ``request`` (``no-auth`` when keys are off)."""
+    return getattr(request.state, "caller", NO_AUTH_CALLER).key
 
 
 async def _sweep_events(ctx: RouteContext, cfg: ServeConfig) -> None:
@@ -166,8 +182,10 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             return
         await state["writer"].submit_async(table, lake_table=lake_table, model=model)
 
-    async def quarantine(model: str, version: int | None, rows: list[dict]) -> None:
-        await capture(quarantine_table(rows, version=version, request_id=uuid7()), "quarantine", model)
+    async def quarantine(model: str, version: int | None, rows: list[dict],
+                         key: str | None = None) -> None:
+        await capture(quarantine_table(rows, version=version, request_id=uuid7(), key=key),
+                      "quarantine", model)
         metrics.rows_quarantined.labels(model).inc(len(rows))
 
     def lookup(name: str) -> ServedModel | JSONResponse:
@@ -182,23 +200,25 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        problems = []
-        for name, served in state["models"].items():
+        """Open to anyone, so it names no model and shows no data: counts only."""
+        failed = non_finite = 0
+        for served in state["models"].values():
             if served.batcher is None:
                 continue   # external: nothing runs here
             try:
                 scores = await asyncio.get_running_loop().run_in_executor(
                     None, served.batcher.predict_blocking, served.probe)
-                if not np.all(np.isfinite(scores)):
-                    problems.append(f"model '{name}' returned a non-finite score")
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
-                problems.append(f"model '{name}' failed: {exc}")
+                non_finite += not np.all(np.isfinite(scores))
+            except Exception as exc:  # noqa: BLE001 - counted, and named in the server's log
+                _log.warning("model %r failed its /healthz probe: %s", served.spec.name, exc)
+                failed += 1
+        problems = [text.format(n=n) for n, text in ((failed, MODELS_FAILED),
+                                                      (non_finite, MODELS_NON_FINITE)) if n]
         try:
             _probe_spool(home)
         except OSError as exc:
-            problems.append(f"spool not writable: {exc}")
-        body = {"status": "ok" if not problems else "failing", "problems": problems,
-                "models": sorted(state["models"])}
+            problems.append(f"spool not writable: {exc.strerror or type(exc).__name__}")
+        body = {"status": "ok" if not problems else "failing", "problems": problems}
         return ORJSONResponse(body, status_code=200 if not problems else 503)
 
     @app.get("/v1/models")
@@ -227,33 +247,34 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if served is not None and served.batcher is None:
             response = _error(409, SERVED_ELSEWHERE.format(model=name))
         else:
-            response = await _predict(name, await request.body(), started)
+            response = await _predict(name, await request.body(), started, caller_key(request))
         metrics.requests.labels(name, "predict", str(response.status_code)).inc()
         metrics.latency.labels(name, "predict").observe(time.perf_counter() - started)
         return response
 
-    async def _predict(name: str, body: bytes, started: float) -> Response:
+    async def _predict(name: str, body: bytes, started: float, key: str) -> Response:
         served = lookup(name)
         if isinstance(served, JSONResponse):
             return served
         spec, version = served.spec, served.registered.version
         payload, problem = _parse(body)
         if problem is not None:
-            return await _reject(name, version, [problem], payload_rows=None, raw=body)
+            return await _reject(name, version, [problem], payload_rows=None, raw=body, key=key)
         rows = payload.get("rows")
         ts, ts_problem = _timestamp(payload.get("timestamp"))
         frame, errors = validate_rows(spec, rows)
         if ts_problem:
             errors.insert(0, ts_problem)
         if errors:
-            return await _reject(name, version, errors, payload_rows=rows, raw=body)
+            return await _reject(name, version, errors, payload_rows=rows, raw=body, key=key)
         kind = output_kind(spec)
         try:
             outputs = kind.outputs(await served.batcher.predict(frame), spec)  # batcher picks features
         except (ValueError, RaigovError) as exc:   # the network broke its output contract
             return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000
-        table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
+        table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms,
+                                      key=key)
         try:
             await capture(table, "predictions", name)
         except SpoolFullError as exc:
@@ -263,10 +284,11 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         return ORJSONResponse({"model": name, "version": version, "predictions": [
             {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
-    async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes) -> Response:
+    async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes,
+                      key: str | None = None) -> Response:
         rows = _quarantine_rows(errors, payload_rows, raw)
         try:
-            await quarantine(name, version, rows)
+            await quarantine(name, version, rows, key)
         except SpoolFullError as exc:
             metrics.capture_failures.inc()
             return _error(503, str(exc))
@@ -291,8 +313,10 @@ def _probe_spool(home: Home) -> None:
 
 
 def run_server(home: Home, *, host: str = "127.0.0.1", port: int = 8000,
-               config: ServeConfig | None = None, log_level: str = "warning") -> None:
+               config: ServeConfig | None = None, log_level: str = "warning",
+               tls_cert: str | None = None, tls_key: str | None = None) -> None:
+    """Serve until stopped; over TLS (uvicorn's own) when given a certificate and key."""
     import uvicorn
 
     uvicorn.run(create_app(home, config), host=host, port=port, log_level=log_level,
-                access_log=False)
+                access_log=False, ssl_certfile=tls_cert, ssl_keyfile=tls_key)

@@ -43,6 +43,7 @@ class EventHalf:
     decoded: Any                 # request: input rows; response: output items
     body: bytes
     time: str | None = None      # ce-time
+    key: str | None = None       # the API key's name that sent it (its quarantine row keeps it)
     arrived: float = field(default=0.0, compare=False)
 
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.errors import SpoolFullError
+from raigov.models.serving.auth import NO_AUTH_CALLER
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
 from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
@@ -43,10 +44,15 @@ class RouteContext:
 
     lookup: Callable[[str], object]          # ServedModel, or the JSONResponse refusing it
     capture: Callable[[pa.Table, str, str], Awaitable[None]]
-    quarantine: Callable[[str, int | None, list[dict]], Awaitable[None]]
+    quarantine: Callable[[str, int | None, list[dict], str | None], Awaitable[None]]
     reject: Callable[..., Awaitable[Response]]
     metrics: ServeMetrics
     events: PendingEvents
+
+
+def _key(request: Request) -> str:
+    """The name of the API key behind ``request`` (``no-auth`` when keys are off)."""
+    return getattr(request.state, "caller", NO_AUTH_CALLER).key
 
 
 def log_router(ctx: RouteContext) -> APIRouter:
@@ -54,7 +60,7 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/log")
     async def log(name: str, request: Request) -> Response:
-        response = await _log(ctx, name, await request.body())
+        response = await _log(ctx, name, await request.body(), _key(request))
         ctx.metrics.requests.labels(name, "log", str(response.status_code)).inc()
         return response
 
@@ -74,33 +80,35 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/feedback")
     async def feedback(name: str, request: Request) -> Response:
-        response = await _feedback(ctx, name, await request.body())
+        response = await _feedback(ctx, name, await request.body(), _key(request))
         ctx.metrics.requests.labels(name, "feedback", str(response.status_code)).inc()
         return response
 
     return router
 
 
-async def _log(ctx: RouteContext, name: str, body: bytes) -> Response:
+async def _log(ctx: RouteContext, name: str, body: bytes, key: str) -> Response:
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
     version = served.registered.version
     payload, problem = parse_body(body)
     if problem is not None:
-        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body)
+        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body, key=key)
     default_ts, ts_problem = parse_timestamp(payload.get("timestamp"))
     batch = read_logged_rows(served.spec, payload["rows"], default_ts=default_ts)
     errors = ([ts_problem] if ts_problem else []) + batch.errors
     if errors:
-        return await ctx.reject(name, version, errors, payload_rows=payload["rows"], raw=body)
-    return await _capture_batch(ctx, name, served.spec, version, batch)
+        return await ctx.reject(name, version, errors, payload_rows=payload["rows"], raw=body,
+                                key=key)
+    return await _capture_batch(ctx, name, served.spec, version, batch, key=key)
 
 
 async def _capture_batch(ctx: RouteContext, name: str, spec: ModelSpec, version: int,
-                         batch: LoggedBatch, *, request_id: str | None = None) -> Response:
+                         batch: LoggedBatch, *, key: str, request_id: str | None = None) -> Response:
     table, ids = prediction_table(spec, version, batch.frame, batch.outputs, ts=batch.timestamps,
-                                  prediction_ids=batch.prediction_ids, request_id=request_id)
+                                  prediction_ids=batch.prediction_ids, request_id=request_id,
+                                  key=key)
     try:
         await ctx.capture(table, "predictions", name)
     except SpoolFullError as exc:
@@ -116,16 +124,16 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     if isinstance(served, JSONResponse):
         return served
     spec, version = served.spec, served.registered.version
-    body = await request.body()
+    body, key = await request.body(), _key(request)
     headers, problem = read_headers(request.headers)
     if problem is None:
         payload, problem = _json(body, headers.half)
     if problem is None:
         decoded, problem = decode_half(spec, headers.half, payload)
     if problem is not None:
-        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body)
+        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body, key=key)
     result = ctx.events.offer(EventHalf(name, version, headers.event_id, headers.half, decoded,
-                                        body, time=headers.time))
+                                        body, time=headers.time, key=key))
     await quarantine_expired(ctx, ctx.events.expire())
     if not isinstance(result, Pair):
         return ORJSONResponse({"model": name, "id": headers.event_id, "status": result})
@@ -134,8 +142,9 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     errors = [problem] if problem is not None else batch.errors
     if errors:
         raw = b'{"request": %s, "response": %s}' % (result.request.body, result.response.body)
-        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw)
-    return await _capture_batch(ctx, name, spec, version, batch, request_id=headers.event_id)
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw, key=key)
+    return await _capture_batch(ctx, name, spec, version, batch, key=key,
+                                request_id=headers.event_id)
 
 
 def _json(body: bytes, half: str) -> tuple[object, RowError | None]:
@@ -147,18 +156,18 @@ def _json(body: bytes, half: str) -> tuple[object, RowError | None]:
 
 async def quarantine_expired(ctx: RouteContext, expired: list[Expired]) -> None:
     """Unpaired CloudEvents halves, each quarantined with the reason it left unpaired."""
-    by_model: dict[tuple[str, int], list[dict]] = {}
+    by_model: dict[tuple[str, int, str | None], list[dict]] = {}
     for item in expired:
         half = item.half
-        by_model.setdefault((half.model, half.version), []).append({
+        by_model.setdefault((half.model, half.version, half.key), []).append({
             "row_index": None, "payload": half.body, "reason": item.reason,
             "reasons": [{"row": None, "field": "ce-id", "check": "unpaired",
                          "message": item.reason, "value": half.event_id}]})
-    for (model, version), rows in by_model.items():
-        await ctx.quarantine(model, version, rows)
+    for (model, version, key), rows in by_model.items():
+        await ctx.quarantine(model, version, rows, key)
 
 
-async def _feedback(ctx: RouteContext, name: str, body: bytes) -> Response:
+async def _feedback(ctx: RouteContext, name: str, body: bytes, key: str) -> Response:
     """Ground truth read through the output kind: a class (index or name) for
     classifiers, stored as ``y_true``; a number for regression, stored as ``y_value``."""
     served = ctx.lookup(name)
@@ -171,13 +180,14 @@ async def _feedback(ctx: RouteContext, name: str, body: bytes) -> Response:
     received, ts_problem = parse_timestamp(payload.get("timestamp")) if payload else (None, None)
     errors += [ts_problem] if ts_problem else []
     if errors:
-        return await ctx.reject(name, version, errors, payload_rows=labels, raw=body)
+        return await ctx.reject(name, version, errors, payload_rows=labels, raw=body, key=key)
     kind = output_kind(spec)
     truths = [kind.truth(item["label"], spec) for item in labels]
     ids = [item["prediction_id"] for item in labels]
     table = feedback_table(ids, truths if kind.is_classifier else None,
                            y_value=None if kind.is_classifier else truths,
-                           received_at=received.to_pydatetime() if received is not None else None)
+                           received_at=received.to_pydatetime() if received is not None else None,
+                           key=key)
     try:
         await ctx.capture(table, "feedback", name)
     except SpoolFullError as exc:

@@ -36,6 +36,12 @@ class ServeMetrics:
         self.capture_failures = Counter("raigov_capture_failures",
                                         "Batches refused by the spool (disk full or cap)",
                                         registry=r)
+        self.auth_failures = Counter("raigov_auth_failures",
+                                     "Requests refused by authentication or authorisation, by "
+                                     "reason (missing, malformed, unknown, revoked, expired, "
+                                     "scope, model, snapshot)", ["reason"], registry=r)
+        self.rate_limited = Counter("raigov_rate_limited", "Requests refused (429) by a key's "
+                                    "rate limit, by key name", ["key"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -151,3 +151,17 @@ CREATE TABLE IF NOT EXISTS users (
     created_by    VARCHAR NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL
 );
+
+-- API keys of `raigov serve` (raigov.keys): the SHA-256 of each secret, never the token.
+CREATE TABLE IF NOT EXISTS api_keys (
+    name          VARCHAR PRIMARY KEY,
+    key_id        VARCHAR NOT NULL,          -- the token's public part: rgk_<key_id>_<secret>
+    secret_sha256 VARCHAR NOT NULL,
+    scopes        VARCHAR[] NOT NULL,        -- predict feedback log backfill metrics admin
+    models        VARCHAR[],                 -- NULL: every model
+    expires_at    TIMESTAMPTZ,               -- NULL: never
+    rate_per_s    DOUBLE,                    -- NULL: unlimited
+    created_at    TIMESTAMPTZ NOT NULL,
+    created_by    VARCHAR NOT NULL,
+    revoked_at    TIMESTAMPTZ
+);

@@ -20,10 +20,12 @@ from raigov.home import LAKE_TABLES, Home
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
 PREDICTION_COLUMNS = ("prediction_id", "version", "ts", "captured_at", "label", "score",
-                      "value", "probabilities", "latency_ms", "request_id")
-FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at")
+                      "value", "probabilities", "latency_ms", "request_id", "key")
+FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at", "key")
 QUARANTINE_COLUMNS = ("quarantine_id", "request_id", "received_at", "version", "row_index",
-                      "payload", "reasons", "reason")
+                      "payload", "reasons", "reason", "key")
+# ``key``: the name of the API key that sent the row (NULL: the Python logger without
+# one, or a segment written before keys existed).
 RESERVED_COLUMNS = frozenset(PREDICTION_COLUMNS) | {"model", "date", "y_true",
                                                      "received_at", "label_received_at"}
 
@@ -32,16 +34,16 @@ _EMPTY = {
                    "NULL::TIMESTAMPTZ AS ts, NULL::TIMESTAMPTZ AS captured_at, "
                    "NULL::BIGINT AS label, NULL::DOUBLE AS score, NULL::DOUBLE AS value, "
                    "NULL::DOUBLE[] AS probabilities, NULL::DOUBLE AS latency_ms, "
-                   "NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DATE AS date "
-                   "WHERE false",
+                   "NULL::VARCHAR AS request_id, NULL::VARCHAR AS key, NULL::VARCHAR AS model, "
+                   "NULL::DATE AS date WHERE false",
     "feedback": "SELECT NULL::VARCHAR AS prediction_id, NULL::BIGINT AS y_true, "
                 "NULL::DOUBLE AS y_value, "
-                "NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS model, "
-                "NULL::DATE AS date WHERE false",
+                "NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS key, "
+                "NULL::VARCHAR AS model, NULL::DATE AS date WHERE false",
     "quarantine": "SELECT NULL::VARCHAR AS quarantine_id, NULL::VARCHAR AS request_id, "
                   "NULL::TIMESTAMPTZ AS received_at, NULL::INTEGER AS version, "
                   "NULL::INTEGER AS row_index, NULL::VARCHAR AS payload, "
-                  "NULL::VARCHAR AS reasons, NULL::VARCHAR AS reason, "
+                  "NULL::VARCHAR AS reasons, NULL::VARCHAR AS reason, NULL::VARCHAR AS key, "
                   "NULL::VARCHAR AS model, NULL::DATE AS date WHERE false",
 }
 

@@ -13,7 +13,12 @@ so a noisy neighbour on a shared machine hits every configuration alike. Configu
   export``, its ``torch.export`` program), answering label and score per row;
 - ``sync`` / ``async``: ``raigov serve`` with validation, micro-batching and capture
   (fsync before the response, or not);
-- ``off``: ``raigov serve`` with capture off (``--no-capture``).
+- ``off``: ``raigov serve`` with capture off (``--no-capture``);
+- ``nokeys`` (with ``--auth-pair``): ``sync`` without API keys (``--no-auth``), the
+  other half of the keys-on / keys-off pair (``sync_vs_nokeys``).
+
+Every request carries an ``Authorization: Bearer`` header with a real key of the home
+(servers without keys ignore it), so the pair differs only in the server checking it.
 
 Loads: ``--clients`` concurrent keep-alive connections, each sending ``--batch``-row
 requests of held-out Adult rows (``batch``), and the same with request sizes drawn from
@@ -51,7 +56,9 @@ from fastapi.responses import ORJSONResponse, Response
 MODEL = "income-classifier"
 MIXED_SIZES = (1, 4, 16, 64, 256)
 RAIGOV_CONFIGS = {"off": ("--no-capture",), "sync": ("--durability", "sync"),
-                  "async": ("--durability", "async")}
+                  "async": ("--durability", "async"),
+                  "nokeys": ("--durability", "sync", "--no-auth")}
+KEY_NAME = "bench-client"
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -158,19 +165,21 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float
 
 
 # -- the client ----------------------------------------------------------------------
-def request_bytes(path: str, body: bytes) -> bytes:
+def request_bytes(path: str, body: bytes, token: str | None = None) -> bytes:
+    auth = f"authorization: Bearer {token}\r\n" if token else ""
     head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n\r\n")
+            f"{auth}content-length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
 
 def make_requests(rows: list[dict], sizes: tuple[int, ...], *, seed: int, count: int = 64,
-                  path: str = f"/v1/models/{MODEL}/predict") -> list[tuple[bytes, int]]:
+                  path: str = f"/v1/models/{MODEL}/predict",
+                  token: str | None = None) -> list[tuple[bytes, int]]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         n = rng.choice(sizes)
-        out.append((request_bytes(path, orjson.dumps({"rows": rng.sample(rows, n)})), n))
+        out.append((request_bytes(path, orjson.dumps({"rows": rng.sample(rows, n)}), token), n))
     return out
 
 
@@ -225,11 +234,16 @@ def process_cpu_s(pid: int) -> float:
 
 # -- the run -------------------------------------------------------------------------
 def serving(home, rows: list[dict], artifact: Path, args) -> dict:
+    from raigov.keys import create_key
     from raigov.models.serving.server_process import ServerProcess, free_port
 
     configs = [c for c in args.configs.split(",") if c]
+    if args.auth_pair and "nokeys" not in configs:
+        configs.append("nokeys")
+    token = create_key(home, KEY_NAME, scopes=("predict",), actor="bench").token
     loads = {"batch": (args.batch,), "mixed": MIXED_SIZES}
-    requests = {name: [make_requests(rows, sizes, seed=1000 * k + c) for c in range(args.clients)]
+    requests = {name: [make_requests(rows, sizes, seed=1000 * k + c, token=token)
+                       for c in range(args.clients)]
                 for k, (name, sizes) in enumerate(loads.items())}
     servers: dict[str, object] = {}
     try:
@@ -238,7 +252,8 @@ def serving(home, rows: list[dict], artifact: Path, args) -> dict:
                 servers[name] = PlainProcess(artifact, free_port(), args.plain_program,
                                              home.root / "plain.log")
             else:
-                servers[name] = ServerProcess(home, free_port(), RAIGOV_CONFIGS[name]).start()
+                servers[name] = ServerProcess(home, free_port(), RAIGOV_CONFIGS[name],
+                                              token=token).start()
         capacity = _client_capacity(servers, rows, args) if "plain" in servers else None
         for name, server in servers.items():                       # warm every path once
             for load_name in loads:
@@ -278,7 +293,8 @@ def summarise(per_config: dict[str, list[dict]]) -> dict:
         out[name] = {k: _spread([r[k] for r in runs]) for k in FIGURES}
         out[name]["rounds"] = len(runs)
     pairs = {"sync_vs_off": ("sync", "off"), "async_vs_off": ("async", "off"),
-             "sync_vs_plain": ("sync", "plain"), "off_vs_plain": ("off", "plain")}
+             "sync_vs_plain": ("sync", "plain"), "off_vs_plain": ("off", "plain"),
+             "sync_vs_nokeys": ("sync", "nokeys")}
     ratios = {}
     for label, (a, b) in pairs.items():
         if a in per_config and b in per_config:
@@ -328,7 +344,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=4, help="seconds per measurement")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     p.add_argument("--configs", default="plain,sync,off,async",
-                   help="comma-separated subset of plain,sync,off,async")
+                   help="comma-separated subset of plain,sync,off,async,nokeys")
+    p.add_argument("--auth-pair", action="store_true",
+                   help="add nokeys (sync with --no-auth) for the keys-on / keys-off pair")
     p.add_argument("--plain-program", choices=("module", "export"), default="module",
                    help="what the plain endpoint calls: the nn.Module or its torch.export program")
     p.add_argument("--no-ingest", action="store_true", help="skip the capture ingest rate")

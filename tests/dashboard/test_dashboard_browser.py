@@ -139,10 +139,11 @@ def test_disabling_a_model_in_the_dashboard_makes_its_next_prediction_get_503(
     spec = get_model(dashboard_home, "credit-risk").spec
     row = get_model(dashboard_home, "credit-risk").load_reference()[spec.input_columns] \
         .head(1).astype(object).to_dict("records")
-    with ServerProcess(dashboard_home, free_port()) as server, \
+    with ServerProcess.with_key(dashboard_home, free_port()) as server, \
             DashboardProcess(dashboard_home, free_port()) as dashboard:
         url = f"{server.url}/v1/models/credit-risk/predict"
-        assert httpx.post(url, json={"rows": row}, timeout=30).status_code == 200
+        assert httpx.post(url, json={"rows": row}, timeout=30,
+                          headers=server.headers).status_code == 200
         sign_in(page, dashboard.url, "olga", PASSWORDS["olga"])
         open_page(page, "Model", "Model")
         choose(page, "Model", "credit-risk")
@@ -153,7 +154,7 @@ def test_disabling_a_model_in_the_dashboard_makes_its_next_prediction_get_503(
         page.get_by_text("Disabled credit-risk version 1").wait_for(timeout=60_000)
         settle(page)
         screenshot(page, artifacts_dir, "model-disabled")
-        refused = httpx.post(url, json={"rows": row}, timeout=30)
+        refused = httpx.post(url, json={"rows": row}, timeout=30, headers=server.headers)
     assert refused.status_code == 503
     assert "Bias investigation" in refused.text
     with catalog(dashboard_home, read_only=True) as con:

@@ -52,9 +52,10 @@ incidents:
 DIRECT_ROWS = 40
 
 
-def _post_rows(url: str, model: str, rows: pd.DataFrame) -> list[dict]:
+def _post_rows(fleet, model: str, rows: pd.DataFrame) -> list[dict]:
     body = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    response = httpx.post(f"{url}/v1/models/{model}/predict", json={"rows": body}, timeout=120)
+    response = httpx.post(f"{fleet.url}/v1/models/{model}/predict", json={"rows": body},
+                          timeout=120, headers=fleet.headers)
     assert response.status_code == 200, response.text
     return response.json()["predictions"]
 
@@ -71,7 +72,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     fleet.start_server()
     sent: dict[str, int | Exception] = {}
     try:
-        direct = {m: _post_rows(fleet.url, m, fleet.demo_model(m).heldout.head(DIRECT_ROWS)
+        direct = {m: _post_rows(fleet, m, fleet.demo_model(m).heldout.head(DIRECT_ROWS)
                                 [fleet.demo_model(m).spec.input_columns]) for m in plans}
         log = replay_traffic(fleet, plans, days=scenario.days, incidents=scenario.incidents,
                              concurrency=4, advance=lambda m, n: None)

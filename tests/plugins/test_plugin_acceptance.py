@@ -83,8 +83,8 @@ rules:
 def _serve_and_predict(home: Home, rows: list[dict], monkeypatch) -> list[float]:
     from raigov.models.serving.server_process import ServerProcess, free_port
 
-    with ServerProcess(home, free_port()) as server:
-        response = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", json={"rows": rows},
+    with ServerProcess.with_key(home, free_port()) as server:
+        response = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", headers=server.headers, json={"rows": rows},
                               timeout=120)
     assert response.status_code == 200, response.text
     return [p["score"] for p in response.json()["predictions"]]

@@ -81,7 +81,7 @@ def world(tmp_path_factory):
 
 
 def _start_server(home: Home) -> ServerProcess:
-    server = ServerProcess(home, free_port())
+    server = ServerProcess.with_key(home, free_port())
     server.log_path = home.root / "serve.log"
     cmd = [sys.executable, "-c", WITH_USER_CODE, "serve", "--home", str(home.root),
            "--port", str(server.port)]
@@ -119,13 +119,13 @@ def _assert_same(got: list[dict], want: list[dict]) -> None:
 
 @pytest.mark.parametrize("model", SERVED)
 def test_served_outputs_equal_the_exported_programs_own_outputs(world, model):
-    with httpx.Client(base_url=world["server"].url, timeout=30) as client:
+    with world["server"].client() as client:
         got = _post(client, model, world, list(range(60)))
     _assert_same(got, world["expected"][model][:60])
 
 
 def test_the_response_of_each_kind_has_its_own_shape(world):
-    with httpx.Client(base_url=world["server"].url, timeout=30) as client:
+    with world["server"].client() as client:
         multi, reg, binary = (_post(client, m, world, [0])[0] for m in SERVED)
     assert set(multi) == {"prediction_id", "label", "class", "score", "probabilities"}
     assert sorted(multi["probabilities"]) == byom.categories(world["data"], "relationship")
@@ -141,16 +141,16 @@ def test_a_users_module_class_registered_as_an_architecture_is_served_the_same_w
     cols = byom.columns_of(byom.TASKS["hours"], world["data"])
     with torch.no_grad():
         own = net.eval()(torch.from_numpy(user_nets.encode(world["pool"].head(40), cols)))
-    with httpx.Client(base_url=world["server"].url, timeout=30) as client:
+    with world["server"].client() as client:
         got = _post(client, "hours-module", world, list(range(40)))
     assert [g["value"] for g in got] == pytest.approx(own[:, 0].double().tolist(), rel=1e-5)
     _assert_same(got, world["expected"]["hours"][:40])
 
 
-def _client_loop(url: str, world, seed: int, failures: list[str], counts: dict) -> None:
+def _client_loop(server: ServerProcess, world, seed: int, failures: list[str], counts: dict) -> None:
     rng = random.Random(seed)
     models = [*SERVED, "hours-module"]
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with server.client(timeout=60) as client:
         for _ in range(12):
             model = rng.choice(models)
             idx = rng.sample(range(POOL), rng.choice([1, 2, 3, 7, 16, 33, 64]))
@@ -165,7 +165,7 @@ def _client_loop(url: str, world, seed: int, failures: list[str], counts: dict) 
 def test_concurrent_clients_with_mixed_sizes_each_get_their_own_rows_outputs(world):
     failures: list[str] = []
     counts: dict[str, int] = {}
-    threads = [threading.Thread(target=_client_loop, args=(world["server"].url, world, i,
+    threads = [threading.Thread(target=_client_loop, args=(world["server"], world, i,
                                                            failures, counts))
                for i in range(8)]
     for t in threads:
@@ -174,7 +174,7 @@ def test_concurrent_clients_with_mixed_sizes_each_get_their_own_rows_outputs(wor
         t.join()
     assert failures == []
     assert sum(counts.values()) == 8 * 12 and set(counts) == {*SERVED, "hours-module"}
-    metrics = httpx.get(world["server"].url + "/metrics").text
+    metrics = httpx.get(world["server"].url + "/metrics", headers=world["server"].headers).text
     batches = sum(float(line.split()[-1]) for line in metrics.splitlines()
                   if line.startswith("raigov_batch_rows_count"))
     requests = sum(float(line.split()[-1]) for line in metrics.splitlines()
@@ -184,6 +184,7 @@ def test_concurrent_clients_with_mixed_sizes_each_get_their_own_rows_outputs(wor
 
 def test_an_external_model_is_registered_but_answers_409_pointing_at_the_log_route(world):
     r = httpx.post(world["server"].url + "/v1/models/elsewhere/predict",
+                   headers=world["server"].headers,
                    json={"rows": byom.request_rows(byom.TASKS["income"], world["pool"].head(1))})
     assert r.status_code == 409 and "/v1/models/elsewhere/log" in r.json()["detail"]
     listed = json.loads(_cli("models", "list", "--format", "json", "--home",
@@ -215,7 +216,7 @@ def test_the_reference_holds_the_programs_own_predictions_and_the_truth_as_class
 
 
 def test_captured_rows_hold_each_kinds_outputs_in_the_lake(world):
-    with httpx.Client(base_url=world["server"].url, timeout=30) as client:
+    with world["server"].client() as client:
         multi = _post(client, "relationship", world, [3, 4])
         reg = _post(client, "hours", world, [5])
     world["server"].stop()                       # a graceful stop seals the spool

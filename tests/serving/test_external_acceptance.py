@@ -67,7 +67,7 @@ def monitored_home(tmp_path_factory, template_home: Home, credit_demo, request_r
                        reference=credit_demo.reference)
     truth = credit_demo.heldout["y_true"].astype(int).tolist()
     served: list[tuple[str, dict, dict]] = []          # (timestamp, row, prediction)
-    with ServerProcess(home, free_port()) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    with ServerProcess.with_key(home, free_port()) as server, server.client() as client:
         for ts, chunk in _requests(request_rows):
             r = client.post(f"/v1/models/{MODEL}/predict", json={"rows": chunk, "timestamp": ts})
             assert r.status_code == 200, r.text

@@ -49,9 +49,11 @@ def _lake(home: Home, sql: str, model: str | None = None) -> list[tuple]:
 
 def test_an_external_model_is_listed_refuses_predict_and_health_stays_ok(external_home, request_rows) -> None:
     assert get_model(external_home, EXTERNAL).external and not get_model(external_home, MODEL).external
-    with ServerProcess(external_home, free_port()) as server:
-        listed = {m["name"]: m["external"] for m in httpx.get(server.url + "/v1/models").json()["models"]}
-        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/predict", json={"rows": request_rows[:2]})
+    with ServerProcess.with_key(external_home, free_port()) as server:
+        listed = {m["name"]: m["external"] for m in httpx.get(
+            server.url + "/v1/models", headers=server.headers).json()["models"]}
+        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/predict", headers=server.headers,
+                       json={"rows": request_rows[:2]})
         health = httpx.get(server.url + "/healthz")
     assert listed == {MODEL: False, EXTERNAL: True, REGRESSION: True}
     assert r.status_code == 409 and r.json()["detail"] == SERVED_ELSEWHERE.format(model=EXTERNAL)
@@ -60,14 +62,16 @@ def test_an_external_model_is_listed_refuses_predict_and_health_stays_ok(externa
 
 def test_logged_predictions_land_in_the_lake_exactly_as_the_served_ones(external_home, request_rows) -> None:
     ts = "2026-02-03T10:00:00Z"
-    with ServerProcess(external_home, free_port()) as server:
-        served = httpx.post(f"{server.url}/v1/models/{MODEL}/predict",
+    with ServerProcess.with_key(external_home, free_port()) as server:
+        served = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", headers=server.headers,
                             json={"rows": request_rows[:20], "timestamp": ts}).json()["predictions"]
         rows = [{"prediction_id": p["prediction_id"], "inputs": row,
                  "outputs": {"label": p["class"], "score": p["score"]}}
                 for row, p in zip(request_rows, served)]
-        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", json={"rows": rows, "timestamp": ts})
-        label_only = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", json={"rows": [
+        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", headers=server.headers,
+                       json={"rows": rows, "timestamp": ts})
+        label_only = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", headers=server.headers,
+                                json={"rows": [
             {"prediction_id": "only-label", "inputs": request_rows[0], "outputs": {"label": "good"}}]})
     assert r.status_code == 200, r.text
     assert r.json()["prediction_ids"] == [p["prediction_id"] for p in served]
@@ -84,8 +88,9 @@ def test_a_bad_logged_row_gets_422_naming_row_and_field_and_every_row_is_quarant
     rows = [{"inputs": row, "outputs": {"score": 0.3}} for row in request_rows[:3]]
     rows[1]["outputs"] = {"score": "high"}
     rows[2]["inputs"] = {**rows[2]["inputs"], "age": -4}
-    with ServerProcess(external_home, free_port()) as server:
-        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", json={"rows": rows})
+    with ServerProcess.with_key(external_home, free_port()) as server:
+        r = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", headers=server.headers,
+                       json={"rows": rows})
     assert r.status_code == 422 and r.json()["quarantined"] == 3
     assert [(e["row"], e["field"]) for e in r.json()["detail"]] == [(1, "outputs.score"), (2, "inputs.age")]
     assert _lake(external_home, "SELECT count(*) FROM predictions", EXTERNAL) == [(0,)]
@@ -94,9 +99,10 @@ def test_a_bad_logged_row_gets_422_naming_row_and_field_and_every_row_is_quarant
     assert "another row is invalid" in quarantined[0][1] and "outputs.score" in quarantined[1][1]
 
 
-def _event(url: str, path: str, event_id: str, half: str, body: dict, **headers: str) -> httpx.Response:
+def _event(server: ServerProcess, path: str, event_id: str, half: str, body: dict,
+           **headers: str) -> httpx.Response:
     kind = ke.REQUEST_TYPE if half == "request" else ke.RESPONSE_TYPE
-    return httpx.post(url + path, content=json.dumps(body), headers={
+    return httpx.post(server.url + path, content=json.dumps(body), headers={**server.headers,
         "ce-id": event_id, "ce-type": kind, "ce-source": "http://localhost:9081/",
         "ce-specversion": "1.0", "ce-time": "2026-02-03T11:00:00Z", "content-type": "application/json",
         "ce-component": "predictor", "ce-endpoint": "default", **headers})
@@ -109,17 +115,17 @@ def test_kserve_events_pair_in_either_order_and_an_unpaired_half_is_quarantined_
                               else "FP64", "data": [r[c] for r in request_rows[:2]]} for c in request_rows[0]]}
     v2_response = {"model_name": EXTERNAL, "outputs": [
         {"name": "output-0", "shape": [2, 2], "datatype": "FP32", "data": [0.9, 0.1, 0.2, 0.8]}]}
-    server = ServerProcess(external_home, free_port(), args=("--pending-age", "1")).start()
+    server = ServerProcess.with_key(external_home, free_port(), args=("--pending-age", "1")).start()
     try:
-        first = _event(server.url, path, "v1-pair", "response", {"predictions": [0.25]})
-        second = _event(server.url, path, "v1-pair", "request", {"instances": request_rows[:1]})
-        again = _event(server.url, path, "v1-pair", "response", {"predictions": [0.25]})
-        _event(server.url, "/v1/events", "v2-pair", "request", v2_request,
+        first = _event(server, path, "v1-pair", "response", {"predictions": [0.25]})
+        second = _event(server, path, "v1-pair", "request", {"instances": request_rows[:1]})
+        again = _event(server, path, "v1-pair", "response", {"predictions": [0.25]})
+        _event(server, "/v1/events", "v2-pair", "request", v2_request,
                **{"ce-inferenceservicename": EXTERNAL})
-        v2 = _event(server.url, "/v1/events", "v2-pair", "response", v2_response,
+        v2 = _event(server, "/v1/events", "v2-pair", "response", v2_response,
                     **{"ce-inferenceservicename": EXTERNAL})
-        lonely = _event(server.url, path, "lonely", "request", {"instances": request_rows[:1]})
-        bad = _event(server.url, path, "bad", "request", {"rows": []})
+        lonely = _event(server, path, "lonely", "request", {"instances": request_rows[:1]})
+        bad = _event(server, path, "bad", "request", {"rows": []})
         import time
         time.sleep(3)
     finally:
@@ -140,16 +146,18 @@ def test_kserve_events_pair_in_either_order_and_an_unpaired_half_is_quarantined_
 
 
 def test_feedback_is_read_through_the_output_kind_and_stored_typed(external_home, request_rows) -> None:
-    with ServerProcess(external_home, free_port()) as server:
-        httpx.post(f"{server.url}/v1/models/{REGRESSION}/log", json={"rows": [
+    with ServerProcess.with_key(external_home, free_port()) as server:
+        httpx.post(f"{server.url}/v1/models/{REGRESSION}/log", headers=server.headers,
+                   json={"rows": [
             {"prediction_id": "r1", "inputs": request_rows[0], "outputs": {"value": 2400.0}}]})
-        httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", json={"rows": [
+        httpx.post(f"{server.url}/v1/models/{EXTERNAL}/log", headers=server.headers,
+                   json={"rows": [
             {"prediction_id": "c1", "inputs": request_rows[0], "outputs": {"score": 0.7}}]})
-        value = httpx.post(f"{server.url}/v1/models/{REGRESSION}/feedback",
+        value = httpx.post(f"{server.url}/v1/models/{REGRESSION}/feedback", headers=server.headers,
                            json={"labels": [{"prediction_id": "r1", "label": 2511.5}]})
-        named = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/feedback",
+        named = httpx.post(f"{server.url}/v1/models/{EXTERNAL}/feedback", headers=server.headers,
                            json={"labels": [{"prediction_id": "c1", "label": "bad"}]})
-        wrong = httpx.post(f"{server.url}/v1/models/{REGRESSION}/feedback",
+        wrong = httpx.post(f"{server.url}/v1/models/{REGRESSION}/feedback", headers=server.headers,
                            json={"labels": [{"prediction_id": "r1", "label": "high"}]})
     assert value.status_code == named.status_code == 200
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["message"] == \

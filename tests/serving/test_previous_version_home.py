@@ -117,8 +117,8 @@ def test_this_version_serves_the_previous_homes_model_with_the_same_scores(previ
 
     copy = tmp_path / "home"
     shutil.copytree(home.root, copy)     # serving writes; keep the module's home as made
-    with ServerProcess(Home.resolve(copy), free_port()) as server:
-        r = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", json={"rows": made["rows"][:40]})
+    with ServerProcess.with_key(Home.resolve(copy), free_port()) as server:
+        r = httpx.post(f"{server.url}/v1/models/{MODEL}/predict", headers=server.headers, json={"rows": made["rows"][:40]})
     assert r.status_code == 200, r.text
     np.testing.assert_allclose([p["score"] for p in r.json()["predictions"]], made["scores"][:40],
                                rtol=0, atol=1e-6)

@@ -29,12 +29,12 @@ def _lake(home: Home, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def _hammer(url: str, rows: list[dict], received: list[str], stop: threading.Event,
+def _hammer(server: ServerProcess, rows: list[dict], received: list[str], stop: threading.Event,
             seed: int) -> None:
     """Send requests until told to stop or the server goes away; keep every id whose
     response arrived."""
     rng = random.Random(seed)
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with server.client(timeout=10) as client:
         while not stop.is_set():
             batch = rng.sample(rows, rng.randint(1, 8))
             try:
@@ -46,10 +46,10 @@ def _hammer(url: str, rows: list[dict], received: list[str], stop: threading.Eve
 
 
 def test_every_acknowledged_prediction_survives_a_sigkill_exactly_once(model_home, request_rows) -> None:
-    server = ServerProcess(model_home, free_port()).start()
+    server = ServerProcess.with_key(model_home, free_port()).start()
     received: list[str] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=_hammer, args=(server.url, request_rows, received, stop, i))
+    threads = [threading.Thread(target=_hammer, args=(server, request_rows, received, stop, i))
                for i in range(6)]
     for t in threads:
         t.start()
@@ -59,7 +59,7 @@ def test_every_acknowledged_prediction_survives_a_sigkill_exactly_once(model_hom
     for t in threads:
         t.join()
     assert len(received) > 100
-    ServerProcess(model_home, free_port()).start().stop()   # restart recovers, then seals
+    ServerProcess.with_key(model_home, free_port()).start().stop()   # restart recovers, then seals
     ids = [r[0] for r in _lake(model_home, "SELECT prediction_id FROM predictions")]
     assert len(ids) == len(set(ids)), "no prediction may be captured twice"
     assert set(received) <= set(ids), "every acknowledged prediction is in the lake"
@@ -81,13 +81,13 @@ READER = textwrap.dedent("""
 
 
 def test_two_servers_capture_while_a_third_process_reads_the_lake(model_home, request_rows) -> None:
-    servers = [ServerProcess(model_home, free_port()).start() for _ in range(2)]
+    servers = [ServerProcess.with_key(model_home, free_port()).start() for _ in range(2)]
     reader = subprocess.Popen([sys.executable, "-c", READER, str(model_home.root), "4"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=Path(__file__).parents[2])
     received: list[str] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=_hammer, args=(servers[i % 2].url, request_rows,
+    threads = [threading.Thread(target=_hammer, args=(servers[i % 2], request_rows,
                                                       received, stop, i)) for i in range(4)]
     for t in threads:
         t.start()
@@ -105,7 +105,7 @@ def test_two_servers_capture_while_a_third_process_reads_the_lake(model_home, re
 
 @pytest.fixture
 def server(model_home):
-    with ServerProcess(model_home, free_port(), ("--spool-cap-bytes", "400000")) as s:
+    with ServerProcess.with_key(model_home, free_port(), ("--spool-cap-bytes", "400000")) as s:
         yield s
 
 
@@ -122,7 +122,7 @@ def test_each_kind_of_bad_request_gets_a_422_naming_the_field_and_is_quarantined
         "wrong type": ({"rows": [{**good, "credit_amount": "lots"}]}, "credit_amount"),
         "out of range": ({"rows": [{**good, "age": 250}]}, "age"),
     }
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         for name, (body, field) in cases.items():
             r = (client.post(PREDICT, content=body) if isinstance(body, bytes)
                  else client.post(PREDICT, json=body))
@@ -146,7 +146,7 @@ def test_a_batch_with_three_errors_reports_all_three_and_nothing_is_lost(
     rows[0]["age"] = "old"
     del rows[2]["purpose"]
     rows[4]["duration"] = -3
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         r = client.post(PREDICT, json={"rows": rows})
         accepted = client.post(PREDICT, json={"rows": request_rows[5:12]})
     assert r.status_code == 422 and r.json()["quarantined"] == 5
@@ -164,8 +164,8 @@ def test_a_batch_with_three_errors_reports_all_three_and_nothing_is_lost(
 def test_a_full_spool_answers_503_and_capture_resumes_when_it_drains(
         model_home, request_rows) -> None:
     args = ("--spool-cap-bytes", "60000")
-    with ServerProcess(model_home, free_port(), args) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port(), args) as server, \
+            server.client(timeout=10) as client:
         first = client.post(PREDICT, json={"rows": request_rows[:3]})
         big = client.post(PREDICT, json={"rows": request_rows * 2})
         assert first.status_code == 200
@@ -182,14 +182,14 @@ def test_a_disabled_model_gets_503_with_the_reason_until_it_is_enabled(server, m
     cli = [sys.executable, "-m", "raigov.cli", "models"]
     home = ["--home", str(model_home.root)]
     body = {"rows": request_rows[:2]}
-    assert httpx.post(server.url + PREDICT, json=body).status_code == 200
+    assert httpx.post(server.url + PREDICT, json=body, headers=server.headers).status_code == 200
     subprocess.run([*cli, "disable", MODEL, *home, "--reason", "bias under review"], check=True)
-    refused = httpx.post(server.url + PREDICT, json=body)
+    refused = httpx.post(server.url + PREDICT, json=body, headers=server.headers)
     assert refused.status_code == 503 and "bias under review" in refused.json()["detail"]
-    models = httpx.get(server.url + "/v1/models").json()["models"]
+    models = httpx.get(server.url + "/v1/models", headers=server.headers).json()["models"]
     assert models[0]["status"] == "disabled"
     subprocess.run([*cli, "enable", MODEL, *home], check=True)
-    assert httpx.post(server.url + PREDICT, json=body).status_code == 200
+    assert httpx.post(server.url + PREDICT, json=body, headers=server.headers).status_code == 200
 
 
 def test_health_fails_when_the_spool_is_not_writable(server, model_home) -> None:
@@ -203,7 +203,7 @@ def test_health_fails_when_the_spool_is_not_writable(server, model_home) -> None
 
 
 def test_feedback_joins_its_prediction_and_metrics_count_what_happened(server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         preds = client.post(PREDICT, json={"rows": request_rows[:10],
                                            "timestamp": "2026-02-03T10:00:00Z"}).json()["predictions"]
         labels = [{"prediction_id": p["prediction_id"], "label": 1} for p in preds[:6]]
