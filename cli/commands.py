@@ -160,6 +160,9 @@ def monitor_run(home: str | None, model: str | None, since: str | None, until: s
     click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
                f"{failed} failing; alerts opened {run.alerts_opened}, "
                f"auto-resolved {run.alerts_resolved}")
+    note = run.future_note()
+    if note:
+        click.echo(note)
 
 
 def _stderr_console():
@@ -221,6 +224,8 @@ def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | N
                             intersections=tuple(tuple(i.split("&")) for i in intersection),
                             kind=kind, probabilities=probabilities,
                             classes=tuple(c.strip() for c in classes.split(",")) if classes else ())
+    for note in result.notes:
+        click.echo(note, err=True)
     options = {"policies": result.policies, "fail_on_insufficient": fail_on_insufficient}
     text = render(result.findings, fmt=fmt, **options)
     if output:
