@@ -99,11 +99,15 @@ def main(ctx: click.Context) -> None:
               help="CloudEvents halves kept waiting for their pair, at most.")
 @click.option("--pending-age", default=300.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
+@click.option("--max-clock-skew-s", default=300.0, show_default=True,
+              type=click.FloatRange(min=0),
+              help="Event times further ahead of the server clock are refused (422); "
+                   "further behind need scope backfill (403).")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
           device: str | None, no_capture: bool, pending_events: int,
-          pending_age: float) -> None:
+          pending_age: float, max_clock_skew_s: float) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from raigov.models.serving.app import ServeConfig, run_server
 
@@ -111,7 +115,7 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
                       max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
                       spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
-                      pending_age_s=pending_age)
+                      pending_age_s=pending_age, max_clock_skew_s=max_clock_skew_s)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
     run_server(_home(home), host=host, port=port, config=cfg)
 

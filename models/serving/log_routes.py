@@ -11,7 +11,7 @@ network (an external model is served only through them).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -20,21 +20,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.errors import SpoolFullError
+from raigov.home import Home
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
+from raigov.models.serving.event_time import refusal_status
+from raigov.models.serving.feedback import take_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
+from raigov.models.serving.served_ids import ServedIds
 from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
                                          read_headers)
 from raigov.models.capture.logged_rows import LoggedBatch, read_logged_rows
-from raigov.models.output_kinds import output_kind
-from raigov.models.capture.records import feedback_table, prediction_table
+from raigov.models.capture.records import prediction_table
 from raigov.models.spec import ModelSpec
 from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError
 
-NOT_A_LIST = "'labels' must be a non-empty list"
-NOT_AN_OBJECT = "label must be a JSON object"
-BAD_PREDICTION_ID = "field 'prediction_id' must be a string"
-BAD_LABEL = "field 'label' must be {hint}"
+EventTimes = Iterable[tuple[int | None, str, object]]
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,18 @@ class RouteContext:
     lookup: Callable[[str], object]          # ServedModel, or the JSONResponse refusing it
     capture: Callable[[pa.Table, str, str], Awaitable[None]]
     quarantine: Callable[[str, int | None, list[dict]], Awaitable[None]]
-    reject: Callable[..., Awaitable[Response]]
+    reject: Callable[..., Awaitable[Response]]   # (..., status=422): quarantine and answer
     metrics: ServeMetrics
     events: PendingEvents
+    home: Home
+    served_ids: ServedIds
+    # (row, field, time) of a request and its caller -> the refused event times
+    event_time_errors: Callable[[EventTimes, object | None], list[RowError]]
+
+
+def caller_of(request: Request) -> object | None:
+    """The authenticated caller (``request.state.caller``), or None without auth."""
+    return getattr(request.state, "caller", None)
 
 
 def log_router(ctx: RouteContext) -> APIRouter:
@@ -54,7 +63,7 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/log")
     async def log(name: str, request: Request) -> Response:
-        response = await _log(ctx, name, await request.body())
+        response = await _log(ctx, name, await request.body(), caller_of(request))
         ctx.metrics.requests.labels(name, "log", str(response.status_code)).inc()
         return response
 
@@ -74,14 +83,14 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/feedback")
     async def feedback(name: str, request: Request) -> Response:
-        response = await _feedback(ctx, name, await request.body())
+        response = await take_feedback(ctx, name, await request.body(), caller_of(request))
         ctx.metrics.requests.labels(name, "feedback", str(response.status_code)).inc()
         return response
 
     return router
 
 
-async def _log(ctx: RouteContext, name: str, body: bytes) -> Response:
+async def _log(ctx: RouteContext, name: str, body: bytes, caller: object | None) -> Response:
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
@@ -89,11 +98,17 @@ async def _log(ctx: RouteContext, name: str, body: bytes) -> Response:
     payload, problem = parse_body(body)
     if problem is not None:
         return await ctx.reject(name, version, [problem], payload_rows=None, raw=body)
+    rows = payload["rows"]
     default_ts, ts_problem = parse_timestamp(payload.get("timestamp"))
-    batch = read_logged_rows(served.spec, payload["rows"], default_ts=default_ts)
+    batch = read_logged_rows(served.spec, rows, default_ts=default_ts)
+    own = [(i, "timestamp", ts) for i, (row, ts) in enumerate(zip(rows, batch.timestamps))
+           if isinstance(row, dict) and row.get("timestamp") is not None] \
+        if isinstance(rows, list) else []
     errors = ([ts_problem] if ts_problem else []) + batch.errors
+    errors += ctx.event_time_errors([(None, "timestamp", default_ts), *own], caller)
     if errors:
-        return await ctx.reject(name, version, errors, payload_rows=payload["rows"], raw=body)
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=body,
+                                status=refusal_status(errors))
     return await _capture_batch(ctx, name, served.spec, version, batch)
 
 
@@ -106,6 +121,7 @@ async def _capture_batch(ctx: RouteContext, name: str, spec: ModelSpec, version:
     except SpoolFullError as exc:
         ctx.metrics.capture_failures.inc()
         return error_response(503, str(exc))
+    ctx.served_ids.add_served(name, ids)
     ctx.metrics.rows_logged.labels(name).inc(len(ids))
     return ORJSONResponse({"model": name, "version": version, "status": "logged",
                            "accepted": len(ids), "prediction_ids": ids})
@@ -132,9 +148,13 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     rows, problem = pair_rows(result)
     batch = read_logged_rows(spec, rows) if rows is not None else None
     errors = [problem] if problem is not None else batch.errors
+    if not errors and rows and rows[0]["timestamp"] is not None:   # ce-time: the pair's
+        errors = ctx.event_time_errors([(None, "ce-time", batch.timestamps[0])],
+                                       caller_of(request))
     if errors:
         raw = b'{"request": %s, "response": %s}' % (result.request.body, result.response.body)
-        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw)
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw,
+                                status=refusal_status(errors))
     return await _capture_batch(ctx, name, spec, version, batch, request_id=headers.event_id)
 
 
@@ -156,48 +176,3 @@ async def quarantine_expired(ctx: RouteContext, expired: list[Expired]) -> None:
                          "message": item.reason, "value": half.event_id}]})
     for (model, version), rows in by_model.items():
         await ctx.quarantine(model, version, rows)
-
-
-async def _feedback(ctx: RouteContext, name: str, body: bytes) -> Response:
-    """Ground truth read through the output kind: a class (index or name) for
-    classifiers, stored as ``y_true``; a number for regression, stored as ``y_value``."""
-    served = ctx.lookup(name)
-    if isinstance(served, JSONResponse):
-        return served
-    spec, version = served.spec, served.registered.version
-    payload, problem = parse_body(body, key="labels")
-    labels = payload.get("labels") if payload else None
-    errors = [problem] if problem else _feedback_errors(labels, spec)
-    received, ts_problem = parse_timestamp(payload.get("timestamp")) if payload else (None, None)
-    errors += [ts_problem] if ts_problem else []
-    if errors:
-        return await ctx.reject(name, version, errors, payload_rows=labels, raw=body)
-    kind = output_kind(spec)
-    truths = [kind.truth(item["label"], spec) for item in labels]
-    ids = [item["prediction_id"] for item in labels]
-    table = feedback_table(ids, truths if kind.is_classifier else None,
-                           y_value=None if kind.is_classifier else truths,
-                           received_at=received.to_pydatetime() if received is not None else None)
-    try:
-        await ctx.capture(table, "feedback", name)
-    except SpoolFullError as exc:
-        return error_response(503, str(exc))
-    ctx.metrics.labels_received.labels(name).inc(len(labels))
-    return ORJSONResponse({"model": name, "accepted": len(labels)})
-
-
-def _feedback_errors(items: object, spec: ModelSpec) -> list[RowError]:
-    if not isinstance(items, list) or not items:
-        return [RowError(None, "labels", "type", NOT_A_LIST)]
-    kind, errors = output_kind(spec), []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append(RowError(i, None, "type", NOT_AN_OBJECT))
-            continue
-        if not isinstance(item.get("prediction_id"), str):
-            errors.append(RowError(i, "prediction_id", "missing" if "prediction_id" not in item
-                                   else "type", BAD_PREDICTION_ID))
-        if kind.truth(item.get("label"), spec) is None:
-            errors.append(RowError(i, "label", "isin", BAD_LABEL.format(hint=kind.truth_hint(spec)),
-                                   item.get("label")))
-    return errors
