@@ -100,6 +100,10 @@ def main(ctx: click.Context) -> None:
               help="CloudEvents halves kept waiting for their pair, at most.")
 @click.option("--pending-age", default=300.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
+@click.option("--max-clock-skew-s", default=300.0, show_default=True,
+              type=click.FloatRange(min=0),
+              help="Event times further ahead of the server clock are refused (422); "
+                   "further behind need scope backfill (403).")
 @click.option("--no-auth", is_flag=True,
               help="Serve without API keys (loopback --host only; logs a warning).")
 @TLS_CERT_OPTION
@@ -108,7 +112,8 @@ def main(ctx: click.Context) -> None:
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
           device: str | None, no_capture: bool, pending_events: int,
-          pending_age: float, no_auth: bool, tls_cert: str | None, tls_key: str | None) -> None:
+          pending_age: float, max_clock_skew_s: float, no_auth: bool, tls_cert: str | None,
+          tls_key: str | None) -> None:
     """Serve every registered model over HTTP and capture each prediction; every route
     but /healthz needs an API key (raigov keys create)."""
     from raigov.models.serving.app import ServeConfig, run_server
@@ -123,7 +128,8 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
                       max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
                       spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
-                      pending_age_s=pending_age, auth=not no_auth)
+                      pending_age_s=pending_age, max_clock_skew_s=max_clock_skew_s,
+                      auth=not no_auth)
     scheme = "https" if tls_cert else "http"
     click.echo(f"raigov serve on {scheme}://{host}:{port} (durability {durability})", err=True)
     run_server(resolved, host=host, port=port, config=cfg, tls_cert=tls_cert, tls_key=tls_key)
@@ -173,6 +179,9 @@ def monitor_run(home: str | None, model: str | None, since: str | None, until: s
     click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
                f"{failed} failing; alerts opened {run.alerts_opened}, "
                f"auto-resolved {run.alerts_resolved}")
+    note = run.future_note()
+    if note:
+        click.echo(note)
 
 
 def _stderr_console():
@@ -234,6 +243,8 @@ def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | N
                             intersections=tuple(tuple(i.split("&")) for i in intersection),
                             kind=kind, probabilities=probabilities,
                             classes=tuple(c.strip() for c in classes.split(",")) if classes else ())
+    for note in result.notes:
+        click.echo(note, err=True)
     options = {"policies": result.policies, "fail_on_insufficient": fail_on_insufficient}
     text = render(result.findings, fmt=fmt, **options)
     if output:

@@ -1,6 +1,8 @@
 """The monitor runner: find the windows of each model's traffic that were never
-computed, or whose rows or labels have grown since, and compute every monitor family on
-them. Idempotent: a second run with nothing new computes nothing.
+computed, or whose rows or labels have grown (or labels were corrected) since, and
+compute every monitor family on them. Idempotent: a second run with nothing new
+computes nothing. A window that starts in the future is never computed: its rows
+can only be event times set ahead of the clock.
 
 Every registered family runs, built-ins and plugins alike (``run_monitors`` loads the
 home's plugins first), except a family whose ``output_kinds`` leave out the model's
@@ -21,6 +23,7 @@ import pandas as pd
 from raigov.monitors.base import MetricRow, WindowData, serves_kind
 from raigov.monitors.builtin import load_builtin_monitors
 from raigov.monitors.store import computed_windows, write_window
+from raigov.clock import future_cutoff
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
@@ -38,6 +41,8 @@ class WindowKey:
     end: dt.datetime
     rows: int
     labelled: int
+    corrections: int = 0          # label corrections among the window's predictions
+    as_of: dt.datetime | None = None   # rows dated after this (the future) are left out
 
 
 @dataclass
@@ -52,22 +57,39 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime | None = None,
-                    until: dt.datetime | None = None, force: bool = False) -> list[WindowKey]:
-    """Windows with traffic that are new, or whose rows or labels grew since computed."""
+                    until: dt.datetime | None = None, force: bool = False,
+                    now: dt.datetime | None = None,
+                    on_future: Callable[[list[WindowKey]], None] | None = None) -> list[WindowKey]:
+    """Windows with traffic that are new, or whose rows, labels or label corrections
+    changed since computed.
+
+    Rows dated in the future (beyond the clock skew of :mod:`raigov.clock`; only an
+    older raigov let them in) count for nothing: a window that starts in the future is
+    never pending, and a window's own future rows are left out of it. Each window
+    holding such rows is handed to ``on_future`` (its ``rows``: how many)."""
     interval = WINDOW_INTERVALS[window]
+    cutoff = future_cutoff(now=now)
     sql = (f"SELECT version, time_bucket(INTERVAL '{interval}', ts, TIMESTAMPTZ '2000-01-03') AS w, "
-           f"count(*), count(y_true) FROM labelled GROUP BY ALL ORDER BY w, version")
+           f"count(*) FILTER (WHERE ts <= $cutoff), count(y_true) FILTER (WHERE ts <= $cutoff), "
+           f"coalesce(sum(label_corrections) FILTER (WHERE ts <= $cutoff), 0), "
+           f"count(*) FILTER (WHERE ts > $cutoff) "
+           f"FROM labelled GROUP BY ALL ORDER BY w, version")
     with lake_connection(home, model=model) as con:
-        found = con.execute(sql).fetchall()
+        found = con.execute(sql, {"cutoff": cutoff}).fetchall()
     done = {} if force else computed_windows(home, model)
     step = pd.Timedelta(interval).to_pytimedelta()
-    keys = []
-    for version, start, n, labelled in found:
+    keys, future = [], []
+    for version, start, n, labelled, corrections, ahead in found:
         if (since and start < since) or (until and start >= until):
             continue
-        if done.get((version, start)) == (n, labelled):
+        if ahead:
+            future.append(WindowKey(model, int(version), start, start + step, int(ahead), 0))
+        if not n or done.get((version, start)) == (n, labelled, corrections):
             continue
-        keys.append(WindowKey(model, int(version), start, start + step, int(n), int(labelled)))
+        keys.append(WindowKey(model, int(version), start, start + step, int(n), int(labelled),
+                              int(corrections), as_of=cutoff))
+    if future and on_future:
+        on_future(future)
     return keys
 
 
@@ -77,8 +99,9 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
     registered = get_model(home, key.model, key.version)
     with lake_connection(home, model=key.model) as con:
         frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
-                            "WHERE version = ? AND ts >= ? AND ts < ? ORDER BY ts, prediction_id",
-                            [key.version, key.start, key.end]).df()
+                            "WHERE version = ? AND ts >= ? AND ts < ? AND ts <= ? "
+                            "ORDER BY ts, prediction_id",
+                            [key.version, key.start, key.end, key.as_of or key.end]).df()
     reference = registered.load_reference()
     return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,
                       frame=frame, reference=reference, artifact_dir=registered.artifact_dir,
@@ -128,8 +151,11 @@ def compute_window(window: WindowData, *, families: tuple[str, ...] | None = Non
 def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | None = None,
                  until: dt.datetime | None = None, families: tuple[str, ...] | None = None,
                  force: bool = False, on_progress: ProgressFn | None = None,
-                 on_window: Callable[[WindowResult], None] | None = None) -> list[WindowResult]:
-    """Compute every pending window of one model (or all); returns what was computed."""
+                 on_window: Callable[[WindowResult], None] | None = None,
+                 on_future: Callable[[list[WindowKey]], None] | None = None,
+                 now: dt.datetime | None = None) -> list[WindowResult]:
+    """Compute every pending window of one model (or all); returns what was computed.
+    Windows that start in the future are left alone and reported to ``on_future``."""
     from raigov.models.registry import list_models
 
     load_plugins(home)
@@ -139,14 +165,16 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
         get_model(home, model)  # raises NotFoundError with close matches
     pending = [k for m in models
                for k in pending_windows(home, m.name, window=m.spec.monitoring.window,
-                                        since=since, until=until, force=force)]
+                                        since=since, until=until, force=force, now=now,
+                                        on_future=on_future)]
     run_id, results = uuid7(), []
     for i, key in enumerate(pending):
         if on_progress:
             on_progress(i, len(pending), f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")
         rows, errors = compute_window(load_window(home, key), families=families)
         write_window(home, model=key.model, version=key.version, start=key.start, end=key.end,
-                     rows=rows, n_rows=key.rows, n_labelled=key.labelled, run_id=run_id)
+                     rows=rows, n_rows=key.rows, n_labelled=key.labelled, run_id=run_id,
+                     n_corrections=key.corrections)
         result = WindowResult(key, rows, run_id, errors)
         results.append(result)
         if on_window:

@@ -19,8 +19,10 @@ COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric",
 
 
 def write_window(home: Home, *, model: str, version: int, start: dt.datetime, end: dt.datetime,
-                 rows: list[MetricRow], n_rows: int, n_labelled: int, run_id: str) -> None:
-    """Replace one window's metric rows and remember its row and label counts."""
+                 rows: list[MetricRow], n_rows: int, n_labelled: int, run_id: str,
+                 n_corrections: int = 0) -> None:
+    """Replace one window's metric rows and remember its row, label and label
+    correction counts."""
     now = utcnow()
     frame = pd.DataFrame([{
         "model": model, "version": version, "window_start": start, "window_end": end,
@@ -38,16 +40,20 @@ def write_window(home: Home, *, model: str, version: int, start: dt.datetime, en
                     "family, metric, segment, value, ci_low, ci_high, n, status, "
                     "details::JSON, run_id, computed_at FROM new_rows")
         con.unregister("new_rows")
-        con.execute("INSERT OR REPLACE INTO monitor_windows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [model, version, start, end, n_rows, n_labelled, run_id, now])
+        con.execute("INSERT OR REPLACE INTO monitor_windows (model, version, window_start, "
+                    "window_end, rows, labelled_rows, run_id, computed_at, label_corrections) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [model, version, start, end, n_rows, n_labelled, run_id, now, n_corrections])
 
 
-def computed_windows(home: Home, model: str) -> dict[tuple[int, dt.datetime], tuple[int, int]]:
-    """(version, window start) -> (rows, labelled rows) when it was last computed."""
+def computed_windows(home: Home, model: str) -> dict[tuple[int, dt.datetime], tuple[int, int, int]]:
+    """(version, window start) -> (rows, labelled rows, label corrections) when it was
+    last computed."""
     with catalog(home, read_only=True) as con:
-        rows = con.execute("SELECT version, window_start, rows, labelled_rows FROM monitor_windows "
+        rows = con.execute("SELECT version, window_start, rows, labelled_rows, "
+                           "coalesce(label_corrections, 0) FROM monitor_windows "
                            "WHERE model = ?", [model]).fetchall()
-    return {(v, start): (n, lab) for v, start, n, lab in rows}
+    return {(v, start): (n, lab, corr) for v, start, n, lab, corr in rows}
 
 
 def read_metric_rows(home: Home, *, model: str | None = None, version: int | None = None,

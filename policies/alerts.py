@@ -46,7 +46,8 @@ COMMENT_REQUIRED = "Resolving alert {alert_id} needs a comment: say what was don
 ACTOR_REQUIRED = "An actor is required to {action}: name the person or service doing it."
 UNKNOWN_CHOICE = "Unknown alert {field} '{value}'. Allowed: {allowed}.{hint}"
 BAD_AUTO_RESOLVE = "auto_resolve_after must be a whole number of windows >= 1, not {value!r}."
-AUTO_RESOLVED_COMMENT = "passed {streak} consecutive window(s)"
+AUTO_RESOLVED_COMMENT = ("passed {streak} consecutive window(s) judged with enough data; "
+                         "resolved by the window starting {window}")
 WEBHOOK_CONFIG_IGNORED = "Alert webhook not notified: {error}"
 
 

@@ -12,6 +12,7 @@ from raigov.policies.evaluate import evaluate
 from raigov.policies.findings import Finding
 from raigov.policies.loader import load_policies
 from raigov.policies.schema import Policy, select_policies
+from raigov.clock import future_cutoff
 from raigov.errors import ConfigError, InputError
 from raigov.home import Home
 
@@ -19,6 +20,11 @@ NO_POLICY_APPLIES = ("None of the policies {names} applies to model '{model}' "
                      "(tags: {tags}); check their applies_to.")
 NO_WINDOWS = ("Model '{model}' has no computed window{which} yet: run "
               "`raigov monitor run --model {model}` first.")
+FUTURE_WINDOW = ("The window of model '{model}' starting {day} lies in the future (the "
+                 "server clock says {now}): a window is judged only once its time has come.")
+FUTURE_WINDOWS_SKIPPED = ("note: {count} computed window(s) of model '{model}' start in the "
+                          "future ({starts}) and were not judged; the latest window up to "
+                          "now was (an older raigov let event times in the future in)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class CheckResult:
     findings: list[Finding]
     policies: list[Policy]
     subject: str                 # what was checked, for the report's headline
+    notes: tuple[str, ...] = ()  # what a person should know beside the findings
 
 
 def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: str,
@@ -50,9 +57,11 @@ def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: s
 
 
 def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
-                window: dt.date | None = None, today: dt.date | None = None) -> CheckResult:
-    """The policies that apply to ``model``, judged on its latest computed window (or
-    the window starting on ``window``)."""
+                window: dt.date | None = None, today: dt.date | None = None,
+                now: dt.datetime | None = None) -> CheckResult:
+    """The policies that apply to ``model``, judged on its latest computed window that
+    does not start in the future (or the window starting on ``window``, which must not
+    either); windows in the future are left out with a note."""
     from raigov.models.registry import get_model
     from raigov.monitors.store import read_metric_rows, to_metric_rows
 
@@ -63,8 +72,17 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
         raise ConfigError(NO_POLICY_APPLIES.format(
             names=[str(p) for p in policy_files], model=model, tags=list(registered.spec.tags)))
     frame = read_metric_rows(home, model=model, version=registered.version)
+    cutoff = future_cutoff(now=now)
     if window is not None:
         frame = frame[frame["window_start"].dt.date == window]
+        if not frame.empty and frame["window_start"].min() > cutoff:
+            raise InputError(FUTURE_WINDOW.format(model=model, day=window,
+                                                  now=cutoff.isoformat(timespec="seconds")))
+    ahead = sorted({ts for ts in frame["window_start"] if ts > cutoff})
+    frame = frame[frame["window_start"] <= cutoff]
+    notes = (FUTURE_WINDOWS_SKIPPED.format(count=len(ahead), model=model, starts=", ".join(
+        f"{ts:%Y-%m-%d %H:%M}" for ts in ahead[:5]) + (" ..." if len(ahead) > 5 else "")),) \
+        if ahead else ()
     if frame.empty:
         which = "" if window is None else f" starting {window}"
         raise InputError(NO_WINDOWS.format(model=model, which=which))
@@ -74,4 +92,5 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
                         version=registered.version, window_start=start.to_pydatetime(),
                         window_end=end.to_pydatetime(), today=today,
                         sensitive=registered.spec.sensitive)
-    return CheckResult(findings, policies, f"{model} v{registered.version}, window {start:%Y-%m-%d %H:%M}")
+    return CheckResult(findings, policies, f"{model} v{registered.version}, window {start:%Y-%m-%d %H:%M}",
+                       notes)

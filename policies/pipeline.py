@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from raigov.monitors.runner import ProgressFn, WindowResult, run_monitors
+from raigov.monitors.runner import ProgressFn, WindowKey, WindowResult, run_monitors
 from raigov.policies.alerts import AlertSummary
 from raigov.policies.record_findings import record_findings
 from raigov.policies.evaluate import evaluate
@@ -15,6 +15,12 @@ from raigov.policies.findings import Finding
 from raigov.policies.loader import load_policies
 from raigov.policies.schema import Policy, select_policies
 from raigov.home import Home
+
+
+FUTURE_ROWS_IGNORED = ("note: ignored {rows} row(s) dated in the future (windows {windows}): "
+                       "no window is judged before its time; such event times are refused "
+                       "where they enter, so an older raigov let these in")
+MAX_FUTURE_SHOWN = 5
 
 
 def policies_in_force(home: Home) -> list[Policy]:
@@ -28,6 +34,17 @@ class GovernanceRun:
     findings: list[Finding] = field(default_factory=list)
     alerts_opened: int = 0
     alerts_resolved: int = 0
+    future: list[WindowKey] = field(default_factory=list)   # rows dated ahead: ignored
+
+    def future_note(self) -> str | None:
+        """What a person should know about rows dated in the future, or None."""
+        if not self.future:
+            return None
+        windows = ", ".join(f"{k.model} {k.start:%Y-%m-%d %H:%M} ({k.rows} rows)"
+                            for k in self.future[:MAX_FUTURE_SHOWN])
+        more = len(self.future) - MAX_FUTURE_SHOWN
+        return FUTURE_ROWS_IGNORED.format(rows=sum(k.rows for k in self.future),
+                                          windows=windows + (f" and {more} more" if more > 0 else ""))
 
 
 def monitor_and_evaluate(home: Home, *, model: str | None = None,
@@ -61,5 +78,5 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
             on_window(result, findings)
 
     run_monitors(home, model=model, since=since, until=until, force=force,
-                 on_progress=on_progress, on_window=judge)
+                 on_progress=on_progress, on_window=judge, on_future=run.future.extend)
     return run

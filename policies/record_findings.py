@@ -17,6 +17,7 @@ from raigov.policies.alerts import (_AUTO_RESOLVE, AUTO_RESOLVED_COMMENT,
 from raigov.policies.findings import Finding
 from raigov.policies.notify import WebhookConfig, notify
 from raigov.canonical import canonical_json, utcnow
+from raigov.clock import starts_in_future
 from raigov.store.catalog import catalog
 from raigov.errors import ConfigError
 from raigov.home import Home
@@ -126,10 +127,12 @@ class _EvaluationUnit:
         self.opened.append(alert_id)
 
     def _fail_again(self, alert: Alert, f: Finding) -> None:
-        """Deduplicated: the open alert learns of one more failing window."""
+        """Deduplicated: the open alert learns of one more failing window (a window in
+        the future never becomes its last seen one: no later pass could count)."""
         start = _utc(f.window_start)
         new_window = start is None or start != alert.last_seen_window_start
-        latest = start is not None and _newer(start, alert.last_seen_window_start)
+        latest = start is not None and _newer(start, alert.last_seen_window_start) \
+            and not starts_in_future(start, now=self.now)
         self.con.execute(
             "UPDATE alerts SET fail_count = fail_count + ?, passing_streak = 0, version = ?, "
             "severity = ?, reason = ?, observed = ?, threshold = ?, last_seen_at = ?, "
@@ -143,8 +146,12 @@ class _EvaluationUnit:
 
     def _pass(self, alert: Alert, f: Finding, finding_id: str) -> None:
         """A passing window counts only if it is newer than the last failing one and the
-        last counted pass (re-evaluating or backfilling a window counts nothing)."""
+        last counted pass (re-evaluating or backfilling a window counts nothing), and
+        never when it starts in the future. Only ``pass`` gets here: a window judged
+        ``insufficient_data`` or ``error`` breaks the streak instead."""
         start = _utc(f.window_start)
+        if start is not None and starts_in_future(start, now=self.now):
+            return
         if not (_newer(start, alert.last_seen_window_start)
                 and _newer(start, alert.last_pass_window_start)):
             return
@@ -155,9 +162,12 @@ class _EvaluationUnit:
         if streak >= self.auto_resolve_after:
             self._transition(_get_alert(self.con, alert.alert_id), "auto_resolved",
                              actor=SYSTEM_ACTOR, move=_AUTO_RESOLVE,
-                             comment=AUTO_RESOLVED_COMMENT.format(streak=streak),
+                             comment=AUTO_RESOLVED_COMMENT.format(
+                                 streak=streak, window=_window_text(start)),
                              extra={"finding_id": finding_id, "passing_streak": streak,
-                                    "triggered_by": self.actor, "run_id": self.run_id})
+                                    "triggered_by": self.actor, "run_id": self.run_id,
+                                    "window_start": start, "window_end": _utc(f.window_end),
+                                    "observed": f.observed, "n": f.n})
             self.auto_resolved.append(alert.alert_id)
 
     def _insert_finding(self, f: Finding, finding_id: str, alert_id: str | None) -> None:
@@ -195,6 +205,10 @@ def record_findings(home: Home, findings: Iterable[Finding], *, actor: str, run_
                         updated=tuple(unit.updated), auto_resolved=tuple(unit.auto_resolved),
                         ledger_seqs=tuple(unit.ledger_seqs),
                         delivery=notify(config, unit.notifications))
+
+
+def _window_text(start: dt.datetime | None) -> str:
+    return "(none)" if start is None else start.isoformat()
 
 
 def _chronological(f: Finding) -> tuple[dt.datetime, str, str, str, str]:

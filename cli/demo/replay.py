@@ -131,9 +131,12 @@ def send_labels(fleet: "Fleet", log: ReplayLog, *, labels: "Labels", until: pd.T
                      spec: "ModelSpec" = spec) -> None:
                 hour, group = batch
                 truth = label_values(group["y_true"].to_numpy(), spec)
+                # A label planned to arrive after now is sent now, dated now: an event
+                # time ahead of the server clock is refused.
+                arrival = min(hour, pd.Timestamp.now(tz="UTC"))
                 body = {"labels": [{"prediction_id": p, "label": y} for p, y in
                                    zip(group["prediction_id"], truth)],
-                        "timestamp": hour.isoformat()}
+                        "timestamp": arrival.isoformat()}
                 response = client.post(f"{fleet.url}/v1/models/{model}/feedback", json=body,
                                        headers=fleet.headers)
                 _check(response, what="feedback request", model=model, fleet=fleet)

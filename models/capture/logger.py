@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raigov.canonical import utcnow
+from raigov.clock import DEFAULT_MAX_CLOCK_SKEW_S
 from raigov.errors import InputError
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -33,6 +35,8 @@ from raigov.models.capture.logged_rows import read_logged_rows
 from raigov.models.output_kinds import output_kind
 from raigov.models.capture.records import feedback_table, prediction_table, quarantine_table
 from raigov.models.registry import get_model
+from raigov.models.serving.event_time import event_time_errors
+from raigov.models.serving.feedback_body import NO_REASON
 from raigov.models.validation import RowError
 
 LENGTHS_DIFFER = "{method} got {rows} rows but {field} has {n} entries."
@@ -40,6 +44,8 @@ NO_OUTPUTS = "log_predictions of {kind} model {model!r} needs at least one of {a
 WRONG_OUTPUTS = ("log_predictions got {given} for {kind} model {model!r}, which logs "
                  "{allowed} only.")
 BAD_FEEDBACK = "log_feedback label {i} ({value!r}) of model {model!r} must be {hint}."
+IN_THE_FUTURE = "{method} of model {model!r} refused: {problems}"
+MAX_PROBLEMS_SHOWN = 3
 
 Outputs = Sequence[Any] | np.ndarray | None
 
@@ -52,10 +58,15 @@ class LogResult:
 
 
 class PredictionLogger:
+    """In-process and trusted: it may log past event times (a backfill), but never
+    times more than ``max_clock_skew_s`` ahead of the clock (InputError)."""
+
     def __init__(self, model: str, *, home: str | Home | None = None, version: int | None = None,
-                 durability: Durability = "sync", key: str | None = None) -> None:
+                 durability: Durability = "sync", key: str | None = None,
+                 max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S) -> None:
         """``key``: a name recorded in the ``key`` column of every row this logger
         captures (NULL when not given); no API key is needed in process."""
+        self.max_clock_skew_s = max_clock_skew_s
         self.home = home if isinstance(home, Home) else Home.resolve(home)
         self.key = key
         self.model = get_model(self.home, model, version)
@@ -84,6 +95,8 @@ class PredictionLogger:
                                  default_ts=None if default is None else pd.Timestamp(default))
         if any(e.row is None for e in batch.errors):
             raise InputError("; ".join(e.message for e in batch.errors if e.row is None))
+        self._refuse_future("log_predictions", [(i, "timestamp", ts) for i, ts
+                                                in enumerate(batch.timestamps)])
         bad = batch.bad_rows
         good = [i for i in range(len(records)) if i not in set(bad)]
         ids: list[str | None] = [None] * len(records)
@@ -126,10 +139,18 @@ class PredictionLogger:
         return out
 
     def log_feedback(self, prediction_ids: Sequence[str], labels: Sequence[Any], *,
-                     received_at: dt.datetime | None = None) -> int:
+                     received_at: dt.datetime | None = None, correction: bool = False,
+                     reason: str | None = None) -> int:
         """Capture ground truth for earlier predictions: a class (index or name) for
-        classifiers, the true value for regression."""
+        classifiers, the true value for regression. ``correction=True`` (with a
+        ``reason``) marks labels that replace earlier ones (the latest correction is
+        the label in force; otherwise the first label stands). Unlike ``/feedback``,
+        ids are not checked against what was served: this logger is trusted."""
         _same_length("labels", len(prediction_ids), labels, method="log_feedback")
+        if correction and not (isinstance(reason, str) and reason.strip()):
+            raise InputError(NO_REASON)
+        if received_at is not None:
+            self._refuse_future("log_feedback", [(None, "received_at", received_at)])
         spec = self.model.spec
         kind = output_kind(spec)
         truths = [kind.truth(_plain(v), spec) for v in labels]
@@ -139,9 +160,20 @@ class PredictionLogger:
                                                      hint=kind.truth_hint(spec)))
         table = feedback_table(prediction_ids, truths if kind.is_classifier else None,
                                y_value=None if kind.is_classifier else truths,
-                               received_at=received_at, key=self.key)
+                               received_at=received_at, correction=correction,
+                               reason=reason if correction else None, key=self.key)
         self.writer.append(table, lake_table="feedback", model=self.model.name)
         return len(prediction_ids)
+
+    def _refuse_future(self, method: str, times: list[tuple[int | None, str, Any]]) -> None:
+        errors = event_time_errors(times, now=utcnow(), skew_s=self.max_clock_skew_s,
+                                   may_backfill=True)
+        if errors:
+            shown = [(f"row {e.row}: " if e.row is not None else "") + e.message
+                     for e in errors[:MAX_PROBLEMS_SHOWN]]
+            more = len(errors) - MAX_PROBLEMS_SHOWN
+            raise InputError(IN_THE_FUTURE.format(method=method, model=self.model.name, problems=(
+                "; ".join(shown) + (f"; and {more} more" if more > 0 else ""))))
 
     def _quarantine(self, rows: list[dict]) -> None:
         table = quarantine_table(rows, version=self.model.version, request_id=uuid7(),

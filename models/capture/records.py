@@ -126,9 +126,14 @@ def _timestamps(ts: Any, n: int, *, default: pd.Timestamp | np.datetime64) -> np
 
 def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None = None, *,
                    y_value: Sequence[float] | None = None,
-                   received_at: dt.datetime | None = None, key: str | None = None) -> pa.Table:
+                   received_at: dt.datetime | None = None,
+                   correction: bool | Sequence[bool] = False,
+                   reason: str | Sequence[str | None] | None = None,
+                   key: str | None = None) -> pa.Table:
     """Ground truth: ``y_true`` (class indices, classifiers) or ``y_value`` (true
-    values, regression); the other column is NULL. ``key``: the API key's name."""
+    values, regression); the other column is NULL. ``correction`` marks a label that
+    replaces an earlier one (kept beside it, never over it), with its ``reason``.
+    ``key``: the API key's name."""
     n = len(prediction_ids)
     moment = _timestamps(received_at, n, default=pd.Timestamp.now(tz="UTC"))
     return pa.table({
@@ -137,6 +142,10 @@ def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None =
         "y_value": (pa.nulls(n, pa.float64()) if y_value is None
                     else pa.array(list(y_value), pa.float64())),
         "received_at": pa.array(moment, _TS),
+        "correction": pa.array([correction] * n if isinstance(correction, bool)
+                               else list(correction), pa.bool_()),
+        "reason": pa.array([reason] * n if reason is None or isinstance(reason, str)
+                           else list(reason), pa.string()),
         "key": _repeated(key, n),
     })
 

@@ -22,7 +22,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, PlainTextResponse, Response
 
-from raigov.models.serving.auth import NO_AUTH_CALLER, KeyWatcher
+from raigov.models.serving.auth import Caller, KeyWatcher
 from raigov.models.serving.auth_middleware import AuthMiddleware
 from raigov.models.serving.batching import MicroBatcher
 from raigov.models.capture.writer import CaptureWriter, Durability
@@ -32,12 +32,17 @@ from raigov.models.serving.event_pairs import PendingEvents
 from raigov.models.serving.http_bodies import parse_body as _parse
 from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
 from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
-from raigov.models.serving.log_routes import RouteContext, log_router, quarantine_expired
+from raigov.models.serving.event_time import event_time_errors, may_backfill, refusal_status
+from raigov.models.serving.log_routes import (RouteContext, caller_of, log_router,
+                                              quarantine_expired)
 from raigov.models.serving.openapi_doc import served_openapi
+from raigov.models.serving.served_ids import DEFAULT_CAP, ServedIds
 from raigov.models.capture.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
+from raigov.canonical import utcnow
+from raigov.clock import DEFAULT_MAX_CLOCK_SKEW_S
 from raigov.errors import RaigovError, SpoolFullError
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -58,6 +63,8 @@ class ServeConfig:
     pending_events: int = 10_000  # CloudEvents halves waiting for their pair, at most
     pending_age_s: float = 300.0  # ... and for at most this long; then quarantined
     auth: bool = True             # False: --no-auth (loopback only; rows record 'no-auth')
+    max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S   # event times ahead: 422 beyond
+    served_ids_cap: int = DEFAULT_CAP   # ids remembered per model (served; labelled)
 
 
 _log = logging.getLogger("raigov.serve")
@@ -144,11 +151,6 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def caller_key(request: Request) -> str:
-    """The name of the key behind ``request`` (``no-auth`` when keys are off)."""
-    return getattr(request.state, "caller", NO_AUTH_CALLER).key
 
 
 async def _sweep_events(ctx: RouteContext, cfg: ServeConfig) -> None:
@@ -247,12 +249,17 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if served is not None and served.batcher is None:
             response = _error(409, SERVED_ELSEWHERE.format(model=name))
         else:
-            response = await _predict(name, await request.body(), started, caller_key(request))
+            response = await _predict(name, await request.body(), started, caller_of(request))
         metrics.requests.labels(name, "predict", str(response.status_code)).inc()
         metrics.latency.labels(name, "predict").observe(time.perf_counter() - started)
         return response
 
-    async def _predict(name: str, body: bytes, started: float, key: str) -> Response:
+    def time_errors(times, caller: Caller) -> list[RowError]:
+        return event_time_errors(times, now=utcnow(), skew_s=cfg.max_clock_skew_s,
+                                 may_backfill=may_backfill(caller))
+
+    async def _predict(name: str, body: bytes, started: float, caller: Caller) -> Response:
+        key = caller.key
         served = lookup(name)
         if isinstance(served, JSONResponse):
             return served
@@ -265,8 +272,10 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         frame, errors = validate_rows(spec, rows)
         if ts_problem:
             errors.insert(0, ts_problem)
+        errors += time_errors([(None, "timestamp", ts)], caller)
         if errors:
-            return await _reject(name, version, errors, payload_rows=rows, raw=body, key=key)
+            return await _reject(name, version, errors, payload_rows=rows, raw=body,
+                                 status=refusal_status(errors), key=key)
         kind = output_kind(spec)
         try:
             outputs = kind.outputs(await served.batcher.predict(frame), spec)  # batcher picks features
@@ -280,22 +289,26 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         except SpoolFullError as exc:
             metrics.capture_failures.inc()
             return _error(503, str(exc))
+        if cfg.capture:
+            served_ids.add_served(name, ids)
         metrics.rows_predicted.labels(name).inc(len(ids))
         return ORJSONResponse({"model": name, "version": version, "predictions": [
             {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
     async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes,
-                      key: str | None = None) -> Response:
+                      status: int = 422, key: str | None = None) -> Response:
         rows = _quarantine_rows(errors, payload_rows, raw)
         try:
             await quarantine(name, version, rows, key)
         except SpoolFullError as exc:
             metrics.capture_failures.inc()
             return _error(503, str(exc))
-        return _error(422, [e.as_dict() for e in errors], quarantined=len(rows))
+        return _error(status, [e.as_dict() for e in errors], quarantined=len(rows))
 
+    served_ids = ServedIds(home, cap=cfg.served_ids_cap)
     state["routes"] = RouteContext(lookup=lookup, capture=capture, quarantine=quarantine,
-                                   reject=_reject, metrics=metrics, events=events)
+                                   reject=_reject, metrics=metrics, events=events, home=home,
+                                   served_ids=served_ids, event_time_errors=time_errors)
     app.include_router(log_router(state["routes"]))
 
 

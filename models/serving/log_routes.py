@@ -11,7 +11,7 @@ network (an external model is served only through them).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -20,22 +20,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.errors import SpoolFullError
-from raigov.models.serving.auth import NO_AUTH_CALLER
+from raigov.home import Home
+from raigov.models.serving.auth import NO_AUTH_CALLER, Caller
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
+from raigov.models.serving.event_time import refusal_status
+from raigov.models.serving.feedback import take_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
+from raigov.models.serving.served_ids import ServedIds
 from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
                                          read_headers)
 from raigov.models.capture.logged_rows import LoggedBatch, read_logged_rows
-from raigov.models.output_kinds import output_kind
-from raigov.models.capture.records import feedback_table, prediction_table
+from raigov.models.capture.records import prediction_table
 from raigov.models.spec import ModelSpec
 from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError
 
-NOT_A_LIST = "'labels' must be a non-empty list"
-NOT_AN_OBJECT = "label must be a JSON object"
-BAD_PREDICTION_ID = "field 'prediction_id' must be a string"
-BAD_LABEL = "field 'label' must be {hint}"
+EventTimes = Iterable[tuple[int | None, str, object]]
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,19 @@ class RouteContext:
     lookup: Callable[[str], object]          # ServedModel, or the JSONResponse refusing it
     capture: Callable[[pa.Table, str, str], Awaitable[None]]
     quarantine: Callable[[str, int | None, list[dict], str | None], Awaitable[None]]
-    reject: Callable[..., Awaitable[Response]]
+    reject: Callable[..., Awaitable[Response]]   # (..., status=422): quarantine and answer
     metrics: ServeMetrics
     events: PendingEvents
+    home: Home
+    served_ids: ServedIds
+    # (row, field, time) of a request and its caller -> the refused event times
+    event_time_errors: Callable[[EventTimes, object | None], list[RowError]]
 
 
-def _key(request: Request) -> str:
-    """The name of the API key behind ``request`` (``no-auth`` when keys are off)."""
-    return getattr(request.state, "caller", NO_AUTH_CALLER).key
+def caller_of(request: Request) -> Caller:
+    """The authenticated caller (``request.state.caller``; ``NO_AUTH_CALLER`` when keys
+    are off)."""
+    return getattr(request.state, "caller", NO_AUTH_CALLER)
 
 
 def log_router(ctx: RouteContext) -> APIRouter:
@@ -60,7 +65,7 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/log")
     async def log(name: str, request: Request) -> Response:
-        response = await _log(ctx, name, await request.body(), _key(request))
+        response = await _log(ctx, name, await request.body(), caller_of(request))
         ctx.metrics.requests.labels(name, "log", str(response.status_code)).inc()
         return response
 
@@ -80,32 +85,39 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/feedback")
     async def feedback(name: str, request: Request) -> Response:
-        response = await _feedback(ctx, name, await request.body(), _key(request))
+        response = await take_feedback(ctx, name, await request.body(), caller_of(request))
         ctx.metrics.requests.labels(name, "feedback", str(response.status_code)).inc()
         return response
 
     return router
 
 
-async def _log(ctx: RouteContext, name: str, body: bytes, key: str) -> Response:
+async def _log(ctx: RouteContext, name: str, body: bytes, caller: Caller) -> Response:
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
     version = served.registered.version
     payload, problem = parse_body(body)
     if problem is not None:
-        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body, key=key)
+        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body,
+                                key=caller.key)
+    rows = payload["rows"]
     default_ts, ts_problem = parse_timestamp(payload.get("timestamp"))
-    batch = read_logged_rows(served.spec, payload["rows"], default_ts=default_ts)
+    batch = read_logged_rows(served.spec, rows, default_ts=default_ts)
+    own = [(i, "timestamp", ts) for i, (row, ts) in enumerate(zip(rows, batch.timestamps))
+           if isinstance(row, dict) and row.get("timestamp") is not None] \
+        if isinstance(rows, list) else []
     errors = ([ts_problem] if ts_problem else []) + batch.errors
+    errors += ctx.event_time_errors([(None, "timestamp", default_ts), *own], caller)
     if errors:
-        return await ctx.reject(name, version, errors, payload_rows=payload["rows"], raw=body,
-                                key=key)
-    return await _capture_batch(ctx, name, served.spec, version, batch, key=key)
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=body,
+                                status=refusal_status(errors), key=caller.key)
+    return await _capture_batch(ctx, name, served.spec, version, batch, key=caller.key)
 
 
 async def _capture_batch(ctx: RouteContext, name: str, spec: ModelSpec, version: int,
-                         batch: LoggedBatch, *, key: str, request_id: str | None = None) -> Response:
+                         batch: LoggedBatch, *, key: str,
+                         request_id: str | None = None) -> Response:
     table, ids = prediction_table(spec, version, batch.frame, batch.outputs, ts=batch.timestamps,
                                   prediction_ids=batch.prediction_ids, request_id=request_id,
                                   key=key)
@@ -114,6 +126,7 @@ async def _capture_batch(ctx: RouteContext, name: str, spec: ModelSpec, version:
     except SpoolFullError as exc:
         ctx.metrics.capture_failures.inc()
         return error_response(503, str(exc))
+    ctx.served_ids.add_served(name, ids)
     ctx.metrics.rows_logged.labels(name).inc(len(ids))
     return ORJSONResponse({"model": name, "version": version, "status": "logged",
                            "accepted": len(ids), "prediction_ids": ids})
@@ -124,26 +137,30 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     if isinstance(served, JSONResponse):
         return served
     spec, version = served.spec, served.registered.version
-    body, key = await request.body(), _key(request)
+    body, caller = await request.body(), caller_of(request)
     headers, problem = read_headers(request.headers)
     if problem is None:
         payload, problem = _json(body, headers.half)
     if problem is None:
         decoded, problem = decode_half(spec, headers.half, payload)
     if problem is not None:
-        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body, key=key)
+        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body,
+                                key=caller.key)
     result = ctx.events.offer(EventHalf(name, version, headers.event_id, headers.half, decoded,
-                                        body, time=headers.time, key=key))
+                                        body, time=headers.time, key=caller.key))
     await quarantine_expired(ctx, ctx.events.expire())
     if not isinstance(result, Pair):
         return ORJSONResponse({"model": name, "id": headers.event_id, "status": result})
     rows, problem = pair_rows(result)
     batch = read_logged_rows(spec, rows) if rows is not None else None
     errors = [problem] if problem is not None else batch.errors
+    if not errors and rows and rows[0]["timestamp"] is not None:   # ce-time: the pair's
+        errors = ctx.event_time_errors([(None, "ce-time", batch.timestamps[0])], caller)
     if errors:
         raw = b'{"request": %s, "response": %s}' % (result.request.body, result.response.body)
-        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw, key=key)
-    return await _capture_batch(ctx, name, spec, version, batch, key=key,
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw,
+                                status=refusal_status(errors), key=caller.key)
+    return await _capture_batch(ctx, name, spec, version, batch, key=caller.key,
                                 request_id=headers.event_id)
 
 
@@ -165,49 +182,3 @@ async def quarantine_expired(ctx: RouteContext, expired: list[Expired]) -> None:
                          "message": item.reason, "value": half.event_id}]})
     for (model, version, key), rows in by_model.items():
         await ctx.quarantine(model, version, rows, key)
-
-
-async def _feedback(ctx: RouteContext, name: str, body: bytes, key: str) -> Response:
-    """Ground truth read through the output kind: a class (index or name) for
-    classifiers, stored as ``y_true``; a number for regression, stored as ``y_value``."""
-    served = ctx.lookup(name)
-    if isinstance(served, JSONResponse):
-        return served
-    spec, version = served.spec, served.registered.version
-    payload, problem = parse_body(body, key="labels")
-    labels = payload.get("labels") if payload else None
-    errors = [problem] if problem else _feedback_errors(labels, spec)
-    received, ts_problem = parse_timestamp(payload.get("timestamp")) if payload else (None, None)
-    errors += [ts_problem] if ts_problem else []
-    if errors:
-        return await ctx.reject(name, version, errors, payload_rows=labels, raw=body, key=key)
-    kind = output_kind(spec)
-    truths = [kind.truth(item["label"], spec) for item in labels]
-    ids = [item["prediction_id"] for item in labels]
-    table = feedback_table(ids, truths if kind.is_classifier else None,
-                           y_value=None if kind.is_classifier else truths,
-                           received_at=received.to_pydatetime() if received is not None else None,
-                           key=key)
-    try:
-        await ctx.capture(table, "feedback", name)
-    except SpoolFullError as exc:
-        return error_response(503, str(exc))
-    ctx.metrics.labels_received.labels(name).inc(len(labels))
-    return ORJSONResponse({"model": name, "accepted": len(labels)})
-
-
-def _feedback_errors(items: object, spec: ModelSpec) -> list[RowError]:
-    if not isinstance(items, list) or not items:
-        return [RowError(None, "labels", "type", NOT_A_LIST)]
-    kind, errors = output_kind(spec), []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append(RowError(i, None, "type", NOT_AN_OBJECT))
-            continue
-        if not isinstance(item.get("prediction_id"), str):
-            errors.append(RowError(i, "prediction_id", "missing" if "prediction_id" not in item
-                                   else "type", BAD_PREDICTION_ID))
-        if kind.truth(item.get("label"), spec) is None:
-            errors.append(RowError(i, "label", "isin", BAD_LABEL.format(hint=kind.truth_hint(spec)),
-                                   item.get("label")))
-    return errors

@@ -61,8 +61,11 @@ CREATE TABLE IF NOT EXISTS monitor_windows (
     labelled_rows BIGINT NOT NULL,
     run_id        VARCHAR NOT NULL,
     computed_at   TIMESTAMPTZ NOT NULL,
+    label_corrections BIGINT NOT NULL DEFAULT 0,   -- corrections seen when computed
     PRIMARY KEY (model, version, window_start)
 );
+-- catalogs made before label corrections existed
+ALTER TABLE monitor_windows ADD COLUMN IF NOT EXISTS label_corrections BIGINT DEFAULT 0;
 
 -- Policy findings as evaluated: one row per rule, segment and window (policies.alerts).
 CREATE TABLE IF NOT EXISTS findings (

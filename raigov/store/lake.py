@@ -21,13 +21,15 @@ from raigov.home import LAKE_TABLES, Home
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
 PREDICTION_COLUMNS = ("prediction_id", "version", "ts", "captured_at", "label", "score",
                       "value", "probabilities", "latency_ms", "request_id", "key")
-FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at", "key")
+FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at", "correction", "reason",
+                    "key")
 QUARANTINE_COLUMNS = ("quarantine_id", "request_id", "received_at", "version", "row_index",
                       "payload", "reasons", "reason", "key")
 # ``key``: the name of the API key that sent the row (NULL: the Python logger without
 # one, or a segment written before keys existed).
 RESERVED_COLUMNS = frozenset(PREDICTION_COLUMNS) | {"model", "date", "y_true",
-                                                     "received_at", "label_received_at"}
+                                                     "received_at", "label_received_at",
+                                                     "label_corrections"}
 
 _EMPTY = {
     "predictions": "SELECT NULL::VARCHAR AS prediction_id, NULL::INTEGER AS version, "
@@ -38,8 +40,9 @@ _EMPTY = {
                    "NULL::DATE AS date WHERE false",
     "feedback": "SELECT NULL::VARCHAR AS prediction_id, NULL::BIGINT AS y_true, "
                 "NULL::DOUBLE AS y_value, "
-                "NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS key, "
-                "NULL::VARCHAR AS model, NULL::DATE AS date WHERE false",
+                "NULL::TIMESTAMPTZ AS received_at, NULL::BOOLEAN AS correction, "
+                "NULL::VARCHAR AS reason, NULL::VARCHAR AS key, NULL::VARCHAR AS model, "
+                "NULL::DATE AS date WHERE false",
     "quarantine": "SELECT NULL::VARCHAR AS quarantine_id, NULL::VARCHAR AS request_id, "
                   "NULL::TIMESTAMPTZ AS received_at, NULL::INTEGER AS version, "
                   "NULL::INTEGER AS row_index, NULL::VARCHAR AS payload, "
@@ -81,15 +84,27 @@ def scan_sql(home: Home, table: str, *, model: str | None = None) -> str:
 
 
 def labelled_sql(home: Home, *, model: str | None = None) -> str:
-    """Predictions with their latest ground-truth label where one arrived: ``y_true``
-    (DOUBLE) is the true class index for classifiers and the true value for regression."""
+    """Predictions with the label in force where one arrived: ``y_true`` (DOUBLE) is
+    the true class index for classifiers and the true value for regression.
+
+    The first label of an id stands; a correction (``correction`` true) is kept beside
+    it and the latest correction is the label in force. ``label_received_at`` is when
+    the label in force arrived, ``label_corrections`` how many corrections the id had
+    (so a window whose labels were corrected is computed again). Segments from before
+    corrections existed read with ``correction`` NULL: plain labels."""
     return (
-        f"(SELECT p.*, f.y_true, f.received_at AS label_received_at "
+        f"(SELECT p.*, f.y_true, f.received_at AS label_received_at, "
+        f"f.corrections AS label_corrections "
         f"FROM {scan_sql(home, 'predictions', model=model)} p LEFT JOIN ("
-        f"SELECT prediction_id, arg_max(coalesce(y_value, y_true::DOUBLE), received_at) "
-        f"AS y_true, "
-        f"max(received_at) AS received_at "
-        f"FROM {scan_sql(home, 'feedback', model=model)} GROUP BY prediction_id) f "
+        f"SELECT prediction_id, "
+        f"coalesce(arg_max(v, received_at) FILTER (WHERE c), "
+        f"arg_min(v, received_at) FILTER (WHERE NOT c)) AS y_true, "
+        f"coalesce(max(received_at) FILTER (WHERE c), "
+        f"min(received_at) FILTER (WHERE NOT c)) AS received_at, "
+        f"count(*) FILTER (WHERE c) AS corrections "
+        f"FROM (SELECT prediction_id, coalesce(y_value, y_true::DOUBLE) AS v, received_at, "
+        f"coalesce(correction, false) AS c "
+        f"FROM {scan_sql(home, 'feedback', model=model)}) GROUP BY prediction_id) f "
         f"USING (prediction_id))")
 
 

@@ -19,6 +19,7 @@ from raigov.policies.record_findings import record_findings
 from raigov.policies.findings import Finding
 from raigov.policies.notify import CONFIG_INVALID, DELIVERY_FAILED, WebhookConfig, load_webhook_config
 from raigov.store.catalog import catalog
+from raigov.canonical import iso_utc
 from raigov.errors import ConfigError, NotFoundError
 from raigov.home import Home
 from raigov.ledger.chain import LedgerEvent, read_events
@@ -160,7 +161,11 @@ def test_an_alert_resolves_itself_after_n_consecutive_passing_windows(home: Home
     assert (alert.status, alert.resolution, alert.resolved_by) == ("resolved", "auto", "raigov")
     [event] = ledger(home, "alert.auto_resolved")
     assert event.actor == "raigov" and event.payload["triggered_by"] == "monitor"
-    assert event.payload["comment"] == al.AUTO_RESOLVED_COMMENT.format(streak=2)
+    resolving = DAY0 + dt.timedelta(days=2)
+    assert event.payload["comment"] == al.AUTO_RESOLVED_COMMENT.format(
+        streak=2, window=resolving.isoformat())
+    assert (event.payload["window_start"], event.payload["window_end"]) == (
+        iso_utc(resolving), iso_utc(resolving + dt.timedelta(days=1)))
 
 
 def test_auto_resolution_follows_the_configured_number_of_windows_within_one_run(
