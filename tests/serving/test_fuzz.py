@@ -34,7 +34,7 @@ SENT: Counter = Counter()   # (lake table, route) -> rows the server answered fo
 def fuzz_server(template_home: Home, tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz") / "home"
     shutil.copytree(template_home.root, root)
-    server = ServerProcess(Home.resolve(root), free_port()).start()
+    server = ServerProcess.with_key(Home.resolve(root), free_port()).start()
     yield server
     server.stop()
 
@@ -54,28 +54,29 @@ def _units(body: object, key: str) -> int:
 def test_no_route_answers_500_and_every_refusal_names_its_problem(fuzz_server) -> None:
     from schemathesis.generation.modes import GenerationMode
 
-    api = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
+    api = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json",
+                                        headers=fuzz_server.headers)
     operations = [result.ok() for result in api.get_all_operations()]
     assert {op.path for op in operations} >= {
         "/healthz", "/v1/models", "/metrics", "/v1/events",
         "/v1/models/credit-risk/predict", "/v1/models/credit-risk/log",
         "/v1/models/credit-risk/feedback", "/v1/models/{name}/events"}
     for operation in operations:
-        _fuzz(operation, GenerationMode.POSITIVE, fuzz_server.url)
+        _fuzz(operation, GenerationMode.POSITIVE, fuzz_server)
         try:
-            _fuzz(operation, GenerationMode.NEGATIVE, fuzz_server.url)
+            _fuzz(operation, GenerationMode.NEGATIVE, fuzz_server)
         except Unsatisfiable:   # nothing to get wrong: a GET without parameters
             assert not operation.body and not list(operation.iter_parameters()), operation.path
 
 
-def _fuzz(operation, mode, url: str) -> None:
+def _fuzz(operation, mode, server: ServerProcess) -> None:
     from hypothesis import given
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def run(case) -> None:
-        _check(case, case.call(base_url=url, timeout=60))
+        _check(case, case.call(base_url=server.url, headers=server.headers, timeout=60))
 
     run()
 

@@ -29,7 +29,7 @@ FEEDBACK = f"/v1/models/{MODEL}/feedback"
 
 @pytest.fixture
 def server(model_home):
-    with ServerProcess(model_home, free_port()) as running:
+    with ServerProcess.with_key(model_home, free_port()) as running:
         yield running
 
 
@@ -48,7 +48,7 @@ def _quarantined_reasons(home: Home) -> list[list[dict]]:
 
 def test_a_prediction_dated_400_days_or_10_minutes_ahead_is_refused_and_quarantined(
         server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         far = client.post(PREDICT, json={"rows": request_rows[:3], "timestamp": _when(days=400)})
         near = client.post(PREDICT, json={"rows": request_rows[:2], "timestamp": _when(minutes=10)})
         ok = client.post(PREDICT, json={"rows": request_rows[:1], "timestamp": _when(minutes=2)})
@@ -61,7 +61,7 @@ def test_a_prediction_dated_400_days_or_10_minutes_ahead_is_refused_and_quaranti
     assert far.json()["quarantined"] == 3 and near.json()["detail"][0]["check"] == "future"
     assert "10.0 min ahead" in near.json()["detail"][0]["message"]
     assert ok.status_code == 200
-    assert past.status_code == 200, "no authentication: the caller may backfill"
+    assert past.status_code == 200, "the service key holds scope backfill"
     server.stop()
     assert _lake(model_home, "SELECT count(*) FROM predictions") == [(2,)]
     reasons = _quarantined_reasons(model_home)
@@ -70,10 +70,30 @@ def test_a_prediction_dated_400_days_or_10_minutes_ahead_is_refused_and_quaranti
     assert reasons[0][0]["message"] == problem["message"]
 
 
+def test_a_past_timestamp_needs_a_key_with_scope_backfill(model_home, request_rows) -> None:
+    with ServerProcess.with_key(model_home, free_port(), scopes=("predict", "log", "feedback")) as plain:
+        with plain.client() as client:
+            past = client.post(PREDICT, json={"rows": request_rows[:2], "timestamp": _when(days=-30)})
+            logged = client.post(f"/v1/models/{MODEL}/log", json={"rows": [
+                {"inputs": request_rows[0], "outputs": {"score": 0.4},
+                 "timestamp": _when(hours=-2)}]})
+            recent = client.post(PREDICT, json={"rows": request_rows[:1], "timestamp": _when(minutes=-2)})
+            [pid] = [p["prediction_id"] for p in recent.json()["predictions"]]
+            late_label = client.post(FEEDBACK, json={"labels": [{"prediction_id": pid, "label": 1}],
+                                                     "timestamp": _when(days=-3)})
+    assert past.status_code == 403 and logged.status_code == 403, (past.text, logged.text)
+    assert late_label.status_code == 403 and late_label.json()["detail"][0]["check"] == "backfill"
+    assert past.json()["detail"][0]["check"] == "backfill"
+    assert "backfill" in past.json()["detail"][0]["message"]
+    assert recent.status_code == 200
+    assert _lake(model_home, "SELECT count(*) FROM predictions") == [(1,)]
+    assert [r[0]["check"] for r in _quarantined_reasons(model_home)] == ["backfill"] * 4
+
+
 def test_logged_rows_and_cloudevents_dated_ahead_of_the_clock_are_refused(
         server, model_home, request_rows) -> None:
     outputs = {"label": 1, "score": 0.7}
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         own = client.post(f"/v1/models/{MODEL}/log", json={"rows": [
             {"inputs": request_rows[0], "outputs": outputs},
             {"inputs": request_rows[1], "outputs": outputs, "timestamp": _when(days=2)}]})
@@ -104,7 +124,7 @@ def _predict(client: httpx.Client, rows: list[dict]) -> list[str]:
 
 def test_labels_for_ids_never_served_are_refused_naming_them_and_quarantined(
         server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         [served] = _predict(client, request_rows[:1])
         never = "0190a7c0-0000-7000-8000-000000000000"
         r = client.post(FEEDBACK, json={"labels": [{"prediction_id": served, "label": 1},
@@ -122,7 +142,7 @@ def test_labels_for_ids_never_served_are_refused_naming_them_and_quarantined(
 
 
 def test_a_second_label_is_409_and_the_first_label_stands(server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         ids = _predict(client, request_rows[:2])
         first = client.post(FEEDBACK, json={"labels": [{"prediction_id": ids[0], "label": 1}]})
         second = client.post(FEEDBACK, json={"labels": [{"prediction_id": ids[0], "label": 0},
@@ -139,17 +159,17 @@ def test_a_second_label_is_409_and_the_first_label_stands(server, model_home, re
 
 
 def test_a_label_sealed_by_an_earlier_server_still_stands(model_home, request_rows) -> None:
-    with ServerProcess(model_home, free_port()) as first_server:
-        [pid] = _predict(httpx.Client(base_url=first_server.url), request_rows[:1])
-        assert httpx.post(first_server.url + FEEDBACK, json={"labels": [
+    with ServerProcess.with_key(model_home, free_port()) as first_server:
+        [pid] = _predict(first_server.client(), request_rows[:1])
+        assert httpx.post(first_server.url + FEEDBACK, headers=first_server.headers, json={"labels": [
             {"prediction_id": pid, "label": 0}]}).status_code == 200
-    with ServerProcess(model_home, free_port()) as later:      # knows the id from the lake only
-        again = httpx.post(later.url + FEEDBACK, json={"labels": [{"prediction_id": pid, "label": 1}]})
+    with ServerProcess.with_key(model_home, free_port()) as later:      # knows the id from the lake only
+        again = httpx.post(later.url + FEEDBACK, headers=later.headers, json={"labels": [{"prediction_id": pid, "label": 1}]})
     assert again.status_code == 409 and again.json()["detail"][0]["check"] == "first_label"
 
 
 def test_duplicate_ids_in_one_request_are_422(server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         ids = _predict(client, request_rows[:2])
         r = client.post(FEEDBACK, json={"labels": [{"prediction_id": ids[0], "label": 1},
                                                    {"prediction_id": ids[1], "label": 1},
@@ -163,7 +183,7 @@ def test_duplicate_ids_in_one_request_are_422(server, model_home, request_rows) 
 
 
 def test_a_label_dated_ahead_of_the_clock_is_refused(server, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         [pid] = _predict(client, request_rows[:1])
         r = client.post(FEEDBACK, json={"labels": [{"prediction_id": pid, "label": 1}],
                                         "timestamp": _when(days=3)})
@@ -172,7 +192,7 @@ def test_a_label_dated_ahead_of_the_clock_is_refused(server, request_rows) -> No
 
 def test_a_correction_is_accepted_kept_beside_the_first_label_and_ledgered(
         server, model_home, request_rows) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         ids = _predict(client, request_rows[:3])
         client.post(FEEDBACK, json={"labels": [{"prediction_id": p, "label": 1} for p in ids]})
         no_reason = client.post(FEEDBACK, json={"labels": [{"prediction_id": ids[0], "label": 0}],
@@ -200,7 +220,7 @@ def test_a_correction_is_accepted_kept_beside_the_first_label_and_ledgered(
     with catalog(model_home, read_only=True) as con:
         [event] = read_events(con, kind=fb.CORRECTION_EVENT)
     assert event.seq == fixed.json()["ledger_seq"]
-    assert event.subject == f"{MODEL}@1" and event.actor == fb.NO_AUTH_ACTOR
+    assert event.subject == f"{MODEL}@1" and event.actor == f"api key 'server-{server.port}'"
     assert event.payload["corrections"] == [
         {"prediction_id": ids[0], "reason": "re-audited file 7"},
         {"prediction_id": ids[1], "reason": "customer defaulted"}]
@@ -210,13 +230,13 @@ def test_a_correction_is_accepted_kept_beside_the_first_label_and_ledgered(
 
 def test_an_id_another_server_served_is_refused_until_sealed_then_accepted(
         model_home, request_rows) -> None:
-    with ServerProcess(model_home, free_port()) as taking, \
-            ServerProcess(model_home, free_port(), args=("--seal-interval-s", "2")) as serving:
-        [pid] = _predict(httpx.Client(base_url=serving.url), request_rows[:1])
-        early = httpx.post(taking.url + FEEDBACK, json={"labels": [{"prediction_id": pid, "label": 1}]})
+    with ServerProcess.with_key(model_home, free_port()) as taking, \
+            ServerProcess.with_key(model_home, free_port(), args=("--seal-interval-s", "2")) as serving:
+        [pid] = _predict(serving.client(), request_rows[:1])
+        early = httpx.post(taking.url + FEEDBACK, headers=taking.headers, json={"labels": [{"prediction_id": pid, "label": 1}]})
         deadline, later = utcnow() + dt.timedelta(seconds=20), None
         while utcnow() < deadline:                      # the client retries, as documented
-            later = httpx.post(taking.url + FEEDBACK, json={"labels": [{"prediction_id": pid, "label": 1}]})
+            later = httpx.post(taking.url + FEEDBACK, headers=taking.headers, json={"labels": [{"prediction_id": pid, "label": 1}]})
             if later.status_code != 422:
                 break
             time.sleep(0.2)

@@ -81,7 +81,7 @@ def test_future_rows_and_poisoned_labels_leave_the_alert_open_and_policy_check_f
         model_home, credit_demo, biased) -> None:
     rows, approved = biased
     inputs = _records(rows[list(credit_demo.spec.input_columns)])
-    with ServerProcess(model_home, free_port()) as server, httpx.Client(base_url=server.url) as client:
+    with ServerProcess.with_key(model_home, free_port()) as server, server.client() as client:
         served = client.post(f"/v1/models/{MODEL}/predict",
                              json={"rows": inputs, "timestamp": YESTERDAY_NOON.isoformat()})
         assert served.status_code == 200, served.text
@@ -99,7 +99,7 @@ def test_future_rows_and_poisoned_labels_leave_the_alert_open_and_policy_check_f
     matching = [r for r, ok in zip(inputs, approved) if ok][:60]
     poison = [{**r, "sex": sex} for r in matching for sex in ("male", "female")]
     future_days = [TODAY + dt.timedelta(days=d, hours=12) for d in (1, 2)]
-    with ServerProcess(model_home, free_port()) as server, httpx.Client(base_url=server.url) as client:
+    with ServerProcess.with_key(model_home, free_port()) as server, server.client() as client:
         refused = [client.post(f"/v1/models/{MODEL}/predict",
                                json={"rows": poison, "timestamp": day.isoformat()})
                    for day in future_days]
@@ -148,8 +148,8 @@ def test_future_rows_and_poisoned_labels_leave_the_alert_open_and_policy_check_f
 
     # A correction, explicit and with a reason, is what changes the label in force.
     fixed = [i for i, (y, p) in enumerate(zip(truth, predicted)) if y == 1 and p == 1][:25]
-    with ServerProcess(model_home, free_port()) as server:
-        corrected = httpx.post(f"{server.url}/v1/models/{MODEL}/feedback", json={
+    with ServerProcess.with_key(model_home, free_port()) as server:
+        corrected = httpx.post(f"{server.url}/v1/models/{MODEL}/feedback", headers=server.headers, json={
             "correction": True, "reason": "files re-audited: these defaulted",
             "labels": [{"prediction_id": ids[i], "label": 0} for i in fixed]})
     assert corrected.status_code == 200, corrected.text
