@@ -66,6 +66,7 @@ class Frame:
     lake_table: str
     model: str
     table: pa.Table
+    span: tuple[int, int] = (0, 0)      # its bytes in the spool file: [start, end)
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def _decode(data: bytes, offset: int, prefix: int, end: int) -> tuple[Frame | No
     try:
         meta = json.loads(data[start:start + hlen])
         table = pa.ipc.open_stream(pa.py_buffer(memoryview(data)[start + hlen:end])).read_all()
-        return Frame(meta["table"], meta["model"], table), ""
+        return Frame(meta["table"], meta["model"], table, (offset, end)), ""
     except (ValueError, KeyError, TypeError, pa.ArrowException) as exc:
         return None, UNDECODABLE.format(error=exc)
 
