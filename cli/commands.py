@@ -99,19 +99,30 @@ def main(ctx: click.Context) -> None:
               help="CloudEvents halves kept waiting for their pair, at most.")
 @click.option("--pending-age", default=300.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds a CloudEvents half waits for its pair before it is quarantined.")
+@click.option("--max-body-bytes", default=4 << 20, show_default=True, type=click.IntRange(min=1),
+              help="Refuse (413) a request body larger than this, before parsing it.")
+@click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Refuse (413) a request with more rows (or labels, or instances).")
+@click.option("--capture-timeout-s", default=30.0, show_default=True,
+              type=click.FloatRange(min=0.01),
+              help="Answer 503 when capture has not acknowledged a request's rows by then.")
 @translate_errors
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
           device: str | None, no_capture: bool, pending_events: int,
-          pending_age: float) -> None:
+          pending_age: float, max_body_bytes: int, max_rows: int,
+          capture_timeout_s: float) -> None:
     """Serve every registered model over HTTP and capture each prediction."""
     from raigov.models.serving.app import ServeConfig, run_server
+    from raigov.models.serving.limits import Limits
 
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]
                       max_wait_ms=max_wait_ms, seal_interval_s=seal_interval_s,
                       spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
-                      pending_age_s=pending_age)
+                      pending_age_s=pending_age,
+                      limits=Limits(max_body_bytes=max_body_bytes, max_rows=max_rows),
+                      capture_timeout_s=capture_timeout_s)
     click.echo(f"raigov serve on http://{host}:{port} (durability {durability})", err=True)
     run_server(_home(home), host=host, port=port, config=cfg)
 

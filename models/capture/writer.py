@@ -356,6 +356,7 @@ class CaptureWriter:
         except BaseException:  # noqa: BLE001 - the last try failed: fail them all
             if self.durability == "async":
                 self._lose(waiting, why)
+            self.stats.failed_batches += sum(b.parts for b in waiting if not b.failed_once)
             for b in waiting:
                 _fail(b.future, self._dead)
 

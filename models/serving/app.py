@@ -4,15 +4,18 @@ Each registered model (its latest version) is loaded once, on CUDA when availabl
 a micro-batcher in front; every accepted row is captured through this process's
 :class:`CaptureWriter` before its response is sent (``sync``), and every rejected row
 is quarantined with its reasons. The catalog is read at start only; the kill switch is
-seen through the control file (one ``stat`` per request).
+seen through the control file (one ``stat`` per request). Requests are bounded
+(:mod:`raigov.models.serving.limits`); capture faults are reported by ``/healthz`` and
+``/metrics`` (:mod:`raigov.models.capture.health`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,18 +24,19 @@ from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.models.serving.batching import MicroBatcher
 from raigov.models.capture.writer import CaptureWriter, Durability
-from raigov.models.serving.control import ControlWatcher
+from raigov.models.serving.control import ControlWatcher, model_status
 from raigov.models.output_kinds import output_kind
 from raigov.models.serving.event_pairs import PendingEvents
 from raigov.models.serving.http_bodies import parse_body as _parse
 from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
 from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
+from raigov.models.serving.limits import Limits, read_body, run_work, status_for, too_many_rows
 from raigov.models.serving.log_routes import RouteContext, log_router, quarantine_expired
 from raigov.models.capture.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
-from raigov.errors import RaigovError, SpoolFullError
+from raigov.errors import CaptureError, RaigovError
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
@@ -51,10 +55,14 @@ class ServeConfig:
     capture: bool = True          # False only for benchmarks (capture off)
     pending_events: int = 10_000  # CloudEvents halves waiting for their pair, at most
     pending_age_s: float = 300.0  # ... and for at most this long; then quarantined
+    limits: Limits = field(default_factory=Limits)   # body bytes, rows, off-loop work
+    capture_timeout_s: float = 30.0   # a request waits this long for capture, then 503
 
 
 SERVED_ELSEWHERE = ("model '{model}' is served elsewhere; log its predictions with "
                     "POST /v1/models/{model}/log")
+CAPTURE_TIMEOUT = ("capture did not acknowledge the rows within {timeout:g} s (raigov serve "
+                   "--capture-timeout-s); see GET /healthz")
 
 
 @dataclass
@@ -108,7 +116,8 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
                                spool_cap_bytes=cfg.spool_cap_bytes).start()
         state["writer"] = writer
         state["models"] = _load_all(home, cfg, metrics)
-        state["control"] = ControlWatcher(home)
+        metrics.served = frozenset(state["models"])
+        state["control"] = ControlWatcher(home, known=model_status(home))
         sweeper = asyncio.create_task(_sweep_events(state["routes"], cfg))
         try:
             yield
@@ -121,6 +130,7 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
             writer.close()
 
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
+    metrics.watch_capture(lambda: state.get("writer"))
     _routes(app, home, cfg, metrics, state, events)
     return app
 
@@ -130,7 +140,10 @@ async def _sweep_events(ctx: RouteContext, cfg: ServeConfig) -> None:
     (or sooner for short ages)."""
     while True:
         await asyncio.sleep(min(1.0, cfg.pending_age_s / 4))
-        await quarantine_expired(ctx, ctx.events.expire())
+        try:
+            await quarantine_expired(ctx, ctx.events.expire())
+        except Exception:  # noqa: BLE001 - logged; the sweeper must outlive one bad turn
+            logging.getLogger("raigov.serve").exception("sweeping unpaired CloudEvents failed")
 
 
 def _set_torch_threads(threads: int | None) -> None:
@@ -152,13 +165,20 @@ def _error(status: int, detail: object, **extra: object) -> JSONResponse:
 def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, state: dict,
             events: PendingEvents) -> None:
     async def capture(table, lake_table: str, model: str) -> None:
+        """Capture ``table``; raises :class:`CaptureError` (503) when capture cannot take
+        it, or does not acknowledge it within ``capture_timeout_s``."""
         if lake_table != "quarantine" and not cfg.capture:
             return
-        await state["writer"].submit_async(table, lake_table=lake_table, model=model)
+        done = state["writer"].submit_async(table, lake_table=lake_table, model=model)
+        try:
+            await asyncio.wait_for(done, cfg.capture_timeout_s)
+        except asyncio.TimeoutError:
+            metrics.capture_timeouts.inc()
+            raise CaptureError(CAPTURE_TIMEOUT.format(timeout=cfg.capture_timeout_s)) from None
 
     async def quarantine(model: str, version: int | None, rows: list[dict]) -> None:
         await capture(quarantine_table(rows, version=version, request_id=uuid7()), "quarantine", model)
-        metrics.rows_quarantined.labels(model).inc(len(rows))
+        metrics.rows_quarantined.labels(metrics.model_label(model)).inc(len(rows))
 
     def lookup(name: str) -> ServedModel | JSONResponse:
         served = state["models"].get(name)
@@ -187,8 +207,13 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             _probe_spool(home)
         except OSError as exc:
             problems.append(f"spool not writable: {exc}")
+        writer = state["writer"]
+        problems += writer.problems()
+        if (control := state["control"].problem()) is not None:
+            problems.append(control)
         body = {"status": "ok" if not problems else "failing", "problems": problems,
-                "models": sorted(state["models"])}
+                "warnings": writer.warnings(), "models": sorted(state["models"]),
+                "capture": writer.health_report()}
         return ORJSONResponse(body, status_code=200 if not problems else 503)
 
     @app.get("/v1/models")
@@ -206,8 +231,6 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        metrics.spool_bytes.set(state["writer"].spool_bytes())
-        metrics.capture_lag.set(state["writer"].stats.last_seal_lag_s)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/v1/models/{name}/predict")
@@ -217,24 +240,22 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if served is not None and served.batcher is None:
             response = _error(409, SERVED_ELSEWHERE.format(model=name))
         else:
-            response = await _predict(name, await request.body(), started)
-        metrics.requests.labels(name, "predict", str(response.status_code)).inc()
-        metrics.latency.labels(name, "predict").observe(time.perf_counter() - started)
+            response = await _predict(name, request, started)
+        label = metrics.model_label(name)
+        metrics.requests.labels(label, "predict", str(response.status_code)).inc()
+        metrics.latency.labels(label, "predict").observe(time.perf_counter() - started)
         return response
 
-    async def _predict(name: str, body: bytes, started: float) -> Response:
+    async def _predict(name: str, request: Request, started: float) -> Response:
         served = lookup(name)
         if isinstance(served, JSONResponse):
             return served
         spec, version = served.spec, served.registered.version
-        payload, problem = _parse(body)
-        if problem is not None:
-            return await _reject(name, version, [problem], payload_rows=None, raw=body)
-        rows = payload.get("rows")
-        ts, ts_problem = _timestamp(payload.get("timestamp"))
-        frame, errors = validate_rows(spec, rows)
-        if ts_problem:
-            errors.insert(0, ts_problem)
+        body, refused = await read_body(request, cfg.limits)
+        if refused is not None:
+            return await _reject(name, version, [refused], payload_rows=None, raw=body)
+        rows, frame, ts, errors = await run_work(cfg.limits, len(body), _check_predict, spec,
+                                                 body, cfg.limits)
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
         kind = output_kind(spec)
@@ -243,28 +264,62 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         except (ValueError, RaigovError) as exc:   # the network broke its output contract
             return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000
-        table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
+        table, ids = await run_work(cfg.limits, len(body), _prediction_table, spec, version,
+                                    frame, outputs, ts, latency_ms)
         try:
             await capture(table, "predictions", name)
-        except SpoolFullError as exc:
-            metrics.capture_failures.inc()
+        except CaptureError as exc:
             return _error(503, str(exc))
         metrics.rows_predicted.labels(name).inc(len(ids))
         return ORJSONResponse({"model": name, "version": version, "predictions": [
             {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
-    async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes) -> Response:
-        rows = _quarantine_rows(errors, payload_rows, raw)
+    async def _reject(name: str, version: int | None, errors: list[RowError], *, payload_rows,
+                      raw: bytes) -> Response:
+        """Quarantine a refused request (each row with its reasons, or the raw body; one
+        row without payload for a request a cap refused) and answer 422 or 413."""
+        status = status_for(errors)
+        if status == 413:
+            payload_rows, raw = None, b""
+        table = await run_work(cfg.limits, len(raw), _quarantine_of, errors, payload_rows, raw,
+                               version)
         try:
-            await quarantine(name, version, rows)
-        except SpoolFullError as exc:
-            metrics.capture_failures.inc()
+            await capture(table, "quarantine", name)
+        except CaptureError as exc:
             return _error(503, str(exc))
-        return _error(422, [e.as_dict() for e in errors], quarantined=len(rows))
+        metrics.rows_quarantined.labels(metrics.model_label(name)).inc(table.num_rows)
+        return _error(status, [e.as_dict() for e in errors], quarantined=table.num_rows)
 
     state["routes"] = RouteContext(lookup=lookup, capture=capture, quarantine=quarantine,
-                                   reject=_reject, metrics=metrics, events=events)
+                                   reject=_reject, metrics=metrics, events=events,
+                                   limits=cfg.limits)
     app.include_router(log_router(state["routes"]))
+
+
+def _check_predict(spec, body: bytes, limits: Limits) -> tuple[object, pd.DataFrame | None,
+                                                              object, list[RowError]]:
+    """A predict body's rows, their typed frame, the event time and every error (the
+    request's work before the model; run in a worker thread for a large body)."""
+    payload, problem = _parse(body)
+    if problem is not None:
+        return None, None, None, [problem]
+    rows = payload.get("rows")
+    if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
+        return None, None, None, [refused]
+    ts, ts_problem = _timestamp(payload.get("timestamp"))
+    frame, errors = validate_rows(spec, rows)
+    if ts_problem:
+        errors.insert(0, ts_problem)
+    return rows, frame, ts, errors
+
+
+def _prediction_table(spec, version: int, frame: pd.DataFrame, outputs, ts, latency_ms: float):
+    return prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms)
+
+
+def _quarantine_of(errors: list[RowError], rows: object, raw: bytes, version: int | None):
+    return quarantine_table(_quarantine_rows(errors, rows, raw), version=version,
+                            request_id=uuid7())
 
 
 def _probe_spool(home: Home) -> None:

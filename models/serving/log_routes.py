@@ -5,23 +5,26 @@
 
 Each route checks every row before it captures any: a request with a bad row is
 answered 422 naming each row and field, and all its rows are quarantined with their
-reasons, as predict does. These routes serve every registered model, with or without a
-network (an external model is served only through them).
+reasons, as predict does. The same bounds apply (:mod:`raigov.models.serving.limits`):
+a body or a row count over its cap is answered 413. These routes serve every
+registered model, with or without a network (an external model is served only through
+them).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import orjson
 import pyarrow as pa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
-from raigov.errors import SpoolFullError
+from raigov.errors import CaptureError
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
-from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
+from raigov.models.serving.http_bodies import error_response, parse_body, parse_json, parse_timestamp
+from raigov.models.serving.limits import Limits, read_body, run_work, too_many_rows
 from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
                                          read_headers)
 from raigov.models.capture.logged_rows import LoggedBatch, read_logged_rows
@@ -31,6 +34,9 @@ from raigov.models.spec import ModelSpec
 from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError
 
+log = logging.getLogger("raigov.serve")
+
+UNPAIRED_NOT_KEPT = "{n} unpaired CloudEvents halves of model {model!r} could not be quarantined: {error}"
 NOT_A_LIST = "'labels' must be a non-empty list"
 NOT_AN_OBJECT = "label must be a JSON object"
 BAD_PREDICTION_ID = "field 'prediction_id' must be a string"
@@ -47,22 +53,24 @@ class RouteContext:
     reject: Callable[..., Awaitable[Response]]
     metrics: ServeMetrics
     events: PendingEvents
+    limits: Limits = Limits()
 
 
 def log_router(ctx: RouteContext) -> APIRouter:
     router = APIRouter()
 
+    def count(name: str, route: str, response: Response) -> Response:
+        ctx.metrics.requests.labels(ctx.metrics.model_label(name), route,
+                                    str(response.status_code)).inc()
+        return response
+
     @router.post("/v1/models/{name}/log")
     async def log(name: str, request: Request) -> Response:
-        response = await _log(ctx, name, await request.body())
-        ctx.metrics.requests.labels(name, "log", str(response.status_code)).inc()
-        return response
+        return count(name, "log", await _log(ctx, name, request))
 
     @router.post("/v1/models/{name}/events")
     async def events(name: str, request: Request) -> Response:
-        response = await _event(ctx, name, request)
-        ctx.metrics.requests.labels(name, "events", str(response.status_code)).inc()
-        return response
+        return count(name, "events", await _event(ctx, name, request))
 
     @router.post("/v1/events")
     async def events_by_header(request: Request) -> Response:
@@ -74,41 +82,54 @@ def log_router(ctx: RouteContext) -> APIRouter:
 
     @router.post("/v1/models/{name}/feedback")
     async def feedback(name: str, request: Request) -> Response:
-        response = await _feedback(ctx, name, await request.body())
-        ctx.metrics.requests.labels(name, "feedback", str(response.status_code)).inc()
-        return response
+        return count(name, "feedback", await _feedback(ctx, name, request))
 
     return router
 
 
-async def _log(ctx: RouteContext, name: str, body: bytes) -> Response:
+async def _log(ctx: RouteContext, name: str, request: Request) -> Response:
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
     version = served.registered.version
+    body, refused = await read_body(request, ctx.limits)
+    if refused is not None:
+        return await ctx.reject(name, version, [refused], payload_rows=None, raw=body)
+    rows, batch, errors = await run_work(ctx.limits, len(body), _check_log, served.spec, body,
+                                         ctx.limits)
+    if errors:
+        return await ctx.reject(name, version, errors, payload_rows=rows, raw=body)
+    return await _capture_batch(ctx, name, served.spec, version, batch, size=len(body))
+
+
+def _check_log(spec: ModelSpec, body: bytes,
+               limits: Limits) -> tuple[object, LoggedBatch | None, list[RowError]]:
     payload, problem = parse_body(body)
     if problem is not None:
-        return await ctx.reject(name, version, [problem], payload_rows=None, raw=body)
+        return None, None, [problem]
+    rows = payload["rows"]
+    if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
+        return None, None, [refused]
     default_ts, ts_problem = parse_timestamp(payload.get("timestamp"))
-    batch = read_logged_rows(served.spec, payload["rows"], default_ts=default_ts)
-    errors = ([ts_problem] if ts_problem else []) + batch.errors
-    if errors:
-        return await ctx.reject(name, version, errors, payload_rows=payload["rows"], raw=body)
-    return await _capture_batch(ctx, name, served.spec, version, batch)
+    batch = read_logged_rows(spec, rows, default_ts=default_ts)
+    return rows, batch, ([ts_problem] if ts_problem else []) + batch.errors
 
 
 async def _capture_batch(ctx: RouteContext, name: str, spec: ModelSpec, version: int,
-                         batch: LoggedBatch, *, request_id: str | None = None) -> Response:
-    table, ids = prediction_table(spec, version, batch.frame, batch.outputs, ts=batch.timestamps,
-                                  prediction_ids=batch.prediction_ids, request_id=request_id)
+                         batch: LoggedBatch, *, size: int, request_id: str | None = None) -> Response:
+    table, ids = await run_work(ctx.limits, size, _logged_table, spec, version, batch, request_id)
     try:
         await ctx.capture(table, "predictions", name)
-    except SpoolFullError as exc:
-        ctx.metrics.capture_failures.inc()
+    except CaptureError as exc:
         return error_response(503, str(exc))
     ctx.metrics.rows_logged.labels(name).inc(len(ids))
     return ORJSONResponse({"model": name, "version": version, "status": "logged",
                            "accepted": len(ids), "prediction_ids": ids})
+
+
+def _logged_table(spec: ModelSpec, version: int, batch: LoggedBatch, request_id: str | None):
+    return prediction_table(spec, version, batch.frame, batch.outputs, ts=batch.timestamps,
+                            prediction_ids=batch.prediction_ids, request_id=request_id)
 
 
 async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
@@ -116,12 +137,13 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     if isinstance(served, JSONResponse):
         return served
     spec, version = served.spec, served.registered.version
-    body = await request.body()
-    headers, problem = read_headers(request.headers)
+    body, problem = await read_body(request, ctx.limits)
+    headers = None
     if problem is None:
-        payload, problem = _json(body, headers.half)
+        headers, problem = read_headers(request.headers)
     if problem is None:
-        decoded, problem = decode_half(spec, headers.half, payload)
+        decoded, problem = await run_work(ctx.limits, len(body), _decode_event, spec,
+                                          headers.half, body, ctx.limits)
     if problem is not None:
         return await ctx.reject(name, version, [problem], payload_rows=None, raw=body)
     result = ctx.events.offer(EventHalf(name, version, headers.event_id, headers.half, decoded,
@@ -129,20 +151,35 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     await quarantine_expired(ctx, ctx.events.expire())
     if not isinstance(result, Pair):
         return ORJSONResponse({"model": name, "id": headers.event_id, "status": result})
-    rows, problem = pair_rows(result)
-    batch = read_logged_rows(spec, rows) if rows is not None else None
-    errors = [problem] if problem is not None else batch.errors
+    size = len(result.request.body) + len(result.response.body)
+    rows, batch, errors = await run_work(ctx.limits, size, _check_pair, spec, result)
     if errors:
         raw = b'{"request": %s, "response": %s}' % (result.request.body, result.response.body)
         return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw)
-    return await _capture_batch(ctx, name, spec, version, batch, request_id=headers.event_id)
+    return await _capture_batch(ctx, name, spec, version, batch, size=size,
+                                request_id=headers.event_id)
 
 
-def _json(body: bytes, half: str) -> tuple[object, RowError | None]:
-    try:
-        return orjson.loads(body), None
-    except orjson.JSONDecodeError as exc:
-        return None, RowError(None, None, "json", NOT_JSON.format(half=half, error=exc))
+def _decode_event(spec: ModelSpec, half: str, body: bytes,
+                  limits: Limits) -> tuple[list | None, RowError | None]:
+    """One CloudEvent half's rows (request) or outputs (response), within the row cap."""
+    payload, problem = parse_json(body)
+    if problem is not None:
+        return None, RowError(None, None, "json", NOT_JSON.format(
+            half=half, error=problem.message.removeprefix("malformed JSON: ")))
+    decoded, problem = decode_half(spec, half, payload)
+    if problem is None:
+        what = "instances" if half == "request" else "predictions"
+        problem = too_many_rows(decoded, limits, what=what, field=half)
+    return (None, problem) if problem is not None else (decoded, None)
+
+
+def _check_pair(spec: ModelSpec, pair: Pair) -> tuple[object, LoggedBatch | None, list[RowError]]:
+    rows, problem = pair_rows(pair)
+    if problem is not None:
+        return rows, None, [problem]
+    batch = read_logged_rows(spec, rows)
+    return rows, batch, batch.errors
 
 
 async def quarantine_expired(ctx: RouteContext, expired: list[Expired]) -> None:
@@ -155,21 +192,24 @@ async def quarantine_expired(ctx: RouteContext, expired: list[Expired]) -> None:
             "reasons": [{"row": None, "field": "ce-id", "check": "unpaired",
                          "message": item.reason, "value": half.event_id}]})
     for (model, version), rows in by_model.items():
-        await ctx.quarantine(model, version, rows)
+        try:
+            await ctx.quarantine(model, version, rows)
+        except CaptureError as exc:    # the writer's fault shows in /healthz; say what it cost
+            log.error(UNPAIRED_NOT_KEPT.format(n=len(rows), model=model, error=exc))
 
 
-async def _feedback(ctx: RouteContext, name: str, body: bytes) -> Response:
+async def _feedback(ctx: RouteContext, name: str, request: Request) -> Response:
     """Ground truth read through the output kind: a class (index or name) for
     classifiers, stored as ``y_true``; a number for regression, stored as ``y_value``."""
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
     spec, version = served.spec, served.registered.version
-    payload, problem = parse_body(body, key="labels")
-    labels = payload.get("labels") if payload else None
-    errors = [problem] if problem else _feedback_errors(labels, spec)
-    received, ts_problem = parse_timestamp(payload.get("timestamp")) if payload else (None, None)
-    errors += [ts_problem] if ts_problem else []
+    body, refused = await read_body(request, ctx.limits)
+    if refused is not None:
+        return await ctx.reject(name, version, [refused], payload_rows=None, raw=body)
+    labels, received, errors = await run_work(ctx.limits, len(body), _check_feedback, spec,
+                                              body, ctx.limits)
     if errors:
         return await ctx.reject(name, version, errors, payload_rows=labels, raw=body)
     kind = output_kind(spec)
@@ -180,10 +220,23 @@ async def _feedback(ctx: RouteContext, name: str, body: bytes) -> Response:
                            received_at=received.to_pydatetime() if received is not None else None)
     try:
         await ctx.capture(table, "feedback", name)
-    except SpoolFullError as exc:
+    except CaptureError as exc:
         return error_response(503, str(exc))
     ctx.metrics.labels_received.labels(name).inc(len(labels))
     return ORJSONResponse({"model": name, "accepted": len(labels)})
+
+
+def _check_feedback(spec: ModelSpec, body: bytes, limits: Limits) -> tuple[object, object,
+                                                                          list[RowError]]:
+    payload, problem = parse_body(body, key="labels")
+    if problem is not None:
+        return None, None, [problem]
+    labels = payload.get("labels")
+    if (refused := too_many_rows(labels, limits, what="labels", field="labels")) is not None:
+        return None, None, [refused]
+    errors = _feedback_errors(labels, spec)
+    received, ts_problem = parse_timestamp(payload.get("timestamp"))
+    return labels, received, errors + ([ts_problem] if ts_problem else [])
 
 
 def _feedback_errors(items: object, spec: ModelSpec) -> list[RowError]:

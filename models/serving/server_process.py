@@ -31,6 +31,7 @@ class ServerProcess:
     port: int
     args: tuple[str, ...] = ()
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)   # added to this process's environment
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -42,7 +43,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         cmd = [sys.executable, "-m", "raigov.cli", "serve", "--home", str(self.home.root),
                "--port", str(self.port), *self.args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.wait_ready(timeout_s=timeout_s)
