@@ -69,7 +69,14 @@ class RowError:
         return out
 
 
-def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowError]]:
+class ExplainOffLoop(Exception):
+    """Raised by ``validate_rows(..., explain=False)`` where a value check failed: the
+    report (pandera's, a costly call even for one row) should be made off the event
+    loop, by calling again with ``explain=True`` there."""
+
+
+def validate_rows(spec: ModelSpec, rows: Any, *,
+                  explain: bool = True) -> tuple[pd.DataFrame, list[RowError]]:
     """Typed input frame (one row per request row) and every error found."""
     if not isinstance(rows, list) or not rows:
         return pd.DataFrame(), [RowError(None, "rows", "type",
@@ -89,6 +96,8 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
     _range_errors(checks, arrays, errors)
     frame = frame_from_arrays(arrays)
     if _failures(checks, arrays, len(records)).any():
+        if not explain:
+            raise ExplainOffLoop
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
     errors.sort(key=lambda e: (-1 if e.row is None else e.row))

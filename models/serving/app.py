@@ -30,7 +30,8 @@ from raigov.models.serving.event_pairs import PendingEvents
 from raigov.models.serving.http_bodies import parse_body as _parse
 from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
 from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
-from raigov.models.serving.limits import Limits, read_body, run_work, status_for, too_many_rows
+from raigov.models.serving.limits import (Limits, read_body, run_check, run_work, status_for,
+                                          too_many_rows)
 from raigov.models.serving.log_routes import RouteContext, log_router, quarantine_expired
 from raigov.models.capture.records import prediction_table, quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
@@ -254,8 +255,8 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         body, refused = await read_body(request, cfg.limits)
         if refused is not None:
             return await _reject(name, version, [refused], payload_rows=None, raw=body)
-        rows, frame, ts, errors = await run_work(cfg.limits, len(body), _check_predict, spec,
-                                                 body, cfg.limits)
+        rows, frame, ts, errors = await run_check(cfg.limits, len(body), _check_predict, spec,
+                                                  body, cfg.limits)
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body)
         kind = output_kind(spec)
@@ -296,10 +297,10 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
     app.include_router(log_router(state["routes"]))
 
 
-def _check_predict(spec, body: bytes, limits: Limits) -> tuple[object, pd.DataFrame | None,
-                                                              object, list[RowError]]:
+def _check_predict(spec, body: bytes, limits: Limits, *,
+                   explain: bool = True) -> tuple[object, pd.DataFrame | None, object, list[RowError]]:
     """A predict body's rows, their typed frame, the event time and every error (the
-    request's work before the model; run in a worker thread for a large body)."""
+    request's work before the model; see :func:`run_check` for where it runs)."""
     payload, problem = _parse(body)
     if problem is not None:
         return None, None, None, [problem]
@@ -307,7 +308,7 @@ def _check_predict(spec, body: bytes, limits: Limits) -> tuple[object, pd.DataFr
     if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
         return None, None, None, [refused]
     ts, ts_problem = _timestamp(payload.get("timestamp"))
-    frame, errors = validate_rows(spec, rows)
+    frame, errors = validate_rows(spec, rows, explain=explain)
     if ts_problem:
         errors.insert(0, ts_problem)
     return rows, frame, ts, errors

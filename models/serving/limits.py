@@ -11,8 +11,10 @@ request runs. They apply alike to predict, ``/log``, CloudEvents and feedback.
 - **Work**: parsing, validating and quarantining a body of ``off_loop_bytes`` or more
   (default 64 KiB) runs in a worker thread, so one large request does not hold up the
   event loop (and every other request) for its whole duration; smaller bodies run
-  inline, where the hand-over would cost about as much as the work
-  (``tests/benchmarks/bench_request_work.py`` measures both).
+  inline, where the hand-over would cost about as much as the work. Whatever the size,
+  the report on values that fail their checks (pandera's, ~0.1-0.2 s even for one row)
+  is made in a worker thread (:func:`run_check`). ``tests/benchmarks/
+  bench_request_work.py`` measures both.
 
 A refused request is quarantined as one row (the reason, no payload: storing what the
 cap refused would defeat it), so it leaves a trace like every other rejected request.
@@ -21,12 +23,13 @@ cap refused would defeat it), so it leaves a trace like every other rejected req
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from raigov.errors import ConfigError
-from raigov.models.validation import RowError
+from raigov.models.validation import ExplainOffLoop, RowError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -95,3 +98,15 @@ async def run_work(limits: Limits, size: int, work: Callable[..., T], *args: obj
     if size >= limits.off_loop_bytes:
         return await asyncio.to_thread(work, *args)
     return work(*args)
+
+
+async def run_check(limits: Limits, size: int, check: Callable[..., T], *args: object) -> T:
+    """``check(*args, explain=...)``, a request's checks, as :func:`run_work` runs work;
+    inline, it may not explain failed values (``explain=False``): when it would need
+    to, it is run again, explaining, in a worker thread."""
+    if size < limits.off_loop_bytes:
+        try:
+            return check(*args, explain=False)
+        except ExplainOffLoop:
+            pass
+    return await asyncio.to_thread(functools.partial(check, *args, explain=True))

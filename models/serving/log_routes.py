@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, ORJSONResponse, Response
 from raigov.errors import CaptureError
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_json, parse_timestamp
-from raigov.models.serving.limits import Limits, read_body, run_work, too_many_rows
+from raigov.models.serving.limits import Limits, read_body, run_check, run_work, too_many_rows
 from raigov.models.serving.kserve_events import (NO_MODEL_HEADER, NOT_JSON, decode_half, pair_rows,
                                          read_headers)
 from raigov.models.capture.logged_rows import LoggedBatch, read_logged_rows
@@ -95,15 +95,15 @@ async def _log(ctx: RouteContext, name: str, request: Request) -> Response:
     body, refused = await read_body(request, ctx.limits)
     if refused is not None:
         return await ctx.reject(name, version, [refused], payload_rows=None, raw=body)
-    rows, batch, errors = await run_work(ctx.limits, len(body), _check_log, served.spec, body,
-                                         ctx.limits)
+    rows, batch, errors = await run_check(ctx.limits, len(body), _check_log, served.spec, body,
+                                          ctx.limits)
     if errors:
         return await ctx.reject(name, version, errors, payload_rows=rows, raw=body)
     return await _capture_batch(ctx, name, served.spec, version, batch, size=len(body))
 
 
-def _check_log(spec: ModelSpec, body: bytes,
-               limits: Limits) -> tuple[object, LoggedBatch | None, list[RowError]]:
+def _check_log(spec: ModelSpec, body: bytes, limits: Limits, *,
+               explain: bool = True) -> tuple[object, LoggedBatch | None, list[RowError]]:
     payload, problem = parse_body(body)
     if problem is not None:
         return None, None, [problem]
@@ -111,7 +111,7 @@ def _check_log(spec: ModelSpec, body: bytes,
     if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
         return None, None, [refused]
     default_ts, ts_problem = parse_timestamp(payload.get("timestamp"))
-    batch = read_logged_rows(spec, rows, default_ts=default_ts)
+    batch = read_logged_rows(spec, rows, default_ts=default_ts, explain=explain)
     return rows, batch, ([ts_problem] if ts_problem else []) + batch.errors
 
 
@@ -152,7 +152,7 @@ async def _event(ctx: RouteContext, name: str, request: Request) -> Response:
     if not isinstance(result, Pair):
         return ORJSONResponse({"model": name, "id": headers.event_id, "status": result})
     size = len(result.request.body) + len(result.response.body)
-    rows, batch, errors = await run_work(ctx.limits, size, _check_pair, spec, result)
+    rows, batch, errors = await run_check(ctx.limits, size, _check_pair, spec, result)
     if errors:
         raw = b'{"request": %s, "response": %s}' % (result.request.body, result.response.body)
         return await ctx.reject(name, version, errors, payload_rows=rows, raw=raw)
@@ -174,11 +174,12 @@ def _decode_event(spec: ModelSpec, half: str, body: bytes,
     return (None, problem) if problem is not None else (decoded, None)
 
 
-def _check_pair(spec: ModelSpec, pair: Pair) -> tuple[object, LoggedBatch | None, list[RowError]]:
+def _check_pair(spec: ModelSpec, pair: Pair, *,
+                explain: bool = True) -> tuple[object, LoggedBatch | None, list[RowError]]:
     rows, problem = pair_rows(pair)
     if problem is not None:
         return rows, None, [problem]
-    batch = read_logged_rows(spec, rows)
+    batch = read_logged_rows(spec, rows, explain=explain)
     return rows, batch, batch.errors
 
 

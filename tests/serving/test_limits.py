@@ -113,3 +113,36 @@ def test_quarantine_rows_keep_each_rows_own_reasons_and_the_requests() -> None:
     assert [r["reason"] for r in rows] == ["bad time", "bad count; bad time"]
     assert [[x["field"] for x in r["reasons"]] for r in rows] == [["timestamp"], ["count", "timestamp"]]
     assert pd.Series([r["row_index"] for r in rows]).tolist() == [0, 1]
+
+
+def test_failed_values_are_explained_in_a_worker_thread_whatever_the_size() -> None:
+    """pandera's report costs a tenth of a second or more even for one row: never on
+    the event loop. Good small bodies are checked inline; large ones in a thread."""
+    import asyncio
+    import threading
+
+    from raigov.models.serving.limits import run_check
+    from raigov.models.validation import ExplainOffLoop
+
+    spec = _unbounded_spec()
+    bad = [{"count": 1, "amount": 2.0, "sex": "other"}]        # fails its value check
+    with pytest.raises(ExplainOffLoop):
+        validate_rows(spec, bad, explain=False)
+    ran_on: list[tuple[str, bool]] = []
+
+    def check(rows, *, explain: bool):
+        ran_on.append((threading.current_thread().name, explain))
+        return validate_rows(spec, rows, explain=explain)
+
+    async def main() -> list:
+        limits = Limits(off_loop_bytes=1000)
+        _, errors = await run_check(limits, 100, check, bad)
+        await run_check(limits, 100, check, [{"count": 1, "amount": 2.0, "sex": "male"}])
+        await run_check(limits, 5000, check, [{"count": 1, "amount": 2.0, "sex": "male"}])
+        return errors
+
+    errors = asyncio.run(main())
+    assert [(e.row, e.field) for e in errors] == [(0, "sex")]
+    loop = threading.main_thread().name
+    assert [(name == loop, explain) for name, explain in ran_on] == [
+        (True, False), (False, True), (True, False), (False, True)]
