@@ -9,7 +9,7 @@ request runs. They apply alike to predict, ``/log``, CloudEvents and feedback.
   ``rows``, feedback's ``labels``, a CloudEvent's instances or tensor rows; 413 naming
   the count and the cap.
 - **Work**: parsing, validating and quarantining a body of ``off_loop_bytes`` or more
-  (default 64 KiB) runs in a worker thread, so one large request does not hold up the
+  (default 256 KiB) runs in a worker thread, so one large request does not hold up the
   event loop (and every other request) for its whole duration; smaller bodies run
   inline, where the hand-over would cost about as much as the work. Whatever the size,
   the report on values that fail their checks (pandera's, ~0.1-0.2 s even for one row)
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY_BYTES = 4 << 20
 DEFAULT_MAX_ROWS = 10_000
-DEFAULT_OFF_LOOP_BYTES = 64 << 10
+DEFAULT_OFF_LOOP_BYTES = 256 << 10
 TOO_LARGE_CHECKS = ("max_body_bytes", "max_rows")   # RowError checks answered 413
 
 BODY_TOO_LARGE = ("the request body is {size} bytes; at most {cap} bytes are accepted "
