@@ -104,6 +104,13 @@ def main(ctx: click.Context) -> None:
               type=click.FloatRange(min=0),
               help="Event times further ahead of the server clock are refused (422); "
                    "further behind need scope backfill (403).")
+@click.option("--max-body-bytes", default=4 << 20, show_default=True, type=click.IntRange(min=1),
+              help="Refuse (413) a request body larger than this, before parsing it.")
+@click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Refuse (413) a request with more rows (or labels, or instances).")
+@click.option("--capture-timeout-s", default=30.0, show_default=True,
+              type=click.FloatRange(min=0.01),
+              help="Answer 503 when capture has not acknowledged a request's rows by then.")
 @click.option("--no-auth", is_flag=True,
               help="Serve without API keys (loopback --host only; logs a warning).")
 @TLS_CERT_OPTION
@@ -112,12 +119,14 @@ def main(ctx: click.Context) -> None:
 def serve(home: str | None, host: str, port: int, durability: str, max_batch_rows: int,
           max_wait_ms: float, seal_interval_s: float, spool_cap_bytes: int | None,
           device: str | None, no_capture: bool, pending_events: int,
-          pending_age: float, max_clock_skew_s: float, no_auth: bool, tls_cert: str | None,
+          pending_age: float, max_clock_skew_s: float, max_body_bytes: int, max_rows: int,
+          capture_timeout_s: float, no_auth: bool, tls_cert: str | None,
           tls_key: str | None) -> None:
     """Serve every registered model over HTTP and capture each prediction; every route
     but /healthz needs an API key (raigov keys create)."""
     from raigov.models.serving.app import ServeConfig, run_server
     from raigov.models.serving.auth import NO_AUTH_WARNING, check_serving_access
+    from raigov.models.serving.limits import Limits
 
     check_tls_pair(tls_cert, tls_key)
     resolved = _home(home)
@@ -129,7 +138,8 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
                       spool_cap_bytes=spool_cap_bytes, device=device,
                       capture=not no_capture, pending_events=pending_events,
                       pending_age_s=pending_age, max_clock_skew_s=max_clock_skew_s,
-                      auth=not no_auth)
+                      limits=Limits(max_body_bytes=max_body_bytes, max_rows=max_rows),
+                      capture_timeout_s=capture_timeout_s, auth=not no_auth)
     scheme = "https" if tls_cert else "http"
     click.echo(f"raigov serve on {scheme}://{host}:{port} (durability {durability})", err=True)
     run_server(resolved, host=host, port=port, config=cfg, tls_cert=tls_cert, tls_key=tls_key)

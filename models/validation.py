@@ -7,6 +7,11 @@ Three layers, each naming the row and the field:
 3. when a value check fails, pandera (the schema's definition,
    ``InputSchema.to_pandera``) validates lazily and its failure cases form the report.
 Tests prove layer 2 accepts exactly the rows pandera accepts.
+
+Numbers must fit the column's type: an ``int`` column takes integers in int64's range
+[-2**63, 2**63) (held as float64 on the way: exact below 2**53, so the 511 integers just
+below 2**63 round up to it and are refused), a ``float`` column finite float64 values. A JSON number no float64 holds (``1e400``) arrives as :class:`OutOfRange` from
+the request parser and is reported with its row and field, like any other bad value.
 """
 
 from __future__ import annotations
@@ -21,12 +26,32 @@ import pandas as pd
 from raigov.models.serving.frames import frame_from_arrays
 from raigov.models.spec import ColumnSpec, ModelSpec
 
+INT_LIMIT = 2.0 ** 63
+NUMBER_OUT_OF_RANGE = "field '{field}' must be {allowed}; got {value}"
+RANGE_OF = {"int": "an integer in int64's range [-2**63, 2**63)",
+            "float": "a finite number within float64"}
+
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}
 _NUMERIC = ("float", "int")
 # Exact types accepted without a closer look (bool is not an int here; None is null).
 _EXACT_TYPES: dict[str, set[type]] = {"float": {float, int, type(None)}, "int": {int, type(None)},
                                       "str": {str, type(None)}, "bool": {bool, type(None)}}
+
+
+class OutOfRange:
+    """A JSON number no float64 holds (``1e400``), kept as its text so that
+    validation can name it with its row and field instead of failing on it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -38,10 +63,20 @@ class RowError:
     value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if isinstance(self.value, OutOfRange):   # JSON can hold only its text
+            out["value"] = str(self.value)
+        return out
 
 
-def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowError]]:
+class ExplainOffLoop(Exception):
+    """Raised by ``validate_rows(..., explain=False)`` where a value check failed: the
+    report (pandera's, a costly call even for one row) should be made off the event
+    loop, by calling again with ``explain=True`` there."""
+
+
+def validate_rows(spec: ModelSpec, rows: Any, *,
+                  explain: bool = True) -> tuple[pd.DataFrame, list[RowError]]:
     """Typed input frame (one row per request row) and every error found."""
     if not isinstance(rows, list) or not rows:
         return pd.DataFrame(), [RowError(None, "rows", "type",
@@ -58,8 +93,11 @@ def validate_rows(spec: ModelSpec, rows: Any) -> tuple[pd.DataFrame, list[RowErr
     columns = _transpose(checks, records)
     arrays = {c.name: _array(_typed_column(c, records, errors, values), c.dtype)
               for c, values in zip(checks, columns)}
+    _range_errors(checks, arrays, errors)
     frame = frame_from_arrays(arrays)
     if _failures(checks, arrays, len(records)).any():
+        if not explain:
+            raise ExplainOffLoop
         seen = {(e.row, e.field) for e in errors}
         errors.extend(e for e in pandera_errors(spec, frame) if (e.row, e.field) not in seen)
     errors.sort(key=lambda e: (-1 if e.row is None else e.row))
@@ -133,6 +171,10 @@ def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> A
     value = row[col.name]
     if value is None:
         return None
+    if isinstance(value, OutOfRange):
+        errors.append(RowError(i, col.name, "range", NUMBER_OUT_OF_RANGE.format(
+            field=col.name, allowed=RANGE_OF.get(col.dtype, col.dtype), value=value), str(value)))
+        return None
     ok = isinstance(value, _PY_TYPES[col.dtype]) and not (
         col.dtype in ("float", "int") and isinstance(value, bool))
     if col.dtype == "int" and isinstance(value, float) and value.is_integer():
@@ -142,6 +184,27 @@ def _typed_cell(col: ColumnSpec, row: dict, i: int, errors: list[RowError]) -> A
                                f"{col.dtype}, got {type(value).__name__}", value))
         return None
     return float(value) if col.dtype == "float" else value
+
+
+def _range_errors(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray],
+                  errors: list[RowError]) -> None:
+    """Numbers the column's type cannot hold (an int column's beyond int64; an infinite
+    float, which only a Python caller can pass): reported, then held as null so that no
+    later step trips on them."""
+    for check in checks:
+        if check.dtype not in _NUMERIC:
+            continue
+        values = arrays[check.name]
+        with np.errstate(invalid="ignore"):
+            bad = ((values >= INT_LIMIT) | (values < -INT_LIMIT) if check.dtype == "int"
+                   else np.isinf(values))
+        if not bad.any():
+            continue
+        for i in np.flatnonzero(bad):
+            errors.append(RowError(int(i), check.name, "range", NUMBER_OUT_OF_RANGE.format(
+                field=check.name, allowed=RANGE_OF[check.dtype], value=repr(float(values[i]))),
+                float(values[i])))
+        values[bad] = np.nan
 
 
 def _array(values: list[Any], dtype: str) -> np.ndarray:

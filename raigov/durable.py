@@ -1,6 +1,7 @@
 """Small files written so that a crash leaves either the old or the new content, never
 a torn one: a private temporary file beside the target, ``fsync``, ``rename`` over the
-target, ``fsync`` of the directory (so the rename itself survives a power cut)."""
+target, ``fsync`` of the directory (so the rename itself survives a power cut once
+this returns)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def write_durably(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     try:
         try:
             os.fchmod(fd, mode)
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -26,7 +26,12 @@ class CatalogBusyError(RaigovError):
     """The catalog stayed locked by another process past the deadline."""
 
 
-class SpoolFullError(RaigovError):
+class CaptureError(RaigovError):
+    """Capture cannot take rows now (the spool fails, or a capture thread stopped);
+    nothing of the refused rows was acknowledged. The server answers 503."""
+
+
+class SpoolFullError(CaptureError):
     """The capture spool cannot take more bytes (disk full or size cap reached)."""
 
 

@@ -39,6 +39,16 @@ class Home:
         return self.root / "spool"
 
     @property
+    def spool_quarantine(self) -> Path:
+        """Damaged spool bytes, kept with the reason (never deleted by raigov)."""
+        return self.root / "spool-quarantine"
+
+    @property
+    def control_path(self) -> Path:
+        """The kill switch as serving processes read it (rewritten from the catalog)."""
+        return self.root / "control.json"
+
+    @property
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 

@@ -59,6 +59,16 @@ def test_every_shipped_policy_pack_is_listed() -> None:
     assert [p.name for p in pack_paths() if f"`{p.name}`" not in README] == []
 
 
+def test_every_option_of_raigov_serve_is_in_its_synopsis() -> None:
+    from raigov.cli import main
+
+    start = README.index("\n### raigov serve\n")
+    section = README[start:README.index("\n### ", start + 1)]
+    options = [o for p in main.commands["serve"].params if not getattr(p, "hidden", False)
+               for o in p.opts if o.startswith("--")]
+    assert "--max-body-bytes" in options and [o for o in options if o not in section] == []
+
+
 @pytest.mark.parametrize("route", ["GET /healthz", "GET /v1/models", "POST /v1/models/{name}/predict",
                                    "POST /v1/models/{name}/feedback", "POST /v1/models/{name}/log",
                                    "POST /v1/models/{name}/events", "POST /v1/events",

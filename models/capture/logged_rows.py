@@ -52,16 +52,18 @@ class LoggedBatch:
         return sorted({e.row for e in self.errors if e.row is not None})
 
 
-def read_logged_rows(spec: ModelSpec, rows: object, *,
-                     default_ts: pd.Timestamp | None = None) -> LoggedBatch:
-    """Every row checked; the batch with every error found (none: all rows are good)."""
+def read_logged_rows(spec: ModelSpec, rows: object, *, default_ts: pd.Timestamp | None = None,
+                     explain: bool = True) -> LoggedBatch:
+    """Every row checked; the batch with every error found (none: all rows are good).
+    ``explain=False``: see :class:`~raigov.models.validation.ExplainOffLoop`."""
     now = default_ts if default_ts is not None else pd.Timestamp.now(tz="UTC")
     if not isinstance(rows, list) or not rows:
         return LoggedBatch(pd.DataFrame(), Outputs(), [], [],
                            [RowError(None, "rows", "type", NOT_A_LIST)])
     errors: list[RowError] = []
     records = [_row(i, row, errors) for i, row in enumerate(rows)]
-    frame, input_errors = validate_rows(spec, [r.get("inputs") or {} for r in records])
+    frame, input_errors = validate_rows(spec, [r.get("inputs") or {} for r in records],
+                                        explain=explain)
     errors += [dataclasses.replace(e, field=f"inputs.{e.field}") if e.field else e
                for e in input_errors if e.row is not None]
     outputs, output_errors = read_outputs(spec, [r.get("outputs") for r in records])

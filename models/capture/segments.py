@@ -5,35 +5,54 @@ written to ``lake/<table>/model=<M>/date=<D>/<wal id>.parquet`` through a tempor
 file, ``fsync`` and ``rename``. The segment name derives only from the spool file's
 name, so sealing the same spool file twice (after a crash between the rename and the
 spool file's deletion) rewrites identical files under the same names: recovery is
-idempotent and never duplicates a row.
+idempotent and never duplicates a row. Byte ranges of the spool file that hold no valid
+frame are kept in the home's spool quarantine (:mod:`raigov.models.capture.damaged`)
+before the spool file goes.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from raigov.models.capture.spool import Frame, fsync_dir, read_frames
+from raigov.durable import fsync_directory
 from raigov.home import Home
+from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
+from raigov.models.capture.spool import Frame, scan_spool
 from raigov.store.lake import partition_dir
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
 
 
-def seal_wal(home: Home, wal: Path) -> list[Path]:
-    """Seal one spool file into the lake and delete it. Returns the segments written."""
-    frames, _torn = read_frames(wal)
-    written = [write_segment(home, key, tables, stem=wal.stem)
-               for key, tables in sorted(_group(frames).items())]
+@dataclass
+class Sealed:
+    segments: list[Path] = field(default_factory=list)
+    damaged: list[QuarantinedBytes] = field(default_factory=list)
+    rows: int = 0
+
+
+def seal_wal(home: Home, wal: Path) -> Sealed:
+    """Seal one spool file into the lake, keep its damaged bytes, and delete it."""
+    scan = scan_spool(wal)
+    written = [write_segment(home, key, tables, stem=segment_stem(wal))
+               for key, tables in sorted(_group(scan.frames).items())]
+    kept = keep_damaged(home, wal, scan.damaged)
     wal.unlink(missing_ok=True)
-    fsync_dir(wal.parent)
-    return written
+    fsync_directory(wal.parent)
+    return Sealed(written, kept, sum(f.table.num_rows for f in scan.frames))
+
+
+def segment_stem(wal: Path) -> str:
+    """The name a spool file's segments (and kept damaged bytes) take: its creation time
+    and the first 8 hex digits of its key, never the whole key."""
+    return wal.stem[:29]
 
 
 def _group(frames: list[Frame]) -> dict[tuple[str, str, str], list[pa.Table]]:
@@ -68,5 +87,5 @@ def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table],
     finally:
         os.close(fd)
     os.replace(tmp, final)
-    fsync_dir(directory)
+    fsync_directory(directory)
     return final

@@ -6,7 +6,9 @@ a micro-batcher in front; every accepted row is captured through this process's
 is quarantined with its reasons. The catalog is read at start only; the kill switch is
 seen through the control file (one ``stat`` per request), and so are the API keys
 (the key snapshot; :mod:`raigov.models.serving.auth`): every route but ``/healthz``
-needs a key, and every captured or quarantined row records the key's name.
+needs a key, and every captured or quarantined row records the key's name. Requests
+are bounded (:mod:`raigov.models.serving.limits`); capture faults are reported by
+``/healthz`` and ``/metrics`` (:mod:`raigov.models.capture.health`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,13 +28,15 @@ from raigov.models.serving.auth import Caller, KeyWatcher
 from raigov.models.serving.auth_middleware import AuthMiddleware
 from raigov.models.serving.batching import MicroBatcher
 from raigov.models.capture.writer import CaptureWriter, Durability
-from raigov.models.serving.control import ControlWatcher
+from raigov.models.serving.control import ControlWatcher, model_status
 from raigov.models.output_kinds import output_kind
 from raigov.models.serving.event_pairs import PendingEvents
 from raigov.models.serving.http_bodies import parse_body as _parse
 from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
 from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
 from raigov.models.serving.event_time import event_time_errors, may_backfill, refusal_status
+from raigov.models.serving.limits import (Limits, read_body, run_check, run_work, status_for,
+                                          too_many_rows)
 from raigov.models.serving.log_routes import (RouteContext, caller_of, log_router,
                                               quarantine_expired)
 from raigov.models.serving.openapi_doc import served_openapi
@@ -43,7 +47,7 @@ from raigov.models.serving.telemetry import ServeMetrics
 from raigov.models.validation import RowError, validate_rows
 from raigov.canonical import utcnow
 from raigov.clock import DEFAULT_MAX_CLOCK_SKEW_S
-from raigov.errors import RaigovError, SpoolFullError
+from raigov.errors import CaptureError, RaigovError
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
@@ -65,6 +69,8 @@ class ServeConfig:
     auth: bool = True             # False: --no-auth (loopback only; rows record 'no-auth')
     max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S   # event times ahead: 422 beyond
     served_ids_cap: int = DEFAULT_CAP   # ids remembered per model (served; labelled)
+    limits: Limits = field(default_factory=Limits)   # body bytes, rows, off-loop work
+    capture_timeout_s: float = 30.0   # a request waits this long for capture, then 503
 
 
 _log = logging.getLogger("raigov.serve")
@@ -72,6 +78,8 @@ MODELS_FAILED = "{n} model(s) failed their probe row"
 MODELS_NON_FINITE = "{n} model(s) returned a non-finite score for their probe row"
 SERVED_ELSEWHERE = ("model '{model}' is served elsewhere; log its predictions with "
                     "POST /v1/models/{model}/log")
+CAPTURE_TIMEOUT = ("capture did not acknowledge the rows within {timeout:g} s (raigov serve "
+                   "--capture-timeout-s); see GET /healthz")
 
 
 @dataclass
@@ -125,7 +133,8 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
                                spool_cap_bytes=cfg.spool_cap_bytes).start()
         state["writer"] = writer
         state["models"] = _load_all(home, cfg, metrics)
-        state["control"] = ControlWatcher(home)
+        metrics.served = frozenset(state["models"])
+        state["control"] = ControlWatcher(home, known=model_status(home))
         sweeper = asyncio.create_task(_sweep_events(state["routes"], cfg))
         try:
             yield
@@ -140,6 +149,7 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
     if cfg.auth:
         app.add_middleware(AuthMiddleware, watcher=KeyWatcher(home.api_keys_path), metrics=metrics)
+    metrics.watch_capture(lambda: state.get("writer"))
     _routes(app, home, cfg, metrics, state, events)
 
     def openapi() -> dict:   # the models are known once the lifespan has loaded them
@@ -158,7 +168,10 @@ async def _sweep_events(ctx: RouteContext, cfg: ServeConfig) -> None:
     (or sooner for short ages)."""
     while True:
         await asyncio.sleep(min(1.0, cfg.pending_age_s / 4))
-        await quarantine_expired(ctx, ctx.events.expire())
+        try:
+            await quarantine_expired(ctx, ctx.events.expire())
+        except Exception:  # noqa: BLE001 - logged; the sweeper must outlive one bad turn
+            logging.getLogger("raigov.serve").exception("sweeping unpaired CloudEvents failed")
 
 
 def _set_torch_threads(threads: int | None) -> None:
@@ -180,15 +193,22 @@ def _error(status: int, detail: object, **extra: object) -> JSONResponse:
 def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, state: dict,
             events: PendingEvents) -> None:
     async def capture(table, lake_table: str, model: str) -> None:
+        """Capture ``table``; raises :class:`CaptureError` (503) when capture cannot take
+        it, or does not acknowledge it within ``capture_timeout_s``."""
         if lake_table != "quarantine" and not cfg.capture:
             return
-        await state["writer"].submit_async(table, lake_table=lake_table, model=model)
+        done = state["writer"].submit_async(table, lake_table=lake_table, model=model)
+        try:
+            await asyncio.wait_for(done, cfg.capture_timeout_s)
+        except asyncio.TimeoutError:
+            metrics.capture_timeouts.inc()
+            raise CaptureError(CAPTURE_TIMEOUT.format(timeout=cfg.capture_timeout_s)) from None
 
     async def quarantine(model: str, version: int | None, rows: list[dict],
                          key: str | None = None) -> None:
         await capture(quarantine_table(rows, version=version, request_id=uuid7(), key=key),
                       "quarantine", model)
-        metrics.rows_quarantined.labels(model).inc(len(rows))
+        metrics.rows_quarantined.labels(metrics.model_label(model)).inc(len(rows))
 
     def lookup(name: str) -> ServedModel | JSONResponse:
         served = state["models"].get(name)
@@ -220,7 +240,12 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             _probe_spool(home)
         except OSError as exc:
             problems.append(f"spool not writable: {exc.strerror or type(exc).__name__}")
-        body = {"status": "ok" if not problems else "failing", "problems": problems}
+        writer = state["writer"]
+        problems += writer.problems()
+        if (control := state["control"].problem()) is not None:
+            problems.append(control)
+        body = {"status": "ok" if not problems else "failing", "problems": problems,
+                "warnings": writer.warnings(), "capture": writer.health_report()}
         return ORJSONResponse(body, status_code=200 if not problems else 503)
 
     @app.get("/v1/models")
@@ -238,8 +263,6 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
-        metrics.spool_bytes.set(state["writer"].spool_bytes())
-        metrics.capture_lag.set(state["writer"].stats.last_seal_lag_s)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/v1/models/{name}/predict")
@@ -249,30 +272,28 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         if served is not None and served.batcher is None:
             response = _error(409, SERVED_ELSEWHERE.format(model=name))
         else:
-            response = await _predict(name, await request.body(), started, caller_of(request))
-        metrics.requests.labels(name, "predict", str(response.status_code)).inc()
-        metrics.latency.labels(name, "predict").observe(time.perf_counter() - started)
+            response = await _predict(name, request, started, caller_of(request))
+        label = metrics.model_label(name)
+        metrics.requests.labels(label, "predict", str(response.status_code)).inc()
+        metrics.latency.labels(label, "predict").observe(time.perf_counter() - started)
         return response
 
     def time_errors(times, caller: Caller) -> list[RowError]:
         return event_time_errors(times, now=utcnow(), skew_s=cfg.max_clock_skew_s,
                                  may_backfill=may_backfill(caller))
 
-    async def _predict(name: str, body: bytes, started: float, caller: Caller) -> Response:
+    async def _predict(name: str, request: Request, started: float, caller: Caller) -> Response:
         key = caller.key
         served = lookup(name)
         if isinstance(served, JSONResponse):
             return served
         spec, version = served.spec, served.registered.version
-        payload, problem = _parse(body)
-        if problem is not None:
-            return await _reject(name, version, [problem], payload_rows=None, raw=body, key=key)
-        rows = payload.get("rows")
-        ts, ts_problem = _timestamp(payload.get("timestamp"))
-        frame, errors = validate_rows(spec, rows)
-        if ts_problem:
-            errors.insert(0, ts_problem)
-        errors += time_errors([(None, "timestamp", ts)], caller)
+        body, refused = await read_body(request, cfg.limits)
+        if refused is not None:
+            return await _reject(name, version, [refused], payload_rows=None, raw=body, key=key)
+        rows, frame, ts, errors = await run_check(cfg.limits, len(body), _check_predict, spec,
+                                                  body, cfg.limits)
+        errors = [*errors, *time_errors([(None, "timestamp", ts)], caller)]
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body,
                                  status=refusal_status(errors), key=key)
@@ -282,12 +303,11 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         except (ValueError, RaigovError) as exc:   # the network broke its output contract
             return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000
-        table, ids = prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms,
-                                      key=key)
+        table, ids = await run_work(cfg.limits, len(body), _prediction_table, spec, version,
+                                    frame, outputs, ts, latency_ms, key)
         try:
             await capture(table, "predictions", name)
-        except SpoolFullError as exc:
-            metrics.capture_failures.inc()
+        except CaptureError as exc:
             return _error(503, str(exc))
         if cfg.capture:
             served_ids.add_served(name, ids)
@@ -295,21 +315,59 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         return ORJSONResponse({"model": name, "version": version, "predictions": [
             {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
-    async def _reject(name: str, version: int, errors: list[RowError], *, payload_rows, raw: bytes,
-                      status: int = 422, key: str | None = None) -> Response:
-        rows = _quarantine_rows(errors, payload_rows, raw)
+    async def _reject(name: str, version: int | None, errors: list[RowError], *, payload_rows,
+                      raw: bytes, status: int | None = None, key: str | None = None) -> Response:
+        """Quarantine a refused request (each row with its reasons, or the raw body; one
+        row without payload for a request a cap refused) and answer 413, 403 (a past
+        time without scope backfill), 422, or the ``status`` given."""
+        status = status or status_for(errors)
+        if status == 413:
+            payload_rows, raw = None, b""
+        elif status == 422:
+            status = refusal_status(errors)
+        table = await run_work(cfg.limits, len(raw), _quarantine_of, errors, payload_rows, raw,
+                               version, key)
         try:
-            await quarantine(name, version, rows, key)
-        except SpoolFullError as exc:
-            metrics.capture_failures.inc()
+            await capture(table, "quarantine", name)
+        except CaptureError as exc:
             return _error(503, str(exc))
-        return _error(status, [e.as_dict() for e in errors], quarantined=len(rows))
+        metrics.rows_quarantined.labels(metrics.model_label(name)).inc(table.num_rows)
+        return _error(status, [e.as_dict() for e in errors], quarantined=table.num_rows)
 
     served_ids = ServedIds(home, cap=cfg.served_ids_cap)
     state["routes"] = RouteContext(lookup=lookup, capture=capture, quarantine=quarantine,
                                    reject=_reject, metrics=metrics, events=events, home=home,
-                                   served_ids=served_ids, event_time_errors=time_errors)
+                                   served_ids=served_ids, event_time_errors=time_errors,
+                                   limits=cfg.limits)
     app.include_router(log_router(state["routes"]))
+
+
+def _check_predict(spec, body: bytes, limits: Limits, *,
+                   explain: bool = True) -> tuple[object, pd.DataFrame | None, object, list[RowError]]:
+    """A predict body's rows, their typed frame, the event time and every error (the
+    request's work before the model; see :func:`run_check` for where it runs)."""
+    payload, problem = _parse(body)
+    if problem is not None:
+        return None, None, None, [problem]
+    rows = payload.get("rows")
+    if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
+        return None, None, None, [refused]
+    ts, ts_problem = _timestamp(payload.get("timestamp"))
+    frame, errors = validate_rows(spec, rows, explain=explain)
+    if ts_problem:
+        errors.insert(0, ts_problem)
+    return rows, frame, ts, errors
+
+
+def _prediction_table(spec, version: int, frame: pd.DataFrame, outputs, ts, latency_ms: float,
+                      key: str | None):
+    return prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms, key=key)
+
+
+def _quarantine_of(errors: list[RowError], rows: object, raw: bytes, version: int | None,
+                   key: str | None):
+    return quarantine_table(_quarantine_rows(errors, rows, raw), version=version,
+                            request_id=uuid7(), key=key)
 
 
 def _probe_spool(home: Home) -> None:

@@ -1,30 +1,34 @@
 """The kill switch: disable or enable a model, recorded in the catalog and the ledger,
-and published to serving processes through a small control file.
+and published to serving processes through a small control file
+(:mod:`raigov.store.control_file`).
 
 Serving must never wait on the catalog, so ``raigov serve`` does not query it per
 request: it checks the control file's modification time (one ``stat``) and rereads the
 file when it changed. The catalog row and the ledger event are the record; the control
-file is rewritten atomically from the catalog after every change.
+file is written durably from the catalog around every change. Serving fails closed: if
+the file goes missing or cannot be read, the last state it knew (at the latest, the
+catalog's when it started) stays in force, and ``/healthz`` says why.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from raigov.canonical import iso_utc, utcnow
-from raigov.store.catalog import catalog
+from raigov.canonical import utcnow
 from raigov.errors import ConfigError
 from raigov.home import Home
 from raigov.ledger.chain import append_event
+from raigov.store.catalog import catalog
+from raigov.store.control_file import disabled_models, write_control_file
 
 REASON_REQUIRED = "Disabling model '{name}' needs a reason (--reason TEXT)."
-
-
-def control_path(home: Home) -> Path:
-    return home.root / "control.json"
+CONTROL_MISSING = ("the kill switch's control file {path} is missing while {models} are "
+                   "disabled: they stay refused; any raigov command that opens the catalog "
+                   "(raigov models list) rewrites it")
+CONTROL_UNREADABLE = ("the kill switch's control file {path} cannot be read ({error}); the "
+                      "last state read stays in force ({models} refused)")
 
 
 def set_model_enabled(home: Home, name: str, *, enabled: bool, actor: str,
@@ -41,52 +45,57 @@ def set_model_enabled(home: Home, name: str, *, enabled: bool, actor: str,
         append_event(con, "model.enabled" if enabled else "model.disabled", actor=actor,
                      subject=name if version is None else f"{name}@{version}",
                      payload={"model": name, "version": version, "reason": reason})
-        disabled = _disabled_from(con)
-    _publish(home, disabled)
-
-
-def _disabled_from(con) -> dict[str, dict]:
-    rows = con.execute(
-        "SELECT name, version, enabled, reason, actor, changed_at FROM model_status "
-        "QUALIFY row_number() OVER (PARTITION BY name, version ORDER BY changed_at DESC) = 1"
-    ).fetchall()
-    out: dict[str, dict] = {}
-    for name, version, enabled, reason, actor, at in rows:
-        if not enabled:
-            key = name if version is None else f"{name}@{version}"
-            out[key] = {"reason": reason, "actor": actor, "since": iso_utc(at)}
-    return out
-
-
-def _publish(home: Home, disabled: dict[str, dict]) -> None:
-    path = control_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"disabled": disabled}, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+        disabled = disabled_models(con)
+        if not enabled:    # before the commit: a crash leaves the file stricter, not laxer
+            write_control_file(home, disabled)
+    write_control_file(home, disabled)
 
 
 @dataclass
 class ControlWatcher:
-    """Cheap per-request check of the kill switch for a serving process."""
+    """Cheap per-request check of the kill switch for a serving process. ``known``: the
+    catalog's disabled models when the server started."""
 
     home: Home
-    _mtime: float = -1.0
+    known: dict = field(default_factory=dict)
+    _mtime: int | None = None
     _disabled: dict | None = None
+    _problem: str | None = None
 
     def disabled_reason(self, name: str, version: int) -> str | None:
-        path = control_path(self.home)
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-        if mtime != self._mtime:
-            self._disabled = json.loads(path.read_text()).get("disabled", {})
-            self._mtime = mtime
-        entry = (self._disabled or {}).get(f"{name}@{version}") or (self._disabled or {}).get(name)
+        self._refresh()
+        disabled = self._disabled if self._disabled is not None else self.known
+        entry = disabled.get(f"{name}@{version}") or disabled.get(name)
         return None if entry is None else str(entry.get("reason") or "disabled")
+
+    def problem(self) -> str | None:
+        """Why the kill switch is not read as it should be (for ``/healthz``)."""
+        self._refresh()
+        return self._problem
+
+    def _refresh(self) -> None:
+        path = self.home.control_path
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            self._mtime = None
+            held = self._disabled if self._disabled is not None else self.known
+            self._problem = CONTROL_MISSING.format(path=path, models=sorted(held)) if held else None
+            return
+        if mtime == self._mtime:
+            return
+        try:
+            disabled = json.loads(path.read_text())["disabled"]
+            if not isinstance(disabled, dict):
+                raise ValueError(f"'disabled' is a {type(disabled).__name__}, not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            held = self._disabled if self._disabled is not None else self.known
+            self._problem = CONTROL_UNREADABLE.format(path=path, error=exc, models=sorted(held))
+            return
+        self._disabled, self._mtime, self._problem = disabled, mtime, None
 
 
 def model_status(home: Home) -> dict[str, dict]:
     """Disabled models and versions with reason, actor and time."""
     with catalog(home, read_only=True) as con:
-        return _disabled_from(con)
+        return disabled_models(con)

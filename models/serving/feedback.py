@@ -18,10 +18,11 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.canonical import utcnow
-from raigov.errors import CatalogBusyError, SpoolFullError
+from raigov.errors import CaptureError, CatalogBusyError
 from raigov.home import Home
 from raigov.models.capture.records import feedback_table
 from raigov.models.output_kinds import output_kind
@@ -29,6 +30,7 @@ from raigov.models.serving.auth import NO_AUTH_CALLER, Caller
 from raigov.models.serving.event_time import refusal_status
 from raigov.models.serving.feedback_body import LabelItem, read_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
+from raigov.models.serving.limits import read_body, too_many_rows
 from raigov.models.serving.served_ids import IdStatus
 from raigov.models.validation import RowError
 
@@ -47,13 +49,20 @@ CORRECTION_EVENT = "feedback.corrected"
 NO_AUTH_ACTOR = "raigov serve (no authentication)"
 
 
-async def take_feedback(ctx: "RouteContext", name: str, body: bytes, caller: Caller) -> Response:
+async def take_feedback(ctx: "RouteContext", name: str, request: Request,
+                        caller: Caller) -> Response:
     served = ctx.lookup(name)
     if isinstance(served, JSONResponse):
         return served
     spec, version = served.spec, served.registered.version
+    body, refused = await read_body(request, ctx.limits)
+    if refused is not None:
+        return await ctx.reject(name, version, [refused], payload_rows=None, raw=body,
+                                key=caller.key)
     payload, problem = parse_body(body, key="labels")
     labels = payload.get("labels") if payload else None
+    if problem is None:
+        problem = too_many_rows(labels, ctx.limits, what="labels", field="labels")
     if problem is not None:
         return await ctx.reject(name, version, [problem], payload_rows=None, raw=body,
                                 key=caller.key)
@@ -103,8 +112,7 @@ async def _take(ctx: "RouteContext", name: str, spec, version: int, items: list[
                                correction=[item.correction for item in items],
                                reason=[item.reason for item in items], key=caller.key)
         await ctx.capture(table, "feedback", name)
-    except (SpoolFullError, CatalogBusyError) as exc:
-        ctx.metrics.capture_failures.inc()
+    except (CaptureError, CatalogBusyError) as exc:
         return error_response(503, str(exc))
     ctx.served_ids.add_labelled(name, [item.prediction_id for item in corrections])
     ctx.metrics.labels_received.labels(name).inc(len(items))

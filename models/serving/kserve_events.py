@@ -173,10 +173,10 @@ def response_outputs(spec: ModelSpec, payload: object) -> list[dict]:
 def _prediction(spec: ModelSpec, i: int, item: Any) -> dict:
     """One prediction item as logged output fields (the rules in the module docstring)."""
     allowed = LOGGED_OUTPUTS.get(spec.output_kind)
+    while isinstance(item, list) and len(item) == 1:   # a loop: nesting is client-chosen
+        item = item[0]
     if isinstance(item, dict):
         return item
-    if isinstance(item, list) and len(item) == 1:
-        return _prediction(spec, i, item[0])
     if isinstance(item, list) and "probabilities" in allowed.fields:
         return {"probabilities": item}
     if isinstance(item, list) and "score" in allowed.fields and len(item) == len(spec.classes):
@@ -213,9 +213,17 @@ def _rows(name: str, shape: list[int], data: list) -> list:
 
 
 def _flatten(data: list) -> list:
+    """Nested lists' values in order, without recursion (nesting is client-chosen)."""
     out: list = []
-    for item in data:
-        out.extend(_flatten(item) if isinstance(item, list) else [item])
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
     return out
 
 

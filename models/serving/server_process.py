@@ -45,6 +45,7 @@ class ServerProcess:
     log_path: Path | None = None
     token: str | None = field(default=None, repr=False)
     tls_ca: Path | None = None      # serving HTTPS: the certificate clients verify with
+    env: dict[str, str] = field(default_factory=dict)   # added to this process's environment
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -86,7 +87,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         cmd = [sys.executable, "-m", "raigov.cli", "serve", "--home", str(self.home.root),
                "--port", str(self.port), *self.args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.wait_ready(timeout_s=timeout_s)

@@ -21,6 +21,7 @@ import duckdb
 
 from raigov.errors import CatalogBusyError
 from raigov.home import Home
+from raigov.store.control_file import restore_control_file
 
 DEFAULT_DEADLINE_S = 30.0
 CATALOG_BUSY = (
@@ -84,6 +85,7 @@ def catalog(home: Home, *, read_only: bool = False,
     try:
         if read_only:
             yield con
+            restore_control_file(home, con)
         else:
             head_before = _ledger_head(con)
             con.execute("BEGIN TRANSACTION")
@@ -93,6 +95,7 @@ def catalog(home: Home, *, read_only: bool = False,
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+            restore_control_file(home, con)   # a missing kill-switch file comes back
             head_after = _ledger_head(con)
             head_after = None if head_after == head_before else head_after
     finally:

@@ -1,0 +1,60 @@
+"""Sealing spool files into the lake for one writer, and recovering the slots crashed
+writers left: one seal at a time, each counted (segments, damaged bytes kept)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from raigov.home import Home
+from raigov.models.capture.health import log
+from raigov.models.capture.segments import Sealed, seal_wal
+from raigov.models.capture.spool import SlotLock, wal_files
+
+
+class Sealer:
+    def __init__(self, home: Home, stats) -> None:
+        self.home = home
+        self.stats = stats          # the writer's CaptureStats
+        self._lock = threading.Lock()
+
+    def seal(self, wal: Path) -> Sealed:
+        age = time.time() - int(wal.name.split("-")[0]) / 1e9
+        with self._lock:
+            if not wal.exists():
+                return Sealed()
+            sealed = seal_wal(self.home, wal)
+        self._count(sealed)
+        self.stats.last_seal_lag_s = age
+        return sealed
+
+    def seal_all(self, directory: Path, *, but: Path | None = None) -> None:
+        """Every spool file of ``directory`` except ``but`` (the one being written)."""
+        for wal in wal_files(directory):
+            if wal != but:
+                self.seal(wal)
+
+    def recover(self) -> int:
+        """Seal what crashed writers left in slots nobody holds. Returns files sealed."""
+        sealed = 0
+        for directory in sorted(p for p in self.home.spool.glob("slot-*") if p.is_dir()):
+            slot = SlotLock(directory)
+            if not slot.try_acquire():
+                continue   # a live writer owns it
+            try:
+                for wal in wal_files(directory):
+                    self._count(seal_wal(self.home, wal))
+                    sealed += 1
+                    self.stats.recovered_files += 1
+            finally:
+                slot.release()
+        return sealed
+
+    def _count(self, sealed: Sealed) -> None:
+        self.stats.sealed_segments += len(sealed.segments)
+        for kept in sealed.damaged:
+            self.stats.damaged_ranges += 1
+            self.stats.damaged_bytes += kept.length
+            self.stats.last_damage = kept
+            log.error("damaged spool bytes kept in %s: %s", kept.path, kept.reason)

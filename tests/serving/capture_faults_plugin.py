@@ -1,0 +1,25 @@
+"""A test plugin that stops capture threads inside a real ``raigov serve`` process.
+
+It is loaded the way every plugin is, through the home's ``settings.yaml``
+(``plugins: [tests.serving.capture_faults_plugin]``), so the server under test runs
+unchanged; nothing in raigov reads a test switch. While ``<home>/test-faults/stop-commit``
+exists, the next commit raises ``SystemExit`` (what a plugin calling ``sys.exit`` in the
+commit thread would raise): the thread stops for good. Faults that real disks and
+kernels produce (a full disk, a file-size limit, an unwritable lake, flipped bytes) are
+injected for real by the tests instead.
+"""
+
+from __future__ import annotations
+
+from raigov.models.capture.writer import CaptureWriter
+
+_commit = CaptureWriter._commit
+
+
+def _commit_unless_told_to_stop(self: CaptureWriter, batches) -> None:
+    if (self.home.root / "test-faults" / "stop-commit").exists():
+        raise SystemExit("stopped by tests.serving.capture_faults_plugin")
+    _commit(self, batches)
+
+
+CaptureWriter._commit = _commit_unless_told_to_stop  # type: ignore[method-assign]
