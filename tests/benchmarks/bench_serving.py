@@ -310,6 +310,38 @@ def _spread(values: list[float], digits: int = 2) -> dict:
             "min": round(min(values), digits), "max": round(max(values), digits)}
 
 
+def gate_cost(home, token: str, *, requests: int = 20_000, repeats: int = 5) -> dict:
+    """The key check alone, in process: microseconds per request that the gate
+    (:class:`AuthMiddleware`: header, snapshot ``stat``, SHA-256, scope and model) adds
+    in front of a route that does nothing. Steadier than the servers' latency pair on
+    a busy machine, where neighbours move medians by more than the gate costs."""
+    from raigov.models.serving.auth import KeyWatcher
+    from raigov.models.serving.auth_middleware import AuthMiddleware
+    from raigov.models.serving.telemetry import ServeMetrics
+
+    async def route(scope, receive, send) -> None:
+        return None
+
+    gate = AuthMiddleware(route, watcher=KeyWatcher(home.api_keys_path), metrics=ServeMetrics())
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+               (b"authorization", f"Bearer {token}".encode())]
+
+    async def run(app) -> float:
+        started = time.perf_counter()
+        for _ in range(requests):
+            scope = {"type": "http", "method": "POST", "path": f"/v1/models/{MODEL}/predict",
+                     "headers": headers}
+            await app(scope, None, None)
+        return time.perf_counter() - started
+
+    per_request = []
+    for _ in range(repeats):
+        with_gate, without = asyncio.run(run(gate)), asyncio.run(run(route))
+        per_request.append((with_gate - without) / requests * 1e6)
+    return {"requests": requests, "repeats": repeats,
+            "us_per_request": _spread(per_request, digits=1)}
+
+
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:
     from raigov.home import Home
     from raigov.models.capture.writer import CaptureWriter
@@ -355,6 +387,7 @@ def main() -> None:
     args = p.parse_args()
     if args.plain_server:
         return serve_plain(args.plain_server, args.port, args.plain_program)
+    from raigov.keys import create_key
     with tempfile.TemporaryDirectory() as tmp:
         home, spec, rows, artifact = build_home(Path(tmp))
         result = {"load": {"clients": args.clients, "rows_per_request": args.batch,
@@ -362,6 +395,9 @@ def main() -> None:
                            "rounds": args.rounds, "plain_program": args.plain_program,
                            "cpus": os.cpu_count()},
                   "serving": serving(home, rows, artifact, args)}
+        if args.auth_pair:
+            token = create_key(home, "bench-gate", scopes=("predict",), actor="bench").token
+            result["auth_gate"] = gate_cost(home, token)
         if not args.no_ingest:
             result["ingest"] = ingest_rate(spec, rows, batch_rows=1000, batches=300, threads=4)
     print(json.dumps(result, indent=2))
