@@ -296,7 +296,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         errors = [*errors, *time_errors([(None, "timestamp", ts)], caller)]
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body,
-                                 status=refusal_status(errors), key=key)
+                                 key=key)
         kind = output_kind(spec)
         try:
             outputs = kind.outputs(await served.batcher.predict(frame), spec)  # batcher picks features

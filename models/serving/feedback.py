@@ -27,7 +27,6 @@ from raigov.home import Home
 from raigov.models.capture.records import feedback_table
 from raigov.models.output_kinds import output_kind
 from raigov.models.serving.auth import NO_AUTH_CALLER, Caller
-from raigov.models.serving.event_time import refusal_status
 from raigov.models.serving.feedback_body import LabelItem, read_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
 from raigov.models.serving.limits import read_body, too_many_rows
@@ -72,7 +71,7 @@ async def take_feedback(ctx: "RouteContext", name: str, request: Request,
     errors += ctx.event_time_errors([(None, "timestamp", received)], caller)
     if errors:
         return await ctx.reject(name, version, errors, payload_rows=labels, raw=body,
-                                status=refusal_status(errors), key=caller.key)
+                                key=caller.key)
     ids = [item.prediction_id for item in items]
     status = await ctx.served_ids.status(name, ids)
     errors = integrity_errors(items, status, model=name)

@@ -26,7 +26,6 @@ from raigov.home import Home
 from raigov.models.serving.auth import NO_AUTH_CALLER, Caller
 from raigov.models.serving.event_pairs import EventHalf, Expired, Pair, PendingEvents
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_json, parse_timestamp
-from raigov.models.serving.event_time import refusal_status
 from raigov.models.serving.feedback import take_feedback
 from raigov.models.serving.limits import Limits, read_body, run_check, run_work, too_many_rows
 from raigov.models.serving.served_ids import ServedIds

@@ -78,8 +78,9 @@ class ServerProcess:
 
     def client(self, **options: object) -> httpx.Client:
         """An HTTP client for this server that sends its key."""
+        headers = {**self.headers, **options.pop("headers", {})}  # type: ignore[dict-item]
         options = {"timeout": 30, **options}
-        return httpx.Client(base_url=self.url, headers=self.headers, verify=self.verify,
+        return httpx.Client(base_url=self.url, headers=headers, verify=self.verify,
                             **options)  # type: ignore[arg-type]
 
     def start(self, *, timeout_s: float = 120.0) -> "ServerProcess":

@@ -88,8 +88,8 @@ def _block_lake(home: Home) -> Path:
 def test_a_failing_seal_thread_shows_and_the_rows_wait_in_the_spool(model_home, request_rows) -> None:
     acknowledged: list[str] = []
     args = ("--seal-interval-s", "0.2")
-    with ServerProcess(model_home, free_port(), args) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port(), args) as server, \
+            server.client(timeout=10) as client:
         rejected = _bad_request(client, request_rows[:2])
         acknowledged += _ids(client.post(PREDICT, json={"rows": request_rows[:3]}))
         _until(lambda: len(_captured(model_home)) == 3, what="the first rows sealed")
@@ -116,8 +116,8 @@ def test_a_failing_seal_thread_shows_and_the_rows_wait_in_the_spool(model_home, 
 def test_a_failing_commit_answers_503_at_once_and_the_thread_carries_on(model_home, request_rows) -> None:
     """The fault is the kernel's: the server process may not grow a file past one byte
     (RLIMIT_FSIZE, set from outside with prlimit), so each spool write fails with EFBIG."""
-    with ServerProcess(model_home, free_port()) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=10) as client:
         rejected = _bad_request(client, request_rows[:2])
         acknowledged = _ids(client.post(PREDICT, json={"rows": request_rows[:4]}))
         pid = server.process.pid
@@ -148,8 +148,8 @@ def test_a_failing_commit_answers_503_at_once_and_the_thread_carries_on(model_ho
 def test_a_stopped_commit_thread_fails_requests_within_seconds_and_says_so(
         model_home, request_rows) -> None:
     model_home.settings_path.write_text("plugins: [tests.serving.capture_faults_plugin]\n")
-    server = ServerProcess(model_home, free_port(), env={"PYTHONPATH": str(REPO)})
-    with server, httpx.Client(base_url=server.url, timeout=30) as client:
+    server = ServerProcess.with_key(model_home, free_port(), env={"PYTHONPATH": str(REPO)})
+    with server, server.client(timeout=30) as client:
         acknowledged = _ids(client.post(PREDICT, json={"rows": request_rows[:3]}))
         (model_home.root / "test-faults").mkdir()
         (model_home.root / "test-faults" / "stop-commit").touch()
@@ -171,8 +171,8 @@ def test_a_stopped_commit_thread_fails_requests_within_seconds_and_says_so(
 
 def test_a_flipped_byte_in_the_middle_of_a_spool_file_loses_only_its_frame(
         model_home, request_rows) -> None:
-    with ServerProcess(model_home, free_port(), ("--seal-interval-s", "3600")) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port(), ("--seal-interval-s", "3600")) as server, \
+            server.client(timeout=10) as client:
         responses = [client.post(PREDICT, json={"rows": request_rows[i:i + 3]})
                      for i in range(0, 15, 3)]
         assert [r.status_code for r in responses] == [200] * 5
@@ -186,8 +186,8 @@ def test_a_flipped_byte_in_the_middle_of_a_spool_file_loses_only_its_frame(
     data = bytearray(wal.read_bytes())
     data[(start + end) // 2] ^= 0x01
     wal.write_bytes(bytes(data))
-    with ServerProcess(model_home, free_port()) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=10) as client:
         status, problems, health = _problems(client)
         assert (status, problems) == (200, [])
         [warning] = health["warnings"]
@@ -249,9 +249,9 @@ def test_a_full_spool_in_async_mode_loses_no_acknowledged_row(
     else:
         mount, home = None, model_home
         args = ("--durability", "async", "--seal-interval-s", "4", "--spool-cap-bytes", "60000")
-    server = ServerProcess(home, free_port(), args, log_path=tmp_path / "serve.log")
+    server = ServerProcess.with_key(home, free_port(), args, log_path=tmp_path / "serve.log")
     try:
-        with server, httpx.Client(base_url=server.url, timeout=10) as client:
+        with server, server.client(timeout=10) as client:
             rejected = _bad_request(client, request_rows[:2])
             filler = _fill(mount) if mount else None
             acknowledged, refused = _hammer_until_refused(client, request_rows)
@@ -281,8 +281,8 @@ def test_a_missing_control_file_keeps_disabled_models_refused_until_a_command_re
     cli = [sys.executable, "-m", "raigov.cli", "models"]
     home = ["--home", str(model_home.root)]
     body = {"rows": request_rows[:2]}
-    with ServerProcess(model_home, free_port()) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=10) as client:
         subprocess.run([*cli, "disable", MODEL, *home, "--reason", "bias under review"], check=True)
         assert client.post(PREDICT, json=body).status_code == 503
         model_home.control_path.unlink()              # lost: a restore, an operator's rm

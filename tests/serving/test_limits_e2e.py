@@ -33,7 +33,7 @@ def _lake(home: Home, sql: str) -> list[tuple]:
 
 @pytest.fixture
 def small_caps(model_home):
-    with ServerProcess(model_home, free_port(), ("--max-rows", "5", "--max-body-bytes", "40000")) as s:
+    with ServerProcess.with_key(model_home, free_port(), ("--max-rows", "5", "--max-body-bytes", "40000")) as s:
         yield s
 
 
@@ -49,7 +49,7 @@ def _bodies(rows: list[dict], n: int) -> dict[str, dict]:
 def test_too_many_rows_are_refused_413_on_every_route_naming_the_count_and_the_cap(
         small_caps, model_home, request_rows) -> None:
     what = {"predict": "rows", "log": "rows", "feedback": "labels", "events": "instances"}
-    with httpx.Client(base_url=small_caps.url, headers=EVENT_HEADERS) as client:
+    with small_caps.client(headers=EVENT_HEADERS) as client:
         for route, body in _bodies(request_rows, 6).items():
             r = client.post(ROUTES[route], json=body)
             assert r.status_code == 413, route
@@ -74,7 +74,7 @@ def test_a_body_over_the_cap_is_refused_413_declared_or_chunked(small_caps, requ
         for i in range(0, len(big), 4096):
             yield big[i:i + 4096]
 
-    with httpx.Client(base_url=small_caps.url, headers=EVENT_HEADERS) as client:
+    with small_caps.client(headers=EVENT_HEADERS) as client:
         for route in ROUTES:
             declared = client.post(ROUTES[route], content=big)
             assert declared.status_code == 413, route
@@ -87,9 +87,9 @@ def test_a_body_over_the_cap_is_refused_413_declared_or_chunked(small_caps, requ
 
 
 def test_the_default_row_cap_is_ten_thousand(model_home) -> None:
-    with ServerProcess(model_home, free_port()) as server:
+    with ServerProcess.with_key(model_home, free_port()) as server:
         over = _bodies([{}], 10_001)["feedback"]
-        r = httpx.post(server.url + ROUTES["feedback"], json=over, timeout=60)
+        r = httpx.post(server.url + ROUTES["feedback"], headers=server.headers, json=over, timeout=60)
         assert r.status_code == 413
         assert r.json()["detail"][0]["message"] == TOO_MANY_ROWS.format(
             count=10_001, what="labels", cap=10_000)
@@ -112,7 +112,7 @@ def test_numbers_beyond_int64_or_float64_are_422_naming_row_and_column(
                     '{"prediction_id": "b", "label": %s}]}' % literal,
     }
     field = {"predict": "credit_amount", "log": "inputs.credit_amount", "feedback": "label"}
-    with httpx.Client(base_url=small_caps.url) as client:
+    with small_caps.client() as client:
         for route, body in bodies.items():
             r = client.post(ROUTES[route], content=body.encode())
             assert r.status_code == 422, (route, r.text)
@@ -125,7 +125,7 @@ def test_numbers_beyond_int64_or_float64_are_422_naming_row_and_column(
 
 def test_unknown_model_names_share_one_metrics_label(small_caps, request_rows) -> None:
     names = [f"probe-{uuid.uuid4().hex[:8]}" for _ in range(5)]
-    with httpx.Client(base_url=small_caps.url) as client:
+    with small_caps.client() as client:
         for name in names:
             for route in ("predict", "log", "feedback"):
                 assert client.post(f"/v1/models/{name}/{route}", json={}).status_code == 404
@@ -144,17 +144,17 @@ def test_a_large_request_is_worked_off_the_event_loop(model_home, request_rows) 
     rows = [dict(r, age="old", purpose="nothing") for r in request_rows]
     big = {"rows": (rows * 20)[:7_000]}
     waits: list[float] = []
-    with ServerProcess(model_home, free_port()) as server:
+    with ServerProcess.with_key(model_home, free_port()) as server:
         took: list[float] = []
 
         def send_big() -> None:
             started = time.monotonic()
-            r = httpx.post(server.url + ROUTES["predict"], json=big, timeout=120)
+            r = httpx.post(server.url + ROUTES["predict"], headers=server.headers, json=big, timeout=120)
             took.append(time.monotonic() - started)
             assert r.status_code == 422
 
         sender = threading.Thread(target=send_big)
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with server.client(timeout=30) as client:
             client.get("/v1/models")
             sender.start()
             while sender.is_alive():
