@@ -31,20 +31,17 @@ from raigov.models.capture.writer import CaptureWriter, Durability
 from raigov.models.serving.control import ControlWatcher, model_status
 from raigov.models.output_kinds import output_kind
 from raigov.models.serving.event_pairs import PendingEvents
-from raigov.models.serving.http_bodies import parse_body as _parse
-from raigov.models.serving.http_bodies import parse_timestamp as _timestamp
-from raigov.models.serving.http_bodies import quarantine_rows as _quarantine_rows
 from raigov.models.serving.event_time import event_time_errors, may_backfill, refusal_status
-from raigov.models.serving.limits import (Limits, read_body, run_check, run_work, status_for,
-                                          too_many_rows)
+from raigov.models.serving.limits import Limits, read_body, run_check, run_work, status_for
 from raigov.models.serving.log_routes import (RouteContext, caller_of, log_router,
                                               quarantine_expired)
 from raigov.models.serving.openapi_doc import served_openapi
+from raigov.models.serving.request_work import check_predict, prediction_table_of, quarantine_of
 from raigov.models.serving.served_ids import DEFAULT_CAP, ServedIds
-from raigov.models.capture.records import prediction_table, quarantine_table
+from raigov.models.capture.records import quarantine_table
 from raigov.models.registry import RegisteredModel, list_models
 from raigov.models.serving.telemetry import ServeMetrics
-from raigov.models.validation import RowError, validate_rows
+from raigov.models.validation import RowError
 from raigov.canonical import utcnow
 from raigov.clock import DEFAULT_MAX_CLOCK_SKEW_S
 from raigov.errors import CaptureError, RaigovError
@@ -291,7 +288,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         body, refused = await read_body(request, cfg.limits)
         if refused is not None:
             return await _reject(name, version, [refused], payload_rows=None, raw=body, key=key)
-        rows, frame, ts, errors = await run_check(cfg.limits, len(body), _check_predict, spec,
+        rows, frame, ts, errors = await run_check(cfg.limits, len(body), check_predict, spec,
                                                   body, cfg.limits)
         errors = [*errors, *time_errors([(None, "timestamp", ts)], caller)]
         if errors:
@@ -303,7 +300,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         except (ValueError, RaigovError) as exc:   # the network broke its output contract
             return _error(500, str(exc))
         latency_ms = (time.perf_counter() - started) * 1000
-        table, ids = await run_work(cfg.limits, len(body), _prediction_table, spec, version,
+        table, ids = await run_work(cfg.limits, len(body), prediction_table_of, spec, version,
                                     frame, outputs, ts, latency_ms, key)
         try:
             await capture(table, "predictions", name)
@@ -325,7 +322,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             payload_rows, raw = None, b""
         elif status == 422:
             status = refusal_status(errors)
-        table = await run_work(cfg.limits, len(raw), _quarantine_of, errors, payload_rows, raw,
+        table = await run_work(cfg.limits, len(raw), quarantine_of, errors, payload_rows, raw,
                                version, key)
         try:
             await capture(table, "quarantine", name)
@@ -340,34 +337,6 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
                                    served_ids=served_ids, event_time_errors=time_errors,
                                    limits=cfg.limits)
     app.include_router(log_router(state["routes"]))
-
-
-def _check_predict(spec, body: bytes, limits: Limits, *,
-                   explain: bool = True) -> tuple[object, pd.DataFrame | None, object, list[RowError]]:
-    """A predict body's rows, their typed frame, the event time and every error (the
-    request's work before the model; see :func:`run_check` for where it runs)."""
-    payload, problem = _parse(body)
-    if problem is not None:
-        return None, None, None, [problem]
-    rows = payload.get("rows")
-    if (refused := too_many_rows(rows, limits, what="rows", field="rows")) is not None:
-        return None, None, None, [refused]
-    ts, ts_problem = _timestamp(payload.get("timestamp"))
-    frame, errors = validate_rows(spec, rows, explain=explain)
-    if ts_problem:
-        errors.insert(0, ts_problem)
-    return rows, frame, ts, errors
-
-
-def _prediction_table(spec, version: int, frame: pd.DataFrame, outputs, ts, latency_ms: float,
-                      key: str | None):
-    return prediction_table(spec, version, frame, outputs, ts=ts, latency_ms=latency_ms, key=key)
-
-
-def _quarantine_of(errors: list[RowError], rows: object, raw: bytes, version: int | None,
-                   key: str | None):
-    return quarantine_table(_quarantine_rows(errors, rows, raw), version=version,
-                            request_id=uuid7(), key=key)
 
 
 def _probe_spool(home: Home) -> None:

@@ -47,12 +47,12 @@ def _setup():
 def _work(spec, body: bytes, bad: bool):
     from raigov.models.capture.records import prediction_table
     from raigov.models.output_kinds import output_kind
-    from raigov.models.serving.app import _check_predict, _quarantine_of
     from raigov.models.serving.limits import Limits
+    from raigov.models.serving.request_work import check_predict, quarantine_of
 
-    rows, frame, ts, errors = _check_predict(spec, body, Limits())
+    rows, frame, ts, errors = check_predict(spec, body, Limits())
     if bad:
-        return _quarantine_of(errors, rows, body, 1)
+        return quarantine_of(errors, rows, body, 1)
     raw = np.zeros(len(frame))
     return prediction_table(spec, 1, frame, output_kind(spec).outputs(raw, spec), ts=ts)
 

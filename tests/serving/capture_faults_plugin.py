@@ -11,15 +11,16 @@ injected for real by the tests instead.
 
 from __future__ import annotations
 
-from raigov.models.capture.writer import CaptureWriter
+from raigov.models.capture.committer import Committer
 
-_commit = CaptureWriter._commit
+_commit = Committer._commit
 
 
-def _commit_unless_told_to_stop(self: CaptureWriter, batches) -> None:
-    if (self.home.root / "test-faults" / "stop-commit").exists():
+def _commit_unless_told_to_stop(self: Committer, batches) -> None:
+    home = self.spool_dir.parents[1]          # <home>/spool/slot-NNN
+    if (home / "test-faults" / "stop-commit").exists():
         raise SystemExit("stopped by tests.serving.capture_faults_plugin")
     _commit(self, batches)
 
 
-CaptureWriter._commit = _commit_unless_told_to_stop  # type: ignore[method-assign]
+Committer._commit = _commit_unless_told_to_stop  # type: ignore[method-assign]

@@ -92,26 +92,22 @@ def test_async_keeps_acknowledged_batches_while_the_spool_is_full_and_refuses_ne
     assert _lake_ids(home) == sorted(first_ids + kept_ids + later_ids)
 
 
-class _StoppingCommitter(CaptureWriter):
-    """A commit thread that stops for good once told to (a ``BaseException``, as a
-    plugin calling ``sys.exit`` would raise), to test what its callers see."""
-
-    stop = False
-
-    def _commit(self, batches):
-        if self.stop:
-            raise SystemExit("commit thread told to stop")
-        super()._commit(batches)
+def _stop_commits(writer: CaptureWriter) -> None:
+    """From now on the commit thread stops for good at its next commit (a
+    ``BaseException``, as a plugin calling ``sys.exit`` there would raise)."""
+    def stop(batches):
+        raise SystemExit("commit thread told to stop")
+    writer._committer._commit = stop
 
 
 @pytest.mark.parametrize("durability", ["sync", "async"])
 def test_a_stopped_commit_thread_fails_every_waiting_caller_and_says_so(
         home: Home, durability: str) -> None:
-    writer = _StoppingCommitter(home, durability=durability, seal_interval_s=3600).start()
+    writer = CaptureWriter(home, durability=durability, seal_interval_s=3600).start()
     first, first_ids = _send(writer, 10, 0)
     first.result(timeout=5)
     _until(lambda: writer.stats.commits == 1)
-    writer.stop = True
+    _stop_commits(writer)
     waiting, _ = _send(writer, 10, 1)
     started = time.monotonic()
     if durability == "sync":
