@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
 from raigov.canonical import utcnow
@@ -29,6 +30,7 @@ from raigov.models.serving.event_time import refusal_status
 from raigov.models.serving.feedback_body import LabelItem, read_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
 from raigov.models.serving.served_ids import IdStatus
+from raigov.models.spec import ModelSpec
 from raigov.models.validation import RowError
 
 if TYPE_CHECKING:
@@ -83,8 +85,9 @@ async def take_feedback(ctx: "RouteContext", name: str, body: bytes, caller: obj
     return response
 
 
-async def _take(ctx: "RouteContext", name: str, spec, version: int, items: list[LabelItem],
-                received, caller: object | None) -> Response:
+async def _take(ctx: "RouteContext", name: str, spec: ModelSpec, version: int,
+                items: list[LabelItem], received: pd.Timestamp | None,
+                caller: object | None) -> Response:
     kind = output_kind(spec)
     corrections = [item for item in items if item.correction]
     moment = received.to_pydatetime() if received is not None else utcnow()
