@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from fastapi import Request
 from fastapi.responses import JSONResponse, ORJSONResponse, Response
 
@@ -31,6 +32,7 @@ from raigov.models.serving.feedback_body import LabelItem, read_feedback
 from raigov.models.serving.http_bodies import error_response, parse_body, parse_timestamp
 from raigov.models.serving.limits import read_body, too_many_rows
 from raigov.models.serving.served_ids import IdStatus
+from raigov.models.spec import ModelSpec
 from raigov.models.validation import RowError
 
 if TYPE_CHECKING:
@@ -93,8 +95,9 @@ async def take_feedback(ctx: "RouteContext", name: str, request: Request,
     return response
 
 
-async def _take(ctx: "RouteContext", name: str, spec, version: int, items: list[LabelItem],
-                received, caller: Caller) -> Response:
+async def _take(ctx: "RouteContext", name: str, spec: ModelSpec, version: int,
+                items: list[LabelItem], received: pd.Timestamp | None,
+                caller: Caller) -> Response:
     kind = output_kind(spec)
     corrections = [item for item in items if item.correction]
     moment = received.to_pydatetime() if received is not None else utcnow()

@@ -1,7 +1,8 @@
 """The capture routes of ``raigov serve`` beside predict: predictions made elsewhere
 (``POST /v1/models/{name}/log``), KServe's inference logger (``POST
 /v1/models/{name}/events`` and ``POST /v1/events``) and ground truth (``POST
-/v1/models/{name}/feedback``).
+/v1/models/{name}/feedback``, :mod:`raigov.models.serving.feedback`). Event times a
+client sets are judged by :mod:`raigov.models.serving.event_time`.
 
 Each route checks every row before it captures any: a request with a bad row is
 answered 422 naming each row and field, and all its rows are quarantined with their

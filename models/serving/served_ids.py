@@ -104,6 +104,8 @@ class ServedIds:
         served, labelled = self._set(self._served, model), self._set(self._labelled, model)
         ask_served = [pid for pid in ids if pid not in served and pid not in labelled]
         ask_labelled = [pid for pid in ids if pid not in labelled]
+        if not ask_served and not ask_labelled:
+            return IdStatus(unknown=[], labelled=list(ids))
         found = await asyncio.get_running_loop().run_in_executor(
             None, lambda: lookup_ids(self.home, model, served=ask_served, labelled=ask_labelled))
         unknown = [pid for pid in ask_served if pid not in found.served]
