@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,10 @@ def test_the_control_file_is_fsynced_renamed_and_its_directory_fsynced(
     monkeypatch.setattr(os, "fsync", spy_fsync)
     monkeypatch.setattr(os, "replace", spy_replace)
     write_control_file(home, DISABLED)
-    assert calls == [("fsync", str(home.root / ".control.json.tmp")),
-                     ("rename", ".control.json.tmp -> control.json"),
-                     ("fsync", str(home.root))]
+    [(first, tmp), (second, renamed), (third, directory)] = calls
+    assert (first, second, third) == ("fsync", "rename", "fsync")
+    assert Path(tmp).parent == home.root and re.fullmatch(r"\.control\.json\.\w+\.tmp", Path(tmp).name)
+    assert renamed == f"{Path(tmp).name} -> control.json" and directory == str(home.root)
     assert json.loads(home.control_path.read_text()) == {"disabled": DISABLED}
     assert oct(home.control_path.stat().st_mode & 0o777) == "0o600"
 
