@@ -1,5 +1,5 @@
-"""``raigov monitor show``: a computed window's metric rows without the dashboard, as
-a table readable in 80 columns, JSON or CSV."""
+"""``raigov monitor``: ``run`` computes and judges windows; ``show`` prints a computed
+window's metric rows without the dashboard, as a table readable in 80 columns, JSON or CSV."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from raigov.cli.support import HOME_OPTION, translate_errors
+from raigov.cli.support import HOME_OPTION, stderr_console, translate_errors
+from raigov.cli.support import parse_when as _when
 from raigov.cli.support import resolve_home as _home
 
 NO_WINDOWS = ("Model '{model}' v{version} has no computed window{which}: run "
@@ -125,3 +126,43 @@ def monitor_show(home: str | None, model: str, version: int | None, window: str 
         click.echo(render_csv(rows), nl=False)
     else:
         render_table(header, rows)
+
+
+@click.group()
+def monitor() -> None:
+    """Compute monitors on captured traffic and read their rows."""
+
+
+@monitor.command("run")
+@HOME_OPTION
+@click.option("--model", default=None, help="Only this model.")
+@click.option("--since", default=None, help="Only windows starting at or after (ISO 8601).")
+@click.option("--until", default=None, help="Only windows starting before (ISO 8601).")
+@click.option("--force", is_flag=True, help="Recompute windows already computed.")
+@translate_errors
+def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
+                force: bool) -> None:
+    """Compute every window not yet computed (or whose labels grew), then judge the
+    policies in <home>/policies on it and open or resolve alerts."""
+    from rich.progress import Progress
+
+    from raigov.policies.pipeline import monitor_and_evaluate
+
+    with Progress(console=stderr_console()) as progress:
+        task = progress.add_task("Monitoring", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"Monitoring {label}")
+
+        run = monitor_and_evaluate(_home(home), model=model, since=_when(since),
+                                   until=_when(until), force=force, on_progress=on_progress)
+    failed = sum(f.status == "fail" for f in run.findings)
+    click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
+               f"{failed} failing; alerts opened {run.alerts_opened}, "
+               f"auto-resolved {run.alerts_resolved}")
+    note = run.future_note()
+    if note:
+        click.echo(note)
+
+
+monitor.add_command(monitor_show)

@@ -6,13 +6,16 @@ cycle."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from raigov.errors import RaigovError
+
+if TYPE_CHECKING:
+    from raigov.registry import Registry
 
 HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), default=None,
                            help="raigov home (default: $RAIGOV_HOME or ./.raigov).")
@@ -47,3 +50,39 @@ TLS_KEY_OPTION = click.option("--tls-key", type=click.Path(exists=True, dir_okay
 def check_tls_pair(cert: str | None, key: str | None) -> None:
     if (cert is None) != (key is None):
         raise click.UsageError(TLS_PAIR.format(given="--tls-cert" if cert else "--tls-key"))
+
+
+def parse_when(value: str | None):
+    """An ISO 8601 option value as an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time") from exc
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the option is used (after the
+    plugins loaded), never kept by hand."""
+
+    def __init__(self, load: Callable[[], "Registry[Any]"]) -> None:
+        self._load = load
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._load().names())
+
+    @choices.setter
+    def choices(self, _value: Sequence[str]) -> None:
+        pass   # click.Choice assigns it once; the registry is the source
