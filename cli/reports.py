@@ -98,7 +98,8 @@ def report(model: str, since: str | None, until: str | None, fmt: str, output: P
                                seq=result.ledger_seq, actor=who))
 
 
-def verify_report_command(home: Any, path: str | Path) -> int:
+def verify_report_command(home: Any, path: str | Path, *, public_key: Any = None,
+                          offline: bool = False) -> int:
     """``raigov audit verify --report FILE``: print the verdict; 0 accepted, 1 rejected.
     Bad input (no such file) raises :class:`raigov.errors.InputError` (exit 2)."""
     from raigov.reports.verify import verify_report

@@ -12,6 +12,34 @@ from raigov.home import Home
 ARTIFACTS = Path(os.environ.get("RAIGOV_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory) -> Path:
+    """Every test home is signed: one Ed25519 key per session, in a temporary directory
+    outside every home, named by RAIGOV_SIGNING_KEY_FILE (subprocesses inherit it). A
+    new ledger then opens with its public key (``ledger.signing_key``)."""
+    from raigov.ledger.signing import generate_private_key, write_private_key
+
+    path = tmp_path_factory.mktemp("signing-key") / "ledger-signing.pem"
+    write_private_key(path, generate_private_key())
+    old = os.environ.get("RAIGOV_SIGNING_KEY_FILE")
+    os.environ["RAIGOV_SIGNING_KEY_FILE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("RAIGOV_SIGNING_KEY_FILE", None)
+    else:
+        os.environ["RAIGOV_SIGNING_KEY_FILE"] = old
+
+
+@pytest.fixture(scope="session")
+def signing_public_key(signing_key_file: Path, tmp_path_factory) -> Path:
+    """The session key's public half as a PEM file: what an auditor holds."""
+    from raigov.ledger.signing import load_private_key, public_pem
+
+    path = tmp_path_factory.mktemp("auditor") / "ledger-public.pem"
+    path.write_text(public_pem(load_private_key(signing_key_file).public_key()))
+    return path
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home.resolve(tmp_path / "home").ensure()

@@ -18,6 +18,7 @@ import duckdb
 from raigov.canonical import canonical_json, iso_utc, sha256_hex, utcnow
 
 GENESIS_HASH = "0" * 64
+SIGNING_KEY_EVENT = "ledger.signing_key"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,16 @@ def append_event(con: duckdb.DuckDBPyConnection, kind: str, *, actor: str, subje
                  at: dt.datetime | None = None) -> LedgerEvent:
     """Append one event to the chain, inside the caller's catalog transaction."""
     head = con.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+    if head is None and kind != SIGNING_KEY_EVENT:
+        # A new ledger started by a process that holds the signing key opens with the
+        # public key, so the key every later checkpoint is checked against is event 1.
+        from raigov.ledger.signing import configured_private_key
+
+        key = configured_private_key()
+        if key is not None:
+            record_signing_key(con, key.public_key(), actor=actor, at=at)
+            head = con.execute(
+                "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
     seq = 1 if head is None else head[0] + 1
     prev = GENESIS_HASH if head is None else head[1]
     payload_norm = json.loads(canonical_json(payload or {}))
@@ -73,3 +84,15 @@ def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     """(number of events, head hash)."""
     row = con.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
     return (0, GENESIS_HASH) if row is None else (int(row[0]), row[1])
+
+
+def record_signing_key(con: duckdb.DuckDBPyConnection, public_key: Any, *, actor: str,
+                       at: dt.datetime | None = None,
+                       extra: dict[str, Any] | None = None) -> LedgerEvent:
+    """Record the Ed25519 public key that signs this ledger's checkpoints."""
+    from raigov.ledger.signing import ALGORITHM, fingerprint, public_pem
+
+    payload = {"algorithm": ALGORITHM, "fingerprint": fingerprint(public_key),
+               "public_key": public_pem(public_key), **(extra or {})}
+    return append_event(con, SIGNING_KEY_EVENT, actor=actor, subject="ledger",
+                        payload=payload, at=at)

@@ -31,17 +31,17 @@ def test_an_untouched_ledger_verifies_with_exit_code_0(home: Home) -> None:
     _seed(home)
     done = _verify(home)
     assert done.returncode == 0, done.stderr
-    assert "Ledger verified: 5 event(s)" in done.stdout
+    assert "Ledger verified: 6 event(s)" in done.stdout
 
 
 def test_an_edited_event_fails_with_exit_code_1_naming_it(home: Home) -> None:
     _seed(home)
     con = duckdb.connect(str(home.catalog_path))
-    con.execute("""UPDATE ledger SET payload = '{"i": 99}' WHERE seq = 3""")
+    con.execute("""UPDATE ledger SET payload = '{"i": 99}' WHERE seq = 4""")
     con.close()
     done = _verify(home)
     assert done.returncode == 1
-    assert "event 3 (model.registered)" in done.stderr
+    assert "event 4 (model.registered)" in done.stderr
 
 
 def test_a_truncated_tail_fails_naming_the_checkpoint(home: Home) -> None:

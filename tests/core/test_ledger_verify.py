@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import threading
 from pathlib import Path
 
 import duckdb
@@ -16,8 +15,6 @@ from raigov.canonical import canonical_json, iso_utc
 from raigov.store.catalog import catalog
 from raigov.ledger.checkpoints import (
     checkpoint_path,
-    ensure_key,
-    key_path,
     read_checkpoints,
     record_checkpoint_after,
     write_checkpoint,
@@ -34,8 +31,11 @@ UNITS = [
     [("alert.resolved", "bob", "a1")],
     [("model.disabled", "alice", "income@1"), ("model.enabled", "alice", "income@1")],
 ]
+# Event 1 is the public key (test homes are signed: tests/conftest.py), written in the
+# first unit of work, before its own event.
 KINDS = {seq: kind for seq, kind in enumerate(
-    (k for unit in UNITS for k, _, _ in unit), start=1)}
+    ["ledger.signing_key"] + [k for unit in UNITS for k, _, _ in unit], start=1)}
+HEAD = len(KINDS)
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +101,13 @@ def first_checkpoint_line_at_or_after(home: Home, seq: int) -> int:
 def test_an_untouched_ledger_verifies_with_its_head_and_checkpoints(home: Home) -> None:
     result = lv.audit_verify(home)
     assert result.ok, result.problems
-    assert (result.events, result.head_seq) == (8, 8)
+    assert (result.events, result.head_seq) == (HEAD, HEAD)
     assert result.head_hash == raw_rows(home)[-1][7]
-    assert result.checkpoints == len(UNITS) and result.last_checkpoint_seq == 8
+    assert result.checkpoints == len(UNITS) and result.last_checkpoint_seq == HEAD
     assert result.warnings == ()
     result.raise_for_problems()
     assert result.describe() == lv.VERIFIED.format(
-        events=8, head_seq=8, head_hash=result.head_hash[:12], checkpoints=5, last=8)
+        events=HEAD, head_seq=HEAD, head_hash=result.head_hash[:12], checkpoints=5, last=HEAD)
 
 
 def test_an_edited_payload_names_the_event_and_its_kind(home: Home) -> None:
@@ -127,7 +127,7 @@ def test_an_edited_event_with_a_recomputed_hash_breaks_the_next_link(home: Home)
            params=[event_hash(prev, body)])
     result = lv.audit_verify(home)
     assert result.first_problem.message == (
-        "event 5 (alert.acknowledged): prev_hash does not match the hash of event 4")
+        f"event 5 ({KINDS[5]}): prev_hash does not match the hash of event 4")
     assert result.first_problem.seq == 5
 
 
@@ -181,7 +181,7 @@ def test_a_truncated_tail_passes_the_chain_but_fails_its_checkpoint(home: Home) 
     assert result.first_problem.checkpoint_line == line
     last = read_checkpoints(home)[-1].checkpoint
     assert result.problems[-1].message == lv.CHECKPOINT_TRUNCATED.format(
-        line=len(UNITS), seq=8, at=last.at, head=5, span="6..8")
+        line=len(UNITS), seq=HEAD, at=last.at, head=5, span=f"6..{HEAD}")
 
 
 def test_a_whole_rebuilt_chain_fails_at_the_first_checkpoint_it_contradicts(home: Home) -> None:
@@ -191,8 +191,9 @@ def test_a_whole_rebuilt_chain_fails_at_the_first_checkpoint_it_contradicts(home
     line = first_checkpoint_line_at_or_after(home, 4)
     assert result.first_problem.code == "checkpoint_rewritten"
     assert result.first_problem.checkpoint_line == line
-    assert result.first_problem.message.startswith(f"checkpoint line {line} (event 5, ")
-    assert "the chain up to event 5 was rewritten" in result.first_problem.message
+    seq = read_checkpoints(home)[line - 1].checkpoint.seq
+    assert result.first_problem.message.startswith(f"checkpoint line {line} (event {seq}, ")
+    assert f"the chain up to event {seq} was rewritten" in result.first_problem.message
     assert all(p.checkpoint_line >= line for p in result.problems)
 
 
@@ -204,26 +205,30 @@ def test_a_forged_checkpoint_line_is_named(home: Home) -> None:
     lines[1] = json.dumps(forged)
     path.write_text("\n".join(lines) + "\n")
     result = lv.audit_verify(home)
-    assert [p.message for p in result.problems] == [
-        lv.CHECKPOINT_FORGED.format(line=2, seq=forged["seq"])]
+    assert [p.message for p in result.problems][:2] == [
+        lv.CHECKPOINT_FORGED.format(line=2, seq=forged["seq"]),
+        lv.CHECKPOINT_UNCHAINED.format(line=3, seq=json.loads(lines[2])["seq"], before=2)]
 
 
-def test_a_rebuilt_chain_with_a_rewritten_checkpoint_file_fails_its_signatures(
-        home: Home) -> None:
-    rebuild_chain(home, edit_seq=2, payload={})
-    key_path(home).write_bytes(b"k" * 32)   # the attacker cannot know the real key
+def test_a_rebuilt_chain_re_signed_with_a_new_key_fails_against_the_held_key(
+        home: Home, signing_public_key: Path) -> None:
+    from raigov.ledger.signing import generate_private_key, load_public_key_file
+
+    attacker = generate_private_key()
+    rebuild_chain(home, edit_seq=3, payload={})
     checkpoint_path(home).unlink()
-    write_checkpoint(home)
-    key_path(home).write_bytes(b"x" * 32)   # ...so they cannot restore a matching one
-    result = lv.audit_verify(home)
-    assert result.first_problem.code == "checkpoint_forged"
+    write_checkpoint(home, key=attacker)
+    held = load_public_key_file(signing_public_key)
+    result = lv.audit_verify(home, public_key=held)
+    assert result.first_problem.code == "checkpoint_foreign_key"
+    assert result.first_problem.checkpoint_line == 1
 
 
 def test_a_deleted_checkpoint_file_is_named(home: Home) -> None:
     checkpoint_path(home).unlink()
     result = lv.audit_verify(home)
     assert result.first_problem.message == lv.CHECKPOINTS_DELETED.format(
-        path=checkpoint_path(home), key=key_path(home))
+        path=checkpoint_path(home), events=HEAD)
 
 
 def test_a_garbled_checkpoint_line_is_named(home: Home) -> None:
@@ -236,7 +241,7 @@ def test_a_garbled_checkpoint_line_is_named(home: Home) -> None:
 
 
 def test_verification_failure_raises_with_exit_code_one(home: Home) -> None:
-    tamper(home, "DELETE FROM ledger WHERE seq = 8")
+    tamper(home, f"DELETE FROM ledger WHERE seq = {HEAD}")
     result = lv.audit_verify(home)
     with pytest.raises(VerificationError) as caught:
         result.raise_for_problems()
@@ -254,31 +259,56 @@ def _append_without_checkpoint(home: Home, subject: str) -> None:
         con.close()
 
 
-def test_events_after_the_last_checkpoint_are_a_warning_not_a_failure(home: Home) -> None:
+def test_events_after_the_last_checkpoint_are_a_warning_within_the_grace(home: Home) -> None:
     _append_without_checkpoint(home, "credit@1")
     result = lv.audit_verify(home)
     assert result.ok
-    assert result.warnings == (lv.WARN_UNCOVERED.format(span="9"),)
+    assert result.warnings == (lv.WARN_UNCOVERED.format(span=str(HEAD + 1)),)
+    late = lv.audit_verify(home, grace_s=0)
+    assert late.first_problem.code == "uncovered" and late.first_problem.seq == HEAD + 1
     record_checkpoint_after(home)
-    assert lv.audit_verify(home).warnings == ()
+    assert lv.audit_verify(home, grace_s=0).warnings == ()
 
 
-def test_a_ledger_without_checkpoints_verifies_with_a_warning(tmp_path: Path) -> None:
+def test_a_ledger_without_checkpoints_fails(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("RAIGOV_SIGNING_KEY_FILE")
     home = Home(tmp_path / "home").ensure()
     with catalog(home):
         pass                                  # creates the schema
     _append_without_checkpoint(home, "income@1")
     result = lv.audit_verify(home)
-    assert result.ok and result.warnings == (lv.WARN_NO_CHECKPOINTS,)
+    assert [p.code for p in result.problems] == ["signing_key_missing", "checkpoints_deleted"]
+    assert not (home.keys / "checkpoint.key").exists()   # no key is created silently
 
 
-def test_the_checkpoint_key_is_32_private_bytes_and_heads_are_not_repeated(home: Home) -> None:
-    path = key_path(home)
-    assert len(path.read_bytes()) == 32
+def test_checkpoint_lines_are_chained_signed_private_and_heads_not_repeated(
+        home: Home) -> None:
+    from raigov.ledger.checkpoints import line_hash
+
+    path = checkpoint_path(home)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    before = checkpoint_path(home).read_text()
-    assert write_checkpoint(home).seq == 8
-    assert checkpoint_path(home).read_text() == before
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["prev"] == GENESIS_HASH
+    for before, line in zip(lines, lines[1:]):
+        assert json.loads(line)["prev"] == line_hash(before)
+        assert json.loads(line)["alg"] == "ed25519"
+    before = path.read_text()
+    assert write_checkpoint(home).seq == HEAD
+    assert path.read_text() == before
+
+
+def test_a_cut_last_line_and_a_removed_middle_line_are_named(home: Home) -> None:
+    path = checkpoint_path(home)
+    text = path.read_text()
+    path.write_text(text[:-20])
+    result = lv.audit_verify(home)
+    assert result.first_problem.code == "checkpoint_malformed"
+    assert "cut short" in result.first_problem.message
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:2] + lines[3:]))
+    result = lv.audit_verify(home)
+    assert result.first_problem.code == "checkpoint_unchained"
+    assert result.first_problem.checkpoint_line == 3
 
 
 def test_a_rolled_back_unit_writes_no_checkpoint(home: Home) -> None:
@@ -290,16 +320,3 @@ def test_a_rolled_back_unit_writes_no_checkpoint(home: Home) -> None:
         con.execute("SELECT 1")   # a unit that appends nothing
     assert checkpoint_path(home).read_text() == before
     assert lv.audit_verify(home).ok
-
-
-def test_threads_creating_the_key_at_once_all_get_the_same_key(tmp_path: Path) -> None:
-    home = Home(tmp_path / "home").ensure()
-    keys: list[bytes] = []
-    threads = [threading.Thread(target=lambda: keys.append(ensure_key(home)))
-               for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(keys) == 8 and len(set(keys)) == 1
-    assert [p.name for p in home.keys.iterdir()] == ["checkpoint.key"]

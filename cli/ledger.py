@@ -1,0 +1,103 @@
+"""``raigov ledger``: set up and use the Ed25519 key that signs the ledger's checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from raigov.cli.support import HOME_OPTION, translate_errors
+from raigov.cli.support import resolve_home as _home
+
+KEY_ALREADY = ("The ledger already records signing key {fp} (event {seq}); key rotation is "
+               "not supported: keep using that key's file.")
+INITIALISED = ("Signing key {fp} written to {path} (mode 0600) and recorded in the ledger as "
+               "event {seq}; checkpoint written for event {head}.\n"
+               "Every raigov process must now run with RAIGOV_SIGNING_KEY_FILE={path}.\n"
+               "Give auditors the public key (`raigov ledger public-key`).")
+NO_KEY_RECORDED = ("The ledger of {home} records no signing key; run "
+                   "`raigov ledger init-signing --private-key PATH` first.")
+NO_KEY_CONFIGURED = ("RAIGOV_SIGNING_KEY_FILE is not set: no checkpoint can be signed "
+                     "(see `raigov ledger init-signing`).")
+CHECKPOINTED = "Checkpoint written: event {seq} ({hash}), signed by {fp}."
+EMPTY = "The ledger is empty: nothing to checkpoint."
+
+
+@click.group()
+def ledger() -> None:
+    """The ledger's signing key and checkpoints."""
+
+
+@ledger.command("init-signing")
+@HOME_OPTION
+@click.option("--private-key", "private_key", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the new Ed25519 private key (PEM, mode 0600). Must be "
+                   "outside the home; never overwritten.")
+@translate_errors
+def init_signing(home: str | None, private_key: Path) -> None:
+    """Create the checkpoint signing key outside the home, record its public key in the
+    ledger and sign a first checkpoint of the current head."""
+    from raigov.errors import ConfigError
+    from raigov.ledger.chain import read_events, record_signing_key
+    from raigov.ledger.checkpoints import write_checkpoint
+    from raigov.ledger.signing import (KEY_INSIDE_HOME, SIGNING_KEY_EVENT, fingerprint,
+                                       generate_private_key, is_inside, write_private_key)
+    from raigov.store.catalog import catalog
+
+    h = _home(home)
+    target = private_key.expanduser().absolute()
+    if is_inside(target, h.root):
+        raise ConfigError(KEY_INSIDE_HOME.format(path=target, home=h.root))
+    with catalog(h, read_only=True) as con:
+        existing = read_events(con, kind=SIGNING_KEY_EVENT)
+    if existing:
+        raise ConfigError(KEY_ALREADY.format(fp=existing[0].payload.get("fingerprint"),
+                                             seq=existing[0].seq))
+    key = generate_private_key()
+    write_private_key(target, key)
+    legacy = (h.root / "ledger.checkpoints").exists()
+    with catalog(h) as con:
+        event = record_signing_key(con, key.public_key(), actor="cli",
+                                   extra={"migrated_legacy_checkpoints": legacy})
+    checkpoint = write_checkpoint(h, key=key)
+    click.echo(INITIALISED.format(fp=fingerprint(key.public_key()), path=target,
+                                  seq=event.seq, head=checkpoint.seq if checkpoint else "-"))
+
+
+@ledger.command("public-key")
+@HOME_OPTION
+@translate_errors
+def public_key(home: str | None) -> None:
+    """Print the PEM public key the ledger records for its checkpoints."""
+    from raigov.errors import NotFoundError
+    from raigov.ledger.chain import read_events
+    from raigov.ledger.signing import SIGNING_KEY_EVENT
+    from raigov.store.catalog import catalog
+
+    h = _home(home)
+    with catalog(h, read_only=True) as con:
+        events = read_events(con, kind=SIGNING_KEY_EVENT)
+    if not events:
+        raise NotFoundError(NO_KEY_RECORDED.format(home=h.root))
+    click.echo(str(events[-1].payload["public_key"]).rstrip("\n"))
+
+
+@ledger.command("checkpoint")
+@HOME_OPTION
+@translate_errors
+def checkpoint(home: str | None) -> None:
+    """Sign and append a checkpoint of the ledger's head now."""
+    from raigov.errors import ConfigError
+    from raigov.ledger.checkpoints import write_checkpoint
+    from raigov.ledger.signing import configured_private_key
+
+    key = configured_private_key()
+    if key is None:
+        raise ConfigError(NO_KEY_CONFIGURED)
+    written = write_checkpoint(_home(home), key=key)
+    if written is None:
+        click.echo(EMPTY)
+        return
+    click.echo(CHECKPOINTED.format(seq=written.seq, hash=written.head_hash[:12],
+                                   fp=written.key))
