@@ -59,7 +59,7 @@ def test_a_lock_held_by_another_process_is_waited_out(home: Home) -> None:
     holder.wait()
     assert waited >= 0.5, "the lock was held, so the unit of work must have waited"
     with catalog(home, read_only=True) as con:
-        assert [e.kind for e in read_events(con)] == ["after.lock"]
+        assert [e.kind for e in read_events(con)] == ["ledger.signing_key", "after.lock"]
 
 
 def test_a_lock_held_past_the_deadline_fails_with_a_clear_message(home: Home) -> None:
