@@ -44,8 +44,9 @@ def audit_verify(home: str | None, report_file: str | None, public_key_file: Pat
     if report_file is not None:
         from raigov.cli.reports import verify_report_command
 
-        sys.exit(verify_report_command(_home(home), report_file, public_key=key,
-                                       offline=home is None and key is not None))
+        # With a public key the report is checked offline: no home is opened.
+        sys.exit(verify_report_command(None if key is not None else _home(home), report_file,
+                                       public_key=key, offline=key is not None))
     if mirror is not None and not mirror.is_dir():
         raise click.BadParameter(f"{mirror} is not a directory", param_hint="--mirror")
     result = verify(_home(home), public_key=key, mirror=mirror, grace_s=grace_s)

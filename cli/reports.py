@@ -102,6 +102,12 @@ def verify_report_command(home: Any, path: str | Path, *, public_key: Any = None
                           offline: bool = False) -> int:
     """``raigov audit verify --report FILE``: print the verdict; 0 accepted, 1 rejected.
     Bad input (no such file) raises :class:`raigov.errors.InputError` (exit 2)."""
+    if offline:
+        from raigov.reports.signing import verify_report_offline
+
+        verdict = verify_report_offline(Path(path), public_key)
+        click.echo(verdict.describe(), err=not verdict.ok)
+        return 0 if verdict.ok else 1
     from raigov.reports.verify import verify_report
 
     result = verify_report(home, Path(path))

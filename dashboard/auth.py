@@ -79,6 +79,7 @@ def sign_in(home: Home, name: str, password: str) -> tuple[User | None, str | No
     if left > 0:
         return None, TOO_MANY_ATTEMPTS.format(seconds=max(left, 1))
     user = authenticate(home, name, password) if name and password else None
+    _record_sign_in(home, name, ok=user is not None)
     if user is None:
         time.sleep(_record_failure(name))
         return None, BAD_CREDENTIALS
@@ -86,6 +87,23 @@ def sign_in(home: Home, name: str, password: str) -> tuple[User | None, str | No
         _failures.pop(name.casefold(), None)
     start_session(user)
     return user, None
+
+
+def _record_sign_in(home: Home, name: str, *, ok: bool) -> None:
+    """``auth.signed_in`` / ``auth.sign_in_failed`` ledger events (the name as typed,
+    capped; never the password). A failure to record never blocks the sign-in page."""
+    from raigov.errors import RaigovError
+    from raigov.ledger.chain import append_event
+    from raigov.store.catalog import catalog
+
+    kind = "auth.signed_in" if ok else "auth.sign_in_failed"
+    shown = name[:64]
+    try:
+        with catalog(home) as con:
+            append_event(con, kind, actor=shown if ok else "anonymous",
+                         subject=f"user:{shown}", payload={"name": shown, "method": "password"})
+    except (OSError, RaigovError):
+        pass
 
 
 def start_session(user: User) -> None:

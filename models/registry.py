@@ -21,6 +21,7 @@ from raigov.canonical import canonical_json, sha256_hex, utcnow
 from raigov.store.catalog import catalog
 from raigov.errors import ConfigError, NotFoundError, did_you_mean
 from raigov.home import Home
+from raigov.ledger.artifacts import check_artifact, directory_digests
 from raigov.store.lake import model_key
 from raigov.ledger.chain import append_event
 
@@ -58,10 +59,16 @@ class RegisteredModel:
 
         return artifact_format(self.artifact_dir).name
 
-    def load(self, *, device: str | None = None):
-        """This version's model as a :class:`~raigov.models.artifacts.LoadedModel`."""
+    def load(self, *, device: str | None = None, verify: bool = True):
+        """This version's model as a :class:`~raigov.models.artifacts.LoadedModel`.
+        Unless ``verify=False``, first checks every file against the SHA-256 its
+        ``model.registered`` event recorded and refuses (VerificationError, exit 1)
+        naming a changed file."""
         from raigov.models.artifacts.load import load_model
 
+        if verify:
+            home = Home(self.artifact_dir.parents[2])
+            check_artifact(home, f"{self.spec.name}@{self.version}")
         return load_model(self.artifact_dir, self.spec, device=device)
 
     @property
@@ -101,6 +108,7 @@ def register_model(home: Home, spec: ModelSpec, *, artifact: Path | None,
         target = artifact_dir(home, spec.name, version)
         _copy_artifact(artifact, target, spec_json, reference)
         fmt = artifact_format(target).name
+        files = directory_digests(target)
         created = utcnow()
         con.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?::JSON, ?, ?)",
                     [spec.name, version, created, spec.output_kind, spec_json, digest,
@@ -108,7 +116,9 @@ def register_model(home: Home, spec: ModelSpec, *, artifact: Path | None,
         append_event(con, "model.registered", actor=actor, subject=f"{spec.name}@{version}",
                      payload={"model": spec.name, "version": version, "spec_sha256": digest,
                               "reference_rows": len(reference), "artifact_format": fmt,
-                              "artifact_files": sorted(p.name for p in target.iterdir())})
+                              "artifact_files": sorted(p.name for p in target.iterdir()),
+                              "artifact_dir": target.relative_to(home.root).as_posix(),
+                              "files": files})
     return RegisteredModel(spec, version, created, target, digest)
 
 

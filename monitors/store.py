@@ -10,7 +10,9 @@ import json
 import pandas as pd
 
 from raigov.monitors.base import MetricRow
-from raigov.canonical import canonical_json, utcnow
+from raigov.canonical import canonical_json, iso_utc, utcnow
+from raigov.ledger.chain import append_event
+from raigov.ledger.reconcile import WINDOW_EVENT, metric_window_digest
 from raigov.store.catalog import catalog
 from raigov.home import Home
 
@@ -44,6 +46,11 @@ def write_window(home: Home, *, model: str, version: int, start: dt.datetime, en
                     "window_end, rows, labelled_rows, run_id, computed_at, label_corrections) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [model, version, start, end, n_rows, n_labelled, run_id, now, n_corrections])
+        digest, count = metric_window_digest(con, model, version, start)
+        append_event(con, WINDOW_EVENT, actor="monitor", subject=f"{model}@{version}",
+                     payload={"model": model, "version": version, "window_start": iso_utc(start),
+                              "window_end": iso_utc(end), "run_id": run_id, "rows": n_rows,
+                              "metric_rows": count, "rows_sha256": digest})
 
 
 def computed_windows(home: Home, model: str) -> dict[tuple[int, dt.datetime], tuple[int, int, int]]:

@@ -23,6 +23,7 @@ from raigov.errors import ConfigError
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.ledger.chain import append_event
+from raigov.ledger.reconcile import waiver_digest
 
 
 _FINDING_COLUMNS = (
@@ -113,6 +114,14 @@ class _EvaluationUnit:
             self.con.execute("UPDATE alerts SET passing_streak = 0, updated_at = ? "
                              "WHERE alert_id = ?", [self.now, active.alert_id])
         self._insert_finding(f, finding_id, alert_id)
+        if f.status == "waived" or f.waiver is not None:
+            # The waiver a finding carries is accounted for by the ledger
+            # (raigov.ledger.reconcile checks the findings table against it).
+            self._event("finding.waived", subject=_subject(f), payload={
+                "finding_id": finding_id, "policy": f.policy, "rule_id": f.rule_id,
+                "segment": f.segment, "window_start": f.window_start, "status": f.status,
+                "waiver_sha256": waiver_digest(
+                    None if f.waiver is None else canonical_json(f.waiver))})
 
     def _open(self, alert_id: str, f: Finding, finding_id: str) -> None:
         start, end = _utc(f.window_start), _utc(f.window_end)

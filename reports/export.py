@@ -16,6 +16,7 @@ from raigov.reports.card import check_format
 from raigov.reports.queries import REPORT_EXPORTED, jsonable
 from raigov import __version__
 from raigov.canonical import sha256_hex, utcnow
+from raigov.reports.signing import sign_report
 from raigov.store.catalog import catalog
 from raigov.errors import InputError
 from raigov.home import Home
@@ -76,7 +77,7 @@ def export_report(home: Home, model: str, *, since: dt.datetime | None = None,
     facts = report_facts(home, model, since=since, until=until)
     export_id = uuid7()
     bundle = report_bundle(facts, generated_at=utcnow(), export_id=export_id)
-    data = render_report(bundle, fmt)
+    data = sign_report(home, render_report(bundle, fmt), fmt, bundle)
     digest = sha256_hex(data)
     tmp = _write_temporary(output, data, export_id)
     try:

@@ -68,6 +68,7 @@ class ServeConfig:
     served_ids_cap: int = DEFAULT_CAP   # ids remembered per model (served; labelled)
     limits: Limits = field(default_factory=Limits)   # body bytes, rows, off-loop work
     capture_timeout_s: float = 30.0   # a request waits this long for capture, then 503
+    key_use_interval_s: float = 60.0  # at most one key.used ledger event per key per interval
 
 
 _log = logging.getLogger("raigov.serve")
@@ -145,7 +146,10 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="raigov serve", lifespan=lifespan, default_response_class=ORJSONResponse)
     if cfg.auth:
-        app.add_middleware(AuthMiddleware, watcher=KeyWatcher(home.api_keys_path), metrics=metrics)
+        from raigov.models.serving.key_use import KeyUseLog
+
+        app.add_middleware(AuthMiddleware, watcher=KeyWatcher(home.api_keys_path), metrics=metrics,
+                           key_use=KeyUseLog(home, interval_s=cfg.key_use_interval_s))
     metrics.watch_capture(lambda: state.get("writer"))
     _routes(app, home, cfg, metrics, state, events)
 

@@ -40,8 +40,9 @@ def _challenge(refusal: Refusal) -> str:
 
 class AuthMiddleware:
     def __init__(self, app: Any, *, watcher: KeyWatcher, metrics: ServeMetrics,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, key_use: Any = None) -> None:
         self.app, self.watcher, self.metrics = app, watcher, metrics
+        self.key_use = key_use      # a KeyUseLog: key.used ledger events (rate-limited)
         self.limiter = limiter or RateLimiter()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -74,6 +75,8 @@ class AuthMiddleware:
         refusal = authorise(caller, required_access(path, headers), f"{scope['method']} {path}")
         if refusal is not None:
             return refusal.status, refusal.reason, refusal.message, {"www-authenticate": _challenge(refusal)}
+        if self.key_use is not None:
+            self.key_use.used(caller.key, f"{scope['method']} {path}")
         return caller
 
 

@@ -390,6 +390,7 @@ def verify_ledger(home: Home, *, checkpoints: bool = True,
         warnings += warned
         if mirror is not None:
             problems += compare_mirror(home, mirror)
+        problems += _artifact_problems(home, events)
         problems += state_problems
         if events:
             if public_key is not None:
@@ -402,6 +403,17 @@ def verify_ledger(home: Home, *, checkpoints: bool = True,
                         head_hash=events[-1].hash if events else GENESIS_HASH,
                         problems=tuple(problems), warnings=tuple(warnings),
                         checkpoints=len(lines), last_checkpoint_seq=last, notes=tuple(notes))
+
+
+def _artifact_problems(home: Home, events: Sequence[LedgerEvent]) -> list[Problem]:
+    from raigov.ledger.artifacts import REGISTERED_EVENT, artifact_changes
+
+    latest = {e.subject: e for e in events if e.kind == REGISTERED_EVENT}
+    out: list[Problem] = []
+    for event in latest.values():
+        out += [Problem("artifact_changed", message, seq=event.seq, kind=event.kind)
+                for message in artifact_changes(home, event)]
+    return out
 
 
 def grace_from_env() -> float:
