@@ -119,7 +119,9 @@ def test_a_swapped_weights_file_is_named_and_refused(seeded_home: Home,
                      if p.is_file() and p.suffix in (".pt2", ".pt", ".safetensors"))
     assert weights, "the demo registers models with weight files"
     target = weights[0]
-    target.write_bytes(target.read_bytes()[:-1] + b"\x00")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF                       # one byte of the weights swapped
+    target.write_bytes(bytes(data))
     relative = target.relative_to(seeded_home.root)
     version_dir = target
     while version_dir.parent.parent != seeded_home.artifacts:
@@ -175,3 +177,109 @@ def rebuild(home: Home, *, drop_kind: str | None = None,
                         out)
     finally:
         con.close()
+
+
+def edit_catalog(home: Home, sql: str, params: list | None = None) -> None:
+    con = duckdb.connect(str(home.catalog_path))
+    try:
+        con.execute(sql, params)
+    finally:
+        con.close()
+
+
+def test_an_edited_alert_is_named(seeded_home: Home, signing_public_key: Path) -> None:
+    con = duckdb.connect(str(seeded_home.catalog_path), read_only=True)
+    alert_id, = con.execute("SELECT alert_id FROM alerts ORDER BY alert_id LIMIT 1").fetchone()
+    con.close()
+    edit_catalog(seeded_home, "UPDATE alerts SET severity = 'info', status = 'resolved' "
+                              "WHERE alert_id = ?", [alert_id])
+    done = verify(seeded_home, signing_public_key)
+    assert done.returncode == 1
+    assert first_problem(done).startswith(f"alert {alert_id}: ")
+    assert "the alerts table was edited" in first_problem(done)
+
+
+def test_an_edited_user_role_is_named(seeded_home: Home, signing_public_key: Path) -> None:
+    added = raigov("users", "add", "mallory", "--role", "viewer", "--no-password", "--home",
+                   str(seeded_home.root))
+    assert added.returncode == 0, added.stderr
+    assert verify(seeded_home, signing_public_key).returncode == 0
+    edit_catalog(seeded_home, "UPDATE users SET role = 'admin' WHERE name = 'mallory'")
+    done = verify(seeded_home, signing_public_key)
+    assert done.returncode == 1
+    assert first_problem(done).startswith("user mallory: role admin in the catalog, the "
+                                          "ledger's last user event says viewer")
+
+
+def test_an_edited_waiver_is_named(seeded_home: Home, signing_public_key: Path) -> None:
+    con = duckdb.connect(str(seeded_home.catalog_path), read_only=True)
+    row = con.execute("SELECT finding_id, waiver::VARCHAR FROM findings WHERE waiver IS NOT "
+                      "NULL ORDER BY finding_id LIMIT 1").fetchone()
+    con.close()
+    assert row is not None, "the demo home waives findings"
+    waiver = json.loads(row[1])
+    waiver["expires"] = "2099-12-31"
+    edit_catalog(seeded_home, "UPDATE findings SET waiver = ?::JSON WHERE finding_id = ?",
+                 [json.dumps(waiver), row[0]])
+    done = verify(seeded_home, signing_public_key)
+    assert done.returncode == 1
+    assert first_problem(done).startswith(f"finding {row[0]} (")
+    assert "its waiver differs" in first_problem(done)
+
+
+def test_an_edited_metric_row_is_named(seeded_home: Home, signing_public_key: Path) -> None:
+    con = duckdb.connect(str(seeded_home.catalog_path), read_only=True)
+    model, version, start = con.execute(
+        "SELECT model, version, window_start FROM metric_rows WHERE value IS NOT NULL "
+        "ORDER BY model, version, window_start, metric LIMIT 1").fetchone()
+    con.close()
+    edit_catalog(seeded_home, "UPDATE metric_rows SET value = value + 0.01 WHERE model = ? "
+                              "AND version = ? AND window_start = ? AND metric = (SELECT "
+                              "min(metric) FROM metric_rows WHERE model = ? AND version = ? "
+                              "AND window_start = ? AND value IS NOT NULL)",
+                 [model, version, start, model, version, start])
+    done = verify(seeded_home, signing_public_key)
+    assert done.returncode == 1
+    assert first_problem(done).startswith(f"metric rows of {model}@{version}, window ")
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_a_report_with_one_figure_changed_is_rejected_offline(
+        seeded_home: Home, signing_public_key: Path, tmp_path: Path, fmt: str) -> None:
+    report = tmp_path / f"report.{fmt}"
+    done = raigov("report", "--model", "credit-risk", "--format", fmt, "--output", str(report),
+                  "--home", str(seeded_home.root), "--actor", "auditor")
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(seeded_home.root)          # offline: the home is gone
+    offline = {"RAIGOV_HOME": str(tmp_path / "no-home")}
+    good = raigov("audit", "verify", "--report", str(report), "--public-key",
+                  str(signing_public_key), env=offline)
+    assert good.returncode == 0, good.stderr
+    assert "accepted offline" in good.stdout
+    assert not (tmp_path / "no-home").exists()
+    text = report.read_text()
+    report.write_text(change_one_figure(text, fmt))
+    bad = raigov("audit", "verify", "--report", str(report), "--public-key",
+                 str(signing_public_key), env=offline)
+    assert bad.returncode == 1
+    assert "changed after it was signed" in bad.stderr
+    assert "(facts." in bad.stderr and "differs from the signed value" in bad.stderr, bad.stderr
+
+
+def change_one_figure(text: str, fmt: str) -> str:
+    """The report with the first metric value among its facts raised by 0.125."""
+    import re
+
+    if fmt == "json":
+        start, end = 0, len(text)
+    else:
+        found = re.search(r'<script type="application/json" id="raigov-report">(.*?)</script>',
+                          text, re.S)
+        start, end = found.span(1)
+    figure = re.compile(r'("value": )(0\.[0-9]+)')
+    inner = text[start:end]
+    match = figure.search(inner, inner.find('"metrics"'))
+    assert match is not None
+    changed = (inner[:match.start(2)] + repr(float(match.group(2)) + 0.125)
+               + inner[match.end(2):])
+    return text[:start] + changed + text[end:]
