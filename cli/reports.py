@@ -58,7 +58,23 @@ def card(model: str, fmt: str, output: Path | None, version: int | None,
     """Export a model card built from the registry and the latest monitoring windows."""
     from raigov.reports.card import build_card
 
-    text = build_card(resolve_home(home), model, fmt=fmt, version=version)  # type: ignore[arg-type]
+    h = resolve_home(home)
+    text = build_card(h, model, fmt=fmt, version=version)  # type: ignore[arg-type]
+    if fmt in ("json", "html"):
+        import os
+
+        from raigov.ledger.signing import SIGNING_KEY_ENV
+        from raigov.reports.card import card_facts
+        from raigov.reports.signing import sign_card
+
+        if os.environ.get(SIGNING_KEY_ENV):
+            # Signed (Ed25519) over its content and the ledger head it rests on; checked
+            # offline by `raigov audit verify --report FILE --public-key KEY`.
+            import json
+
+            facts = (json.loads(text) if fmt == "json"
+                     else card_facts(h, model, version=version))
+            text = sign_card(h, text, fmt, facts)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -59,12 +59,32 @@ def _last_checkpoint_text(home: Any, seq: int) -> str:
 
 def sign_report(home: Any, data: bytes, fmt: str, bundle: dict[str, Any]) -> bytes:
     """``data`` with its signature envelope embedded (see the module docstring)."""
+    return sign_document(home, data, fmt, facts=bundle["facts"], root="facts",
+                         facts_sha256=bundle["facts_sha256"],
+                         export_id=bundle.get("export_id"),
+                         head_seq=int(bundle["facts"]["evidence"]["ledger"]["head_seq"]))
+
+
+def sign_card(home: Any, text: str, fmt: str, card: dict[str, Any]) -> str:
+    """A model card (JSON or HTML) with its signature embedded; resting on the
+    ledger's current head."""
+    from raigov.ledger.chain import head
+    from raigov.store.catalog import catalog
+
+    with catalog(home, read_only=True) as con:
+        seq, _ = head(con)
+    return sign_document(home, text.encode("utf-8"), fmt, facts=card, root="card",
+                         facts_sha256=sha256_hex(canonical_json(card)), export_id=None,
+                         head_seq=seq).decode("utf-8")
+
+
+def sign_document(home: Any, data: bytes, fmt: str, *, facts: Any, root: str,
+                  facts_sha256: str, export_id: str | None, head_seq: int) -> bytes:
     key = configured_private_key()
     if key is None:
         raise ConfigError(NO_KEY)
     from raigov.ledger.checkpoints import write_checkpoint
 
-    head_seq = int(bundle["facts"]["evidence"]["ledger"]["head_seq"])
     if head_seq:
         write_checkpoint(home, key=key)   # a head just moved is covered now
     checkpoint = _last_checkpoint_text(home, head_seq) if head_seq else None
@@ -73,9 +93,9 @@ def sign_report(home: Any, data: bytes, fmt: str, bundle: dict[str, Any]) -> byt
     else:
         content = data
     body = {"v": ENVELOPE_VERSION, "alg": ALGORITHM, "key": fingerprint(key.public_key()),
-            "format": fmt, "export_id": bundle.get("export_id"),
-            "content_sha256": sha256_hex(content), "facts_sha256": bundle["facts_sha256"],
-            "fact_digests": fact_digests(bundle["facts"]), "checkpoint": checkpoint}
+            "format": fmt, "export_id": export_id, "root": root,
+            "content_sha256": sha256_hex(content), "facts_sha256": facts_sha256,
+            "fact_digests": fact_digests(facts, root), "checkpoint": checkpoint}
     envelope = {**body, "signature": sign_bytes(key, canonical_json(body).encode("utf-8"))}
     if fmt == "json":
         signed = {**json.loads(data), "signature": envelope}
@@ -149,8 +169,10 @@ def verify_report_offline(path: Path, public_key: Any) -> OfflineVerdict:
                                          "is not signed by the key you hold.")
     changes: list[str] = []
     bundle = obj if obj is not None else locate.embedded_bundle(content)
-    if isinstance(bundle, dict) and isinstance(bundle.get("facts"), dict):
-        now = fact_digests(bundle["facts"])
+    root = envelope.get("root", "facts")
+    facts = bundle if root == "card" else (bundle or {}).get("facts")
+    if isinstance(facts, dict):
+        now = fact_digests(facts, root)
         signed = envelope.get("fact_digests") or {}
         for name in sorted(set(now) | set(signed)):
             if now.get(name) != signed.get(name):

@@ -283,3 +283,20 @@ def change_one_figure(text: str, fmt: str) -> str:
     changed = (inner[:match.start(2)] + repr(float(match.group(2)) + 0.125)
                + inner[match.end(2):])
     return text[:start] + changed + text[end:]
+
+
+def test_a_model_card_is_signed_and_a_changed_figure_rejected_offline(
+        seeded_home: Home, signing_public_key: Path, tmp_path: Path) -> None:
+    card = tmp_path / "card.json"
+    done = raigov("card", "--model", "credit-risk", "--format", "json", "--output", str(card),
+                  "--home", str(seeded_home.root))
+    assert done.returncode == 0, done.stderr
+    args = ("audit", "verify", "--report", str(card), "--public-key", str(signing_public_key))
+    offline = {"RAIGOV_HOME": str(tmp_path / "no-home")}
+    assert raigov(*args, env=offline).returncode == 0
+    data = json.loads(card.read_text())
+    data["model_details"]["name"] = "another-model"
+    card.write_text(json.dumps(data, indent=2))
+    bad = raigov(*args, env=offline)
+    assert bad.returncode == 1
+    assert "card.model_details.name differs from the signed value" in bad.stderr
