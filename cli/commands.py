@@ -67,6 +67,7 @@ def metrics(home: str | None) -> None:
 
 def _register_area_commands() -> None:
     """Commands that live beside their area's CLI module (each imports lazily)."""
+    from raigov.cli.alerts import alerts
     from raigov.cli.audit import audit
     from raigov.cli.dashboard import dashboard, users
     from raigov.cli.demo.command import demo
@@ -80,7 +81,7 @@ def _register_area_commands() -> None:
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
-                    card, report, explain, keys, ledger):
+                    card, report, explain, keys, ledger, alerts):
         main.add_command(command)
 
 

@@ -133,29 +133,72 @@ def monitor() -> None:
     """Compute monitors on captured traffic and read their rows."""
 
 
-@monitor.command("run")
-@HOME_OPTION
-@click.option("--model", default=None, help="Only this model.")
-@click.option("--since", default=None, help="Only windows starting at or after (ISO 8601).")
-@click.option("--until", default=None, help="Only windows starting before (ISO 8601).")
-@click.option("--force", is_flag=True, help="Recompute windows already computed.")
-@translate_errors
-def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
-                force: bool) -> None:
-    """Compute every window not yet computed (or whose labels grew), then judge the
-    policies in <home>/policies on it and open or resolve alerts."""
+EVERY_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+BAD_EVERY = "{value!r} is not an interval: give a number and a unit, e.g. 30s, 15m, 1h or 1d"
+JITTER = 0.1   # each pause is the interval give or take up to 10 %, so runs of many homes spread
+
+
+def parse_every(value: str | None) -> float | None:
+    """``15m`` -> 900.0 seconds (units s, m, h, d); None stays None."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    unit = text[-1:] if text[-1:] in EVERY_UNITS else ""
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * EVERY_UNITS[unit or "s"]
+    except ValueError:
+        raise click.BadParameter(BAD_EVERY.format(value=value), param_hint="--every") from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise click.BadParameter(BAD_EVERY.format(value=value), param_hint="--every")
+    return seconds
+
+
+class _Stop:
+    """SIGTERM and SIGINT ask the run to stop: the window being committed finishes, the
+    rest stay pending, the lock is released and the command exits 0."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.event = threading.Event()
+        self.signal: str | None = None
+
+    def install(self) -> None:
+        import signal
+
+        def handler(signum: int, frame: object) -> None:
+            self.signal = signal.Signals(signum).name
+            self.event.set()
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def __call__(self) -> bool:
+        return self.event.is_set()
+
+
+def _one_run(home, *, model, since, until, force, wait, jobs, stop) -> None:
     from rich.progress import Progress
 
     from raigov.policies.pipeline import monitor_and_evaluate
 
-    with Progress(console=stderr_console()) as progress:
+    busy: list[str] = []
+    with Progress(console=stderr_console(), transient=stop is not None) as progress:
         task = progress.add_task("Monitoring", total=None)
 
         def on_progress(done: int, total: int, label: str) -> None:
             progress.update(task, completed=done, total=total, description=f"Monitoring {label}")
 
-        run = monitor_and_evaluate(_home(home), model=model, since=_when(since),
-                                   until=_when(until), force=force, on_progress=on_progress)
+        def on_busy(name: str, holder: str) -> None:
+            from raigov.monitors.runner import MODEL_BUSY
+
+            busy.append(MODEL_BUSY.format(model=name, holder=holder))
+
+        run = monitor_and_evaluate(home, model=model, since=since, until=until, force=force,
+                                   on_progress=on_progress, wait=wait, jobs=jobs,
+                                   on_busy=on_busy, should_stop=stop)
+    for line in busy:
+        click.echo(line)
     failed = sum(f.status == "fail" for f in run.findings)
     click.echo(f"{len(run.windows)} window(s) computed, {len(run.findings)} finding(s), "
                f"{failed} failing; alerts opened {run.alerts_opened}, "
@@ -163,6 +206,49 @@ def monitor_run(home: str | None, model: str | None, since: str | None, until: s
     note = run.future_note()
     if note:
         click.echo(note)
+
+
+@monitor.command("run")
+@HOME_OPTION
+@click.option("--model", default=None, help="Only this model.")
+@click.option("--since", default=None, help="Only windows starting at or after (ISO 8601).")
+@click.option("--until", default=None, help="Only windows starting before (ISO 8601).")
+@click.option("--force", is_flag=True, help="Recompute windows already computed.")
+@click.option("--wait", is_flag=True, help="Wait for a model another monitor run is "
+              "working on (default: skip it, saying so).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Compute this many windows at once, in worker processes (commits stay "
+              "one at a time, in window order).")
+@click.option("--every", default=None, metavar="INTERVAL",
+              help="Run forever, once every INTERVAL (30s, 15m, 1h, 1d; give or take 10 %), "
+              "until SIGTERM or Ctrl-C.")
+@translate_errors
+def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
+                force: bool, wait: bool, jobs: int, every: str | None) -> None:
+    """Compute every window not yet computed (or whose labels grew), then judge the
+    policies in <home>/policies on it and open or resolve alerts. Each window's rows,
+    findings, alerts and ledger events commit together; one run at a time per model."""
+    interval = parse_every(every)
+    since_at, until_at, where = _when(since), _when(until), _home(home)
+    if interval is None:
+        _one_run(where, model=model, since=since_at, until=until_at, force=force, wait=wait,
+                 jobs=jobs, stop=None)
+        return
+    import datetime as dt
+    import random
+
+    stop = _Stop()
+    stop.install()
+    click.echo(f"Monitoring every {every} (give or take {JITTER:.0%}); SIGTERM or Ctrl-C "
+               f"stops.")
+    while not stop():
+        started = dt.datetime.now(dt.UTC)
+        click.echo(f"[{started:%Y-%m-%d %H:%M:%S}Z] run")
+        _one_run(where, model=model, since=since_at, until=until_at, force=force, wait=wait,
+                 jobs=jobs, stop=stop)
+        pause = interval * (1 + random.uniform(-JITTER, JITTER))
+        stop.event.wait(pause)
+    click.echo(f"Stopped on {stop.signal}: locks released.")
 
 
 monitor.add_command(monitor_show)

@@ -148,14 +148,100 @@ def compute_window(window: WindowData, *, families: tuple[str, ...] | None = Non
     return rows, errors
 
 
+LOCK_HOLDER = "pid {pid} since {since} ({argv})"
+MODEL_BUSY = ("model '{model}' skipped: another monitor run holds its lock ({holder}); "
+              "pass --wait to wait for it")
+CommitFn = Callable[[WindowResult], None]
+
+
+def monitor_lock_path(home: Home, model: str) -> Path:
+    """The lock one monitor run holds while it computes and commits a model's windows."""
+    from raigov.store.lake import model_key
+
+    return home.root / "locks" / f"monitor-{model_key(model)}.lock"
+
+
+def _holder_text() -> str:
+    import os
+    import sys
+
+    argv = " ".join(["raigov", *sys.argv[1:]])[:200] if sys.argv else "raigov"
+    return LOCK_HOLDER.format(pid=os.getpid(), since=dt.datetime.now(dt.UTC).isoformat(
+        timespec="seconds"), argv=argv)
+
+
+def _write_only(home: Home) -> CommitFn:
+    def commit(result: WindowResult) -> None:
+        key = result.key
+        write_window(home, model=key.model, version=key.version, start=key.start, end=key.end,
+                     rows=result.rows, n_rows=key.rows, n_labelled=key.labelled,
+                     run_id=result.run_id, n_corrections=key.corrections)
+    return commit
+
+
+_WORKER_HOME: Home | None = None
+
+
+def _worker_start(root: str) -> None:
+    """A worker of ``--jobs``: Ctrl-C is the parent's to handle (it stops the run)."""
+    import signal
+
+    global _WORKER_HOME
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_HOME = Home.resolve(root)
+    load_plugins(_WORKER_HOME)
+
+
+def _worker_compute(key: WindowKey, families: tuple[str, ...] | None) -> tuple[list[MetricRow], list[str]]:
+    assert _WORKER_HOME is not None
+    return compute_window(load_window(_WORKER_HOME, key), families=families)
+
+
+def _computed(home: Home, pending: list[WindowKey], *, families: tuple[str, ...] | None,
+              jobs: int):
+    """(key, rows, errors) for each pending window, in order: computed here one after
+    another, or by ``jobs`` worker processes at once (each window is read and computed
+    in a worker; nothing is written there)."""
+    if jobs <= 1 or len(pending) <= 1:
+        for key in pending:
+            yield (key, *compute_window(load_window(home, key), families=families))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(str(home.root),))
+    try:
+        futures = [pool.submit(_worker_compute, key, families) for key in pending]
+        for key, future in zip(pending, futures):
+            yield (key, *future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | None = None,
                  until: dt.datetime | None = None, families: tuple[str, ...] | None = None,
                  force: bool = False, on_progress: ProgressFn | None = None,
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_future: Callable[[list[WindowKey]], None] | None = None,
-                 now: dt.datetime | None = None) -> list[WindowResult]:
+                 now: dt.datetime | None = None, commit: CommitFn | None = None,
+                 wait: bool = False, jobs: int = 1,
+                 on_busy: Callable[[str, str], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[WindowResult]:
     """Compute every pending window of one model (or all); returns what was computed.
-    Windows that start in the future are left alone and reported to ``on_future``."""
+    Windows that start in the future are left alone and reported to ``on_future``.
+
+    One run at a time per model: the run holds the model's lock (an ``flock``, so a
+    killed run releases it) from finding its pending windows to committing the last.
+    A model whose lock another run holds is waited for (``wait``) or skipped and
+    reported to ``on_busy(model, holder)``. ``commit`` writes one window's results as
+    one catalog unit (default: its metric rows and computed mark); a window whose
+    commit never happened is pending again for the next run. ``jobs`` > 1 computes
+    windows in that many worker processes; commits stay serial, in window order.
+    ``should_stop`` is asked before each window: once it says yes, the windows not yet
+    committed are abandoned (left pending) and the run returns."""
+    from raigov.durable import held_lock
     from raigov.models.registry import list_models
 
     load_plugins(home)
@@ -163,22 +249,34 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     if model is not None and not models:
         from raigov.models.registry import get_model
         get_model(home, model)  # raises NotFoundError with close matches
-    pending = [k for m in models
-               for k in pending_windows(home, m.name, window=m.spec.monitoring.window,
-                                        since=since, until=until, force=force, now=now,
-                                        on_future=on_future)]
+    commit = commit or _write_only(home)
     run_id, results = uuid7(), []
-    for i, key in enumerate(pending):
-        if on_progress:
-            on_progress(i, len(pending), f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")
-        rows, errors = compute_window(load_window(home, key), families=families)
-        write_window(home, model=key.model, version=key.version, start=key.start, end=key.end,
-                     rows=rows, n_rows=key.rows, n_labelled=key.labelled, run_id=run_id,
-                     n_corrections=key.corrections)
-        result = WindowResult(key, rows, run_id, errors)
-        results.append(result)
-        if on_window:
-            on_window(result)
-    if on_progress:
-        on_progress(len(pending), len(pending), "done")
+    for m in models:
+        if should_stop and should_stop():
+            break
+        path = monitor_lock_path(home, m.name)
+        with held_lock(path, wait=wait, holder=_holder_text()) as held:
+            if not held:
+                from raigov.durable import lock_holder
+
+                if on_busy:
+                    on_busy(m.name, lock_holder(path) or "a process that has since ended")
+                continue
+            pending = pending_windows(home, m.name, window=m.spec.monitoring.window,
+                                      since=since, until=until, force=force, now=now,
+                                      on_future=on_future)
+            for i, (key, rows, errors) in enumerate(_computed(home, pending, families=families,
+                                                              jobs=jobs)):
+                if on_progress:
+                    on_progress(i, len(pending),
+                                f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")
+                result = WindowResult(key, rows, run_id, errors)
+                commit(result)
+                results.append(result)
+                if on_window:
+                    on_window(result)
+                if should_stop and should_stop():
+                    break   # the window in hand is committed; the rest stay pending
+            if on_progress:
+                on_progress(len(pending), len(pending), "done")
     return results

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import duckdb
 import pandas as pd
 
 from raigov.monitors.base import MetricRow
@@ -22,9 +23,17 @@ COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric",
 
 def write_window(home: Home, *, model: str, version: int, start: dt.datetime, end: dt.datetime,
                  rows: list[MetricRow], n_rows: int, n_labelled: int, run_id: str,
-                 n_corrections: int = 0) -> None:
+                 n_corrections: int = 0, con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Replace one window's metric rows and remember its row, label and label
-    correction counts."""
+    correction counts (the window's "computed" mark). Given ``con`` (an open catalog
+    transaction), the rows join that unit, so they commit with whatever else it holds
+    (the window's findings, alerts and ledger events) or not at all."""
+    if con is None:
+        with catalog(home) as own:
+            write_window(home, model=model, version=version, start=start, end=end, rows=rows,
+                         n_rows=n_rows, n_labelled=n_labelled, run_id=run_id,
+                         n_corrections=n_corrections, con=own)
+        return
     now = utcnow()
     frame = pd.DataFrame([{
         "model": model, "version": version, "window_start": start, "window_end": end,
@@ -34,23 +43,22 @@ def write_window(home: Home, *, model: str, version: int, start: dt.datetime, en
         for r in rows], columns=COLUMNS)
     frame = frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64",
                           "n": "Int64"})
-    with catalog(home) as con:
-        con.execute("DELETE FROM metric_rows WHERE model = ? AND version = ? AND window_start = ?",
-                    [model, version, start])
-        con.register("new_rows", frame)
-        con.execute("INSERT INTO metric_rows SELECT model, version, window_start, window_end, "
-                    "family, metric, segment, value, ci_low, ci_high, n, status, "
-                    "details::JSON, run_id, computed_at FROM new_rows")
-        con.unregister("new_rows")
-        con.execute("INSERT OR REPLACE INTO monitor_windows (model, version, window_start, "
-                    "window_end, rows, labelled_rows, run_id, computed_at, label_corrections) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [model, version, start, end, n_rows, n_labelled, run_id, now, n_corrections])
-        digest, count = metric_window_digest(con, model, version, start)
-        append_event(con, WINDOW_EVENT, actor="monitor", subject=f"{model}@{version}",
-                     payload={"model": model, "version": version, "window_start": iso_utc(start),
-                              "window_end": iso_utc(end), "run_id": run_id, "rows": n_rows,
-                              "metric_rows": count, "rows_sha256": digest})
+    con.execute("DELETE FROM metric_rows WHERE model = ? AND version = ? AND window_start = ?",
+                [model, version, start])
+    con.register("new_rows", frame)
+    con.execute("INSERT INTO metric_rows SELECT model, version, window_start, window_end, "
+                "family, metric, segment, value, ci_low, ci_high, n, status, "
+                "details::JSON, run_id, computed_at FROM new_rows")
+    con.unregister("new_rows")
+    con.execute("INSERT OR REPLACE INTO monitor_windows (model, version, window_start, "
+                "window_end, rows, labelled_rows, run_id, computed_at, label_corrections) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [model, version, start, end, n_rows, n_labelled, run_id, now, n_corrections])
+    digest, count = metric_window_digest(con, model, version, start)
+    append_event(con, WINDOW_EVENT, actor="monitor", subject=f"{model}@{version}",
+                 payload={"model": model, "version": version, "window_start": iso_utc(start),
+                          "window_end": iso_utc(end), "run_id": run_id, "rows": n_rows,
+                          "metric_rows": count, "rows_sha256": digest})
 
 
 def computed_windows(home: Home, model: str) -> dict[tuple[int, dt.datetime], tuple[int, int, int]]:

@@ -198,19 +198,40 @@ def record_findings(home: Home, findings: Iterable[Finding], *, actor: str, run_
     per failure, and ``alert.opened`` / ``alert.auto_resolved`` per transition. Webhooks
     (``webhook``, else the home's ``raigov.toml``) go out in the background after commit.
     """
-    _require_actor(actor, "record findings")
-    if isinstance(auto_resolve_after, bool) or not isinstance(auto_resolve_after, int) \
-            or auto_resolve_after < 1:
-        raise ConfigError(BAD_AUTO_RESOLVE.format(value=auto_resolve_after))
-    ordered = sorted(findings, key=_chronological)
+    ordered = _checked(findings, actor=actor, auto_resolve_after=auto_resolve_after)
     if not ordered:
         return AlertSummary(run_id, 0, (), (), (), ())
     config = _webhook_for(home, notify_webhook, webhook)
     with catalog(home) as con:
-        unit = _EvaluationUnit(con, actor=actor, run_id=run_id, now=utcnow(),
-                              auto_resolve_after=auto_resolve_after)
-        unit.record_all(ordered)
-    return AlertSummary(run_id=run_id, findings=len(ordered), opened=tuple(unit.opened),
+        unit = record_findings_in(con, ordered, actor=actor, run_id=run_id,
+                                  auto_resolve_after=auto_resolve_after)
+    return summarize(unit, findings=len(ordered), config=config)
+
+
+def _checked(findings: Iterable[Finding], *, actor: str, auto_resolve_after: int) -> list[Finding]:
+    _require_actor(actor, "record findings")
+    if isinstance(auto_resolve_after, bool) or not isinstance(auto_resolve_after, int) \
+            or auto_resolve_after < 1:
+        raise ConfigError(BAD_AUTO_RESOLVE.format(value=auto_resolve_after))
+    return sorted(findings, key=_chronological)
+
+
+def record_findings_in(con: duckdb.DuckDBPyConnection, findings: Iterable[Finding], *,
+                       actor: str, run_id: str, auto_resolve_after: int = 2) -> _EvaluationUnit:
+    """What :func:`record_findings` writes, inside the caller's open catalog transaction
+    (so it commits with the caller's other writes, or not at all). Nothing is notified:
+    after the commit, hand the returned unit to :func:`summarize`."""
+    ordered = _checked(findings, actor=actor, auto_resolve_after=auto_resolve_after)
+    unit = _EvaluationUnit(con, actor=actor, run_id=run_id, now=utcnow(),
+                           auto_resolve_after=auto_resolve_after)
+    unit.record_all(ordered)
+    return unit
+
+
+def summarize(unit: _EvaluationUnit, *, findings: int,
+              config: WebhookConfig | None) -> AlertSummary:
+    """The summary of a committed unit; its webhooks go out now (in the background)."""
+    return AlertSummary(run_id=unit.run_id, findings=findings, opened=tuple(unit.opened),
                         updated=tuple(unit.updated), auto_resolved=tuple(unit.auto_resolved),
                         ledger_seqs=tuple(unit.ledger_seqs),
                         delivery=notify(config, unit.notifications))

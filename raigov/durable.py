@@ -52,3 +52,46 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)   # closing releases the lock
+
+
+@contextmanager
+def held_lock(path: Path, *, wait: bool, holder: str = "") -> Iterator[bool]:
+    """Try to hold an ``flock`` on ``path`` for the block; yields whether it is held.
+
+    ``wait``: block until the lock is free; otherwise yield False at once when another
+    process holds it. Once held, ``holder`` (who holds it: pid, command, since when) is
+    written into the file for :func:`lock_holder`. The kernel releases the lock when
+    the process ends, however it ends (a SIGKILL included): no stale lock survives it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        try:
+            yield True
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)   # closing releases the lock
+
+
+def lock_holder(path: Path) -> str | None:
+    """What the process holding ``path``'s lock wrote about itself ("" when it wrote
+    nothing), or None when no process holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        return None
+    finally:
+        os.close(fd)
