@@ -3,8 +3,8 @@ checkpoint they rest on, so an auditor verifies them with the public key alone: 
 home, no network (``raigov audit verify --report FILE --public-key KEY``).
 
 The signature travels inside the file: a top-level ``"signature"`` field in JSON; a
-last line ``<!-- raigov-signature: ... -->`` in HTML; a last line
-``%raigov-signature: ...`` after the PDF's ``%%EOF`` (PDF readers ignore it). The
+last line ``<!-- raigov-signature: ... -->`` in HTML; a comment line ``%raigov-signature: ...``
+just before the PDF's last ``startxref`` (PDF readers ignore comments). The
 *content* is the file without that signature (for JSON: the object without the field,
 in canonical JSON), and the envelope signs its SHA-256, the facts hash, one digest per
 fact (so a changed figure is named), and the signed checkpoint line of the ledger head
@@ -26,7 +26,7 @@ from raigov.ledger.signing import (ALGORITHM, configured_private_key, fingerprin
 
 ENVELOPE_VERSION = 1
 _HTML_MARK = b"\n<!-- raigov-signature: "
-_PDF_MARK = b"\n%raigov-signature: "
+_PDF_LINE = b"%raigov-signature: "
 NO_KEY = ("Exporting a signed report needs the ledger signing key: set "
           "RAIGOV_SIGNING_KEY_FILE (see `raigov ledger init-signing`).")
 NO_CHECKPOINT = ("No signed ledger checkpoint covers event {seq}, the head the report's facts "
@@ -104,7 +104,10 @@ def sign_document(home: Any, data: bytes, fmt: str, *, facts: Any, root: str,
     blob = base64.b64encode(canonical_json(envelope).encode("utf-8"))
     if fmt == "html":
         return data + _HTML_MARK + blob + b" -->\n"
-    return data + _PDF_MARK + blob + b"\n"
+    # A PDF comment line just before the last `startxref`: readers find `%%EOF` at the
+    # end (poppler looks only in the last 1 KiB) and the xref offsets do not move.
+    at = data.rfind(b"startxref")
+    return data[:at] + _PDF_LINE + blob + b"\n" + data[at:]
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,17 @@ class OfflineVerdict:
 
 def split_signed(data: bytes) -> tuple[bytes, dict[str, Any] | None, dict[str, Any] | None]:
     """(content, envelope, the JSON object if JSON) of a signed report file."""
-    for mark in (_HTML_MARK, _PDF_MARK):
+    if data.startswith(b"%PDF"):
+        at = data.rfind(_PDF_LINE)
+        if at < 0:
+            return data, None, None
+        end = data.find(b"\n", at)
+        blob = data[at + len(_PDF_LINE):end]
+        try:
+            return data[:at] + data[end + 1:], json.loads(base64.b64decode(blob, validate=True)), None
+        except (ValueError, json.JSONDecodeError):
+            return data[:at] + data[end + 1:], None, None
+    for mark in (_HTML_MARK,):
         at = data.rfind(mark)
         if at >= 0:
             blob = data[at + len(mark):].strip()

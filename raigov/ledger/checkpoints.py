@@ -134,9 +134,9 @@ def write_checkpoint(home: Home, *, con: duckdb.DuckDBPyConnection | None = None
     if key is None:
         log.warning(NO_SIGNING_KEY.format(seq=seq))
         return None
-    written = _append(checkpoint_path(home), key, int(seq), head_hash)
+    written, appended = _append(checkpoint_path(home), key, int(seq), head_hash)
     mirror = mirror_dir()
-    if mirror is not None and written is not None:
+    if mirror is not None and appended:
         mirror.mkdir(parents=True, exist_ok=True)
         _append_line(mirror / CHECKPOINT_FILE, written)
     return written
@@ -149,7 +149,8 @@ def _sign(key: Ed25519PrivateKey, seq: int, head_hash: str, prev: str) -> Checkp
                          "signature": sign_bytes(key, unsigned.signed_bytes())})
 
 
-def _append(path: Path, key: Ed25519PrivateKey, seq: int, head_hash: str) -> Checkpoint:
+def _append(path: Path, key: Ed25519PrivateKey, seq: int,
+            head_hash: str) -> tuple[Checkpoint, bool]:
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -157,12 +158,12 @@ def _append(path: Path, key: Ed25519PrivateKey, seq: int, head_hash: str) -> Che
         last = _parse_line(0, last_text).checkpoint if last_text is not None else None
         if last is not None and not last.legacy and last.seq == seq \
                 and last.head_hash == head_hash:
-            return last
+            return last, False
         prev = GENESIS_HASH if last_text is None else line_hash(last_text)
         checkpoint = _sign(key, seq, head_hash, prev)
         os.write(fd, checkpoint.to_line().encode("utf-8"))
         os.fsync(fd)
-        return checkpoint
+        return checkpoint, True
     finally:
         os.close(fd)  # closing releases the lock
 

@@ -43,10 +43,10 @@ METRIC_UNACCOUNTED = ("metric rows of {model}@{version}, window {start}: {why}: 
                       "metric_rows table was edited")
 
 
-def _problem(message: str, seq: int | None = None, kind: str | None = None):
-    from raigov.ledger.verify import Problem
-
-    return Problem("state_unaccounted", message, seq=seq, kind=kind)
+def _problem(message: str, seq: int | None = None,
+             kind: str | None = None) -> tuple[str, int | None, str | None]:
+    """(message, event seq, event kind): :mod:`raigov.ledger.verify` makes the Problem."""
+    return message, seq, kind
 
 
 def _jsonable(value: Any) -> Any:

@@ -376,7 +376,8 @@ def verify_ledger(home: Home, *, checkpoints: bool = True,
         if reconcile and checkpoints:
             from raigov.ledger.reconcile import reconcile_state
 
-            state_problems = reconcile_state(con, events)
+            state_problems = [Problem("state_unaccounted", message, seq=seq, kind=kind)
+                              for message, seq, kind in reconcile_state(con, events)]
     problems = verify_chain(events)
     lines = read_checkpoints(home) if checkpoints else []
     warnings: list[str] = []
