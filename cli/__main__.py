@@ -1,3 +1,4 @@
 from raigov.cli.commands import main
 
-main()
+if __name__ == "__main__":   # not when a --jobs worker (spawn) imports the main module
+    main()

@@ -78,16 +78,18 @@ def alerts_list(home: str | None, status: str | None, severity: str | None,
     if not found:
         console.print("No alerts match.", markup=False, highlight=False)
         return
-    table = Table("id", "status", "sev", "model", "rule", "segment", "fails", "last window",
+    table = Table("id", "status", "severity", "model", "rule [segment]", "last seen",
                   expand=False, pad_edge=False, box=None)
-    for column in table.columns:
+    ids = [short.get(a.alert_id, a.alert_id) for a in found]
+    widths = ((max(map(len, ids)),) * 2, (12, 12), (8, 8), (6, 10), (10, 18), (10, 10))
+    for column, (least, most) in zip(table.columns, widths):
         column.overflow, column.no_wrap = "ellipsis", True
-    for column, width in zip(table.columns, (14, 12, 8, 16, 24, 16, 5, 10)):
-        column.max_width = width
-    for a in found:
+        column.min_width, column.max_width = least, most
+    for shown, a in zip(ids, found):
         last = a.last_seen_window_start
-        table.add_row(short.get(a.alert_id, a.alert_id), a.status, a.severity, a.model,
-                      f"{a.policy}/{a.rule_id}", a.segment, str(a.fail_count),
+        segment = "" if a.segment == "all" else f" [{a.segment}]"
+        table.add_row(shown, a.status, a.severity, a.model,
+                      f"{a.policy}/{a.rule_id}{segment}",
                       "" if last is None else f"{last:%Y-%m-%d}")
     console.print(table)
     console.print(f"{len(found)} alert(s)", markup=False, highlight=False)

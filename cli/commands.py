@@ -70,6 +70,7 @@ def _register_area_commands() -> None:
     from raigov.cli.alerts import alerts
     from raigov.cli.audit import audit
     from raigov.cli.dashboard import dashboard, users
+    from raigov.cli.doctor import doctor
     from raigov.cli.demo.command import demo
     from raigov.cli.explain import explain
     from raigov.cli.keys import keys
@@ -81,7 +82,7 @@ def _register_area_commands() -> None:
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
-                    card, report, explain, keys, ledger, alerts):
+                    card, report, explain, keys, ledger, alerts, doctor):
         main.add_command(command)
 
 
