@@ -72,6 +72,7 @@ def _register_area_commands() -> None:
     from raigov.cli.demo.command import demo
     from raigov.cli.explain import explain
     from raigov.cli.keys import keys
+    from raigov.cli.lake import lake
     from raigov.cli.models import models
     from raigov.cli.monitor import monitor
     from raigov.cli.policy_check import policy_check
@@ -79,7 +80,7 @@ def _register_area_commands() -> None:
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
-                    card, report, explain, keys):
+                    card, report, explain, keys, lake):
         main.add_command(command)
 
 
