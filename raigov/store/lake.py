@@ -293,3 +293,21 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
             yield con
         finally:
             con.close()
+
+
+def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, str]:
+    """Per day, a fingerprint of the partition's visible files (manifest generation,
+    names, sizes): it changes whenever rows may have changed. Opens no Parquet file."""
+    import hashlib
+
+    out = {}
+    with reading(home):
+        for directory in partitions(home, table, model):
+            parts = [str(read_manifest(directory)["generation"])]
+            for path in partition_files(directory):
+                try:
+                    parts.append(f"{path.name}:{path.stat().st_size}")
+                except FileNotFoundError:
+                    parts.append(f"{path.name}:gone")
+            out[partition_day(directory)] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return out
