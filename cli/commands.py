@@ -73,6 +73,7 @@ def _register_area_commands() -> None:
     from raigov.cli.explain import explain
     from raigov.cli.keys import keys
     from raigov.cli.lake import lake
+    from raigov.cli.retention import erase, retention
     from raigov.cli.models import models
     from raigov.cli.monitor import monitor
     from raigov.cli.policy_check import policy_check
@@ -80,7 +81,7 @@ def _register_area_commands() -> None:
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
-                    card, report, explain, keys, lake):
+                    card, report, explain, keys, lake, retention, erase):
         main.add_command(command)
 
 

@@ -319,7 +319,10 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
         get_model(home, model)  # raises NotFoundError with close matches
     from raigov.store.compaction import compact
 
-    for m in models:                 # closed days first become one file each
+    from raigov.models.erasure import apply_retention
+
+    for m in models:                 # expired days go, closed days become one file each
+        apply_retention(home, model=m.name, now=now)
         compact(home, model=m.name, now=now)
     plans: list[_Plan] = []
     pending = [k for m in models

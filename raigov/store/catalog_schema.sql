@@ -179,3 +179,12 @@ CREATE TABLE IF NOT EXISTS lake_scan_state (
     fingerprint  VARCHAR NOT NULL,
     PRIMARY KEY (model, window_size, lake_table, day)
 );
+
+-- Erased predictions (models.erasure): the SHA-256 of each erased id, never the id.
+CREATE TABLE IF NOT EXISTS erasures (
+    model        VARCHAR NOT NULL,
+    id_sha256    VARCHAR NOT NULL,
+    erased_at    TIMESTAMPTZ NOT NULL,
+    ledger_seq   BIGINT,
+    PRIMARY KEY (model, id_sha256)
+);

@@ -66,7 +66,7 @@ def _step(name: str) -> None:
         time.sleep(3600)
 
 
-def sweep(home: Home, directory: Path) -> int:
+def sweep(home: Home, directory: Path, *, wait: bool = False) -> int:
     """Delete what the manifest no longer shows (replaced segments, unlisted ``c-``
     files) when no reader holds the reader lock. Call under :func:`rewriting`."""
     manifest = read_manifest(directory)
@@ -82,7 +82,7 @@ def sweep(home: Home, directory: Path) -> int:
                   and n.removeprefix(".").startswith(PUBLISHED_PREFIX))]
     if not doomed:
         return 0
-    with no_readers(home) as held:
+    with no_readers(home, wait=wait) as held:
         if not held:
             return 0
         for path in doomed:
@@ -91,7 +91,7 @@ def sweep(home: Home, directory: Path) -> int:
 
 
 def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[Path], *,
-            reason: str, extra: dict | None = None) -> list[Path]:
+            reason: str, extra: dict | None = None, sweep_wait: bool = False) -> list[Path]:
     """Replace ``replaced`` (visible files of ``directory``) by ``tables`` atomically.
     Call under :func:`rewriting`. Returns the new files."""
     manifest = read_manifest(directory)
@@ -111,7 +111,7 @@ def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[
     _step("publish")
     write_durably(directory / MANIFEST, json.dumps(body, indent=1).encode(), mode=0o644)
     _step("delete")
-    sweep(home, directory)
+    sweep(home, directory, wait=sweep_wait)
     return new_files
 
 
