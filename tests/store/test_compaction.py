@@ -162,3 +162,18 @@ def test_lake_cli_end_to_end(home: Home) -> None:
     table = run("lake", "stats")
     assert table.returncode == 0 and all(len(line) <= 80 for line in table.stdout.splitlines())
     assert "predictions" in table.stdout and " 200 " in table.stdout
+
+
+def test_the_capture_writer_compacts_closed_days_in_the_background(home: Home) -> None:
+    import time
+
+    from raigov.models.capture.writer import CaptureWriter
+
+    ids = _seed(home)                 # 2026-03-04: a closed day
+    directory = partition_dir(home, "predictions", "m", DAY)
+    with CaptureWriter(home, seal_interval_s=0.2):
+        deadline = time.monotonic() + 30
+        while len(partition_files(directory)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert [p.name for p in partition_files(directory)] == ["c-000001-0.parquet"]
+    assert sorted(_hand_count(directory)) == sorted(ids)
