@@ -74,7 +74,9 @@ def _register_area_commands() -> None:
     from raigov.cli.demo.command import demo
     from raigov.cli.explain import explain
     from raigov.cli.keys import keys
+    from raigov.cli.lake import lake
     from raigov.cli.ledger import ledger
+    from raigov.cli.retention import erase, retention
     from raigov.cli.models import models
     from raigov.cli.monitor import monitor
     from raigov.cli.policy_check import policy_check
@@ -82,7 +84,8 @@ def _register_area_commands() -> None:
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
-                    card, report, explain, keys, ledger, alerts, doctor):
+                    card, report, explain, keys, ledger, alerts, doctor, lake, retention,
+                    erase):
         main.add_command(command)
 
 

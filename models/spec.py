@@ -156,6 +156,7 @@ class MonitoringConfig(_Frozen):
     explain_sample: int = Field(default=200, ge=1)
     bootstrap: int = Field(default=200, ge=0)
     top_k: int | None = Field(default=None, ge=1)   # multiclass top-k accuracy; None: 2 for 3 classes, else 3
+    retention_days: int = Field(default=400, ge=1)   # lake partitions older than this are removed
 
 
 class ModelSpec(_Frozen):

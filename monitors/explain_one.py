@@ -113,6 +113,12 @@ def find_prediction(home: "Home", model: str, prediction_id: str) -> dict[str, A
         frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
                             "WHERE prediction_id = ? LIMIT 1", [prediction_id.strip()]).df()
     if frame.empty:
+        from raigov.models.erasure import erased_at
+        when = erased_at(home, model, prediction_id)
+        if when is not None:
+            raise NotFoundError(f"Prediction {prediction_id.strip()} of {model} was erased on "
+                                f"{when:%Y-%m-%d %H:%M:%S} UTC (see the data.erased event in "
+                                "the ledger).")
         raise NotFoundError(UNKNOWN_PREDICTION.format(prediction_id=prediction_id, model=model,
                                                       home=home.root))
     return {k: _plain(v) for k, v in frame.iloc[0].to_dict().items()}

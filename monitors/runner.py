@@ -27,7 +27,7 @@ from raigov.clock import future_cutoff
 from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
-from raigov.store.lake import lake_connection
+from raigov.store.lake import lake_connection, partition_day
 
 WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
 PROFILE_FILE = "reference_profile.json"
@@ -59,7 +59,8 @@ ProgressFn = Callable[[int, int, str], None]
 def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime | None = None,
                     until: dt.datetime | None = None, force: bool = False,
                     now: dt.datetime | None = None,
-                    on_future: Callable[[list[WindowKey]], None] | None = None) -> list[WindowKey]:
+                    on_future: Callable[[list[WindowKey]], None] | None = None,
+                    plans: list | None = None) -> list[WindowKey]:
     """Windows with traffic that are new, or whose rows, labels or label corrections
     changed since computed.
 
@@ -69,15 +70,25 @@ def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime |
     holding such rows is handed to ``on_future`` (its ``rows``: how many)."""
     interval = WINDOW_INTERVALS[window]
     cutoff = future_cutoff(now=now)
+    step = pd.Timedelta(interval).to_pytimedelta()
+    # Incremental: only partitions changed since the last run are scanned (their
+    # fingerprints are kept in the catalog); a bounded run prunes by its range instead.
+    plan = _Plan.full(home, model, window) if (force or since or until) else _Plan.make(home, model, window)
+    lo = since.date() - dt.timedelta(days=1) if since else None
+    hi = until.date() if until else None
+    if plan.days is not None:
+        if not plan.days:
+            plan.settle(home, set())
+            return []
+        lo, hi = min(plan.days), max(plan.days)
     sql = (f"SELECT version, time_bucket(INTERVAL '{interval}', ts, TIMESTAMPTZ '2000-01-03') AS w, "
            f"count(*) FILTER (WHERE ts <= $cutoff), count(y_true) FILTER (WHERE ts <= $cutoff), "
            f"coalesce(sum(label_corrections) FILTER (WHERE ts <= $cutoff), 0), "
            f"count(*) FILTER (WHERE ts > $cutoff) "
            f"FROM labelled GROUP BY ALL ORDER BY w, version")
-    with lake_connection(home, model=model) as con:
+    with lake_connection(home, model=model, since=lo, until=hi) as con:
         found = con.execute(sql, {"cutoff": cutoff}).fetchall()
     done = {} if force else computed_windows(home, model)
-    step = pd.Timedelta(interval).to_pytimedelta()
     keys, future = [], []
     for version, start, n, labelled, corrections, ahead in found:
         if (since and start < since) or (until and start >= until):
@@ -88,16 +99,159 @@ def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime |
             continue
         keys.append(WindowKey(model, int(version), start, start + step, int(n), int(labelled),
                               int(corrections), as_of=cutoff))
+    if not (since or until or force):
+        plan.future_days = {d for k in future for d in _days_of(k.start, k.end)}
+        if plans is not None:        # the caller settles once the windows are computed
+            plans.append(plan)
+        else:
+            plan.settle(home, plan.future_days
+                        | {d for k in keys for d in _days_of(k.start, k.end)})
     if future and on_future:
         on_future(future)
     return keys
+
+
+def _days_of(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
+    first, last = start.astimezone(dt.timezone.utc).date(), \
+        (end - dt.timedelta(microseconds=1)).astimezone(dt.timezone.utc).date()
+    return {first + dt.timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def _window_days(day: dt.date, window: str) -> set[dt.date]:
+    if window != "7d":
+        return {day}
+    origin = dt.date(2000, 1, 3)
+    first = origin + dt.timedelta(days=((day - origin).days // 7) * 7)
+    return {first + dt.timedelta(days=i) for i in range(7)}
+
+
+@dataclass
+class _Plan:
+    """Which prediction days a discovery scans (None: all) and what it may settle."""
+    model: str
+    window: str
+    days: set[dt.date] | None
+    predictions: dict[dt.date, str]            # current fingerprints of scanned days
+    feedback: dict[dt.date, str]
+    label_days: dict[dt.date, set[dt.date]] | None   # feedback day -> prediction days
+    future_days: set[dt.date] = field(default_factory=set)
+
+    @classmethod
+    def _current(cls, home: Home, model: str):
+        from raigov.store.lake import partition_fingerprints
+        return (partition_fingerprints(home, "predictions", model),
+                partition_fingerprints(home, "feedback", model))
+
+    @classmethod
+    def full(cls, home: Home, model: str, window: str) -> "_Plan":
+        pred, feed = cls._current(home, model)
+        return cls(model, window, None, pred, feed, None)
+
+    @classmethod
+    def make(cls, home: Home, model: str, window: str) -> "_Plan":
+        from raigov.store.catalog import catalog
+
+        pred, feed = cls._current(home, model)
+        with catalog(home, read_only=True) as con:
+            stored = {(t, d): fp for t, d, fp in con.execute(
+                "SELECT lake_table, day, fingerprint FROM lake_scan_state "
+                "WHERE model = ? AND window_size = ?", [model, window]).fetchall()}
+        if not stored:
+            return cls(model, window, None, pred, feed, None)
+        changed_p = {d for d, fp in pred.items() if stored.get(("predictions", d)) != fp}
+        changed_f = {d for d, fp in feed.items() if stored.get(("feedback", d)) != fp}
+        label_days = _label_days(home, model, changed_f)
+        if label_days is None:
+            return cls(model, window, None, pred, feed, None)
+        affected = changed_p | {d for days in label_days.values() for d in days}
+        days = {w for d in affected for w in _window_days(d, window)}
+        return cls(model, window, days, {d: pred[d] for d in days if d in pred},
+                   {d: feed[d] for d in changed_f}, label_days)
+
+    def settle(self, home: Home, pending_days: set[dt.date]) -> None:
+        """Record the fingerprints of the scanned days whose windows are all computed."""
+        from raigov.store.catalog import catalog
+
+        rows = [("predictions", d, fp) for d, fp in self.predictions.items()
+                if d not in pending_days]
+        for d, fp in self.feedback.items():
+            if self.label_days is None:
+                if not pending_days:
+                    rows.append(("feedback", d, fp))
+            elif not (self.label_days.get(d, set()) & pending_days):
+                rows.append(("feedback", d, fp))
+        if not rows:
+            return
+        with catalog(home) as con:
+            con.executemany("INSERT OR REPLACE INTO lake_scan_state VALUES (?, ?, ?, ?, ?)",
+                            [(self.model, self.window, t, d, fp) for t, d, fp in rows])
+
+
+def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set[dt.date]] | None:
+    """For each feedback day, the days of the predictions its labels are for. Ids are
+    UUIDv7, so the partitions near the day an id was made are read first (only the id
+    and time columns); ids not found there (a backdated or caller's own id) are looked
+    for in the other partitions."""
+    import duckdb
+    import pyarrow as pa
+
+    from raigov.store.id_lookup import uuid7_day
+    from raigov.store.lake import partition_dir, partition_files, partitions, reading
+
+    out: dict[dt.date, set[dt.date]] = {}
+    if not days:
+        return out
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        with reading(home):
+            by_id: dict[str, set[dt.date]] = {}
+            for day in sorted(days):
+                files = [str(p) for p in partition_files(partition_dir(home, "feedback", model,
+                                                                       day.isoformat()))]
+                if files:
+                    for (pid,) in con.execute("SELECT DISTINCT prediction_id FROM "
+                                              "read_parquet(?)", [files]).fetchall():
+                        by_id.setdefault(pid, set()).add(day)
+            if not by_id:
+                return out
+            all_dirs = {partition_day(d): d for d in partitions(home, "predictions", model)}
+            near = {d + dt.timedelta(days=k) for pid in by_id
+                    for d in [uuid7_day(pid)] if d is not None for k in (-1, 0, 1)}
+            found: dict[str, set[dt.date]] = {}
+
+            def look(chosen: list[dt.date], ids: list[str]) -> None:
+                files = [str(p) for d in chosen for p in partition_files(all_dirs[d])]
+                if not files or not ids:
+                    return
+                con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
+                try:
+                    for pid, day in con.execute(
+                            "SELECT DISTINCT prediction_id, CAST(ts AS DATE) FROM "
+                            "read_parquet(?, union_by_name = true) WHERE prediction_id IN "
+                            "(SELECT prediction_id FROM wanted)", [files]).fetchall():
+                        found.setdefault(pid, set()).add(day)
+                finally:
+                    con.unregister("wanted")
+
+            look(sorted(d for d in near if d in all_dirs), list(by_id))
+            missing = [pid for pid in by_id if pid not in found]
+            look(sorted(d for d in all_dirs if d not in near), missing)
+    finally:
+        con.close()
+    for pid, feedback_days in by_id.items():
+        for day in feedback_days:
+            out.setdefault(day, set()).update(found.get(pid, set()))
+    return out
 
 
 def load_window(home: Home, key: WindowKey) -> WindowData:
     from raigov.models.registry import get_model
 
     registered = get_model(home, key.model, key.version)
-    with lake_connection(home, model=key.model) as con:
+    days = _days_of(key.start, key.end)
+    with lake_connection(home, model=key.model, since=min(days) - dt.timedelta(days=1),
+                         until=max(days) + dt.timedelta(days=1)) as con:
         frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
                             "WHERE version = ? AND ts >= ? AND ts < ? AND ts <= ? "
                             "ORDER BY ts, prediction_id",
@@ -249,6 +403,10 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     if model is not None and not models:
         from raigov.models.registry import get_model
         get_model(home, model)  # raises NotFoundError with close matches
+    from raigov.store.compaction import compact
+
+    from raigov.models.erasure import apply_retention
+
     commit = commit or _write_only(home)
     run_id, results = uuid7(), []
     for m in models:
@@ -262,9 +420,13 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                 if on_busy:
                     on_busy(m.name, lock_holder(path) or "a process that has since ended")
                 continue
+            apply_retention(home, model=m.name, now=now)   # expired days go,
+            compact(home, model=m.name, now=now)           # closed days become one file each
+            plans: list[_Plan] = []
             pending = pending_windows(home, m.name, window=m.spec.monitoring.window,
                                       since=since, until=until, force=force, now=now,
-                                      on_future=on_future)
+                                      on_future=on_future, plans=plans)
+            stopped = False
             for i, (key, rows, errors) in enumerate(_computed(home, pending, families=families,
                                                               jobs=jobs)):
                 if on_progress:
@@ -275,8 +437,12 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                 results.append(result)
                 if on_window:
                     on_window(result)
-                if should_stop and should_stop():
+                if should_stop and should_stop() and i + 1 < len(pending):
+                    stopped = True
                     break   # the window in hand is committed; the rest stay pending
+            if not stopped:
+                for plan in plans:   # every pending window of this model is computed now
+                    plan.settle(home, plan.future_days)
             if on_progress:
                 on_progress(len(pending), len(pending), "done")
     return results

@@ -45,7 +45,10 @@ def find_predictions(home: Home, model: str, where: PredictionFilter) -> pd.Data
     params = [where.version, where.version, where.start, where.start, where.end, where.end,
               where.predicted, where.predicted, where.min_score, where.max_score,
               min(int(where.limit), MAX_ROWS)]
-    with lake_connection(home, model=model) as con:
+    # Only the partitions of the asked days are opened.
+    since = where.start.astimezone(dt.timezone.utc).date() if where.start else None
+    until = where.end.astimezone(dt.timezone.utc).date() if where.end else None
+    with lake_connection(home, model=model, since=since, until=until) as con:
         return con.execute(sql, params).df()
 
 

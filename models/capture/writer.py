@@ -50,7 +50,8 @@ class CaptureWriter:
 
     def __init__(self, home: Home, *, durability: Durability = "sync",
                  group_window_s: float | None = None, seal_interval_s: float = 1.0,
-                 max_wal_bytes: int = 64 << 20, spool_cap_bytes: int | None = None) -> None:
+                 max_wal_bytes: int = 64 << 20, spool_cap_bytes: int | None = None,
+                 compact_closed_days: bool = True) -> None:
         if durability not in ("sync", "async"):
             raise ValueError(f"durability must be 'sync' or 'async', not {durability!r}")
         self.home = home.ensure()
@@ -73,6 +74,10 @@ class CaptureWriter:
         self._threads: list[threading.Thread] = []
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple]] = {}   # submit_async
         self._recovery_pending = False
+        # Compaction of closed days, in a thread of its own, once per UTC day.
+        self.compact_closed_days = compact_closed_days
+        self._compacted_day: str | None = None
+        self._compaction: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> "CaptureWriter":
@@ -230,6 +235,28 @@ class CaptureWriter:
         self._sealer.seal_all(self._spool.directory, but=self._spool.path)   # failed before
         if self._recovery_pending:
             self._recover(raise_errors=True)
+        self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        """After a UTC day closes (and once at start), compact the closed days in the
+        background; a failure is logged and tried again the next day."""
+        import datetime as dt
+
+        today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        if not self.compact_closed_days or self._compacted_day == today or \
+                (self._compaction is not None and self._compaction.is_alive()):
+            return
+        self._compacted_day = today
+
+        def run() -> None:
+            from raigov.store.compaction import compact
+            try:
+                compact(self.home)
+            except Exception as exc:  # noqa: BLE001 - logged; compaction is upkeep
+                h.log.error("lake compaction failed: %s", h.describe(exc))
+
+        self._compaction = threading.Thread(target=run, name="raigov-compact", daemon=True)
+        self._compaction.start()
 
     def _recover(self, *, raise_errors: bool = False) -> None:
         try:

@@ -168,3 +168,23 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_by    VARCHAR NOT NULL,
     revoked_at    TIMESTAMPTZ
 );
+
+-- Incremental window discovery (monitors.runner): the fingerprint (manifest generation,
+-- file names and sizes) of each lake partition when its windows were last found settled.
+CREATE TABLE IF NOT EXISTS lake_scan_state (
+    model        VARCHAR NOT NULL,
+    window_size  VARCHAR NOT NULL,
+    lake_table   VARCHAR NOT NULL,
+    day          DATE NOT NULL,
+    fingerprint  VARCHAR NOT NULL,
+    PRIMARY KEY (model, window_size, lake_table, day)
+);
+
+-- Erased predictions (models.erasure): the SHA-256 of each erased id, never the id.
+CREATE TABLE IF NOT EXISTS erasures (
+    model        VARCHAR NOT NULL,
+    id_sha256    VARCHAR NOT NULL,
+    erased_at    TIMESTAMPTZ NOT NULL,
+    ledger_seq   BIGINT,
+    PRIMARY KEY (model, id_sha256)
+);

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from raigov.home import Home
-from raigov.store.lake import partition_dir
+from raigov.store.lake import partition_dir, partition_files, reading
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,10 @@ def lookup_ids(home: Home, model: str, *, served: Sequence[str] = (),
         return LakeIds(frozenset(), frozenset())
     con = duckdb.connect(":memory:")
     try:
-        found = _served(con, home, model, list(dict.fromkeys(served))) if served else set()
-        has_label = _labelled(con, home, model, list(dict.fromkeys(labelled))) if labelled else set()
+        with reading(home):
+            found = _served(con, home, model, list(dict.fromkeys(served))) if served else set()
+            has_label = (_labelled(con, home, model, list(dict.fromkeys(labelled)))
+                         if labelled else set())
     finally:
         con.close()
     return LakeIds(frozenset(found), frozenset(has_label))
@@ -98,7 +100,7 @@ def _files(home: Home, table: str, model: str, *, only: set[dt.date] | None = No
         if (only is not None and day not in only) or (until is not None and day > until) \
                 or (since is not None and day < since) or day in skip:
             continue
-        files += [str(p) for p in sorted(directory.glob("*.parquet"))]
+        files += [str(p) for p in partition_files(directory)]
     return files
 
 

@@ -3,19 +3,39 @@
 ``lake/<table>/model=<M>/date=<YYYY-MM-DD>/<segment>.parquet`` for the tables
 ``predictions``, ``feedback`` and ``quarantine``. This module is the one place that
 turns lake paths into SQL; readers get an in-memory DuckDB connection with views.
+
+Each partition may hold a manifest (``_manifest.json``) written by compaction or an
+erasure rewrite: the files it lists (``c-*.parquet``) are visible, the segment names it
+lists as replaced are not (a segment resealed after a crash stays hidden), and a
+``c-*.parquet`` file it does not list is an unpublished leftover. Readers list files
+through :func:`partition_files` while holding the lake's shared reader lock, so
+superseded files are deleted only when no reader can still be opening them.
+
+Every Parquet file the lake writes goes through :func:`write_parquet`, and every file
+it reads row by row through :func:`read_parquet_table`.
 """
 
 from __future__ import annotations
 
-import glob
+import datetime as dt
+import fcntl
+import json
+import os
 from urllib.parse import quote
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from raigov.durable import fsync_directory
 from raigov.home import LAKE_TABLES, Home
+
+MANIFEST = "_manifest.json"
+PUBLISHED_PREFIX = "c-"       # files written by compaction or a rewrite; visible once listed
+READERS_LOCK = ".readers.lock"
 
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
@@ -65,25 +85,158 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def scan_sql(home: Home, table: str, *, model: str | None = None) -> str:
-    """A FROM-clause expression over one lake table (one model's partitions when given).
+# -- Parquet I/O: the one write and the one read --------------------------------------
+
+def write_parquet(table: pa.Table, final: Path) -> Path:
+    """Write ``table`` to ``final`` durably: a temporary name, fsync, rename, directory
+    fsync. The only function that writes lake Parquet for compaction and rewrites."""
+    tmp = final.parent / f".{final.name}.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    fsync_directory(final.parent)
+    return final
+
+
+def read_parquet_table(paths: list[Path]) -> pa.Table:
+    """The rows of ``paths`` as one Arrow table (columns united by name, no hive
+    columns): the only function that reads lake Parquet back for rewriting."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        files = "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
+        return con.sql(f"SELECT * FROM read_parquet({files}, union_by_name = true, "
+                       f"hive_partitioning = false)").to_arrow_table()
+    finally:
+        con.close()
+
+
+# -- manifests and the files readers see ----------------------------------------------
+
+def read_manifest(directory: Path) -> dict:
+    try:
+        data = json.loads((directory / MANIFEST).read_text())
+    except FileNotFoundError:
+        return {"generation": 0, "files": [], "replaced": []}
+    return {"generation": int(data.get("generation", 0)), "files": list(data.get("files", [])),
+            "replaced": list(data.get("replaced", [])), **{k: v for k, v in data.items()
+                                                           if k not in ("generation", "files",
+                                                                        "replaced")}}
+
+
+def partition_files(directory: Path) -> list[Path]:
+    """The files of one partition a reader counts: the manifest's published files and
+    every segment it does not list as replaced. Call under :func:`reading`."""
+    manifest = read_manifest(directory)
+    replaced = set(manifest["replaced"])
+    files = [directory / name for name in manifest["files"]]
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if (name.endswith(".parquet") and not name.startswith((".", PUBLISHED_PREFIX))
+                and name not in replaced):
+            files.append(directory / name)
+    return files
+
+
+def partition_day(directory: Path) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(directory.name.removeprefix("date="))
+    except ValueError:
+        return None
+
+
+def partitions(home: Home, table: str, model: str | None = None, *,
+               since: dt.date | None = None, until: dt.date | None = None) -> list[Path]:
+    """Partition directories of a table (one model's when given) whose day lies in
+    ``[since, until]``: the date predicate is applied to directory names, so other
+    days' files are never opened."""
+    root = home.lake_table(table)
+    if model is not None:
+        models = [root / f"model={model_key(model)}"]
+    else:
+        models = sorted(p for p in root.glob("model=*") if p.is_dir()) if root.exists() else []
+    out = []
+    for model_dir in models:
+        if not model_dir.is_dir():
+            continue
+        for directory in sorted(model_dir.glob("date=*")):
+            day = partition_day(directory)
+            if day is None or (since and day < since) or (until and day > until):
+                continue
+            out.append(directory)
+    return out
+
+
+@contextmanager
+def reading(home: Home) -> Iterator[None]:
+    """Hold the lake's shared reader lock: superseded files are not deleted meanwhile."""
+    path = home.lake / READERS_LOCK
+    try:
+        home.lake.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:   # a read-only home: nobody can be deleting anything there either
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def no_readers(home: Home, *, wait: bool = False) -> Iterator[bool]:
+    """Try to hold the reader lock exclusively; yields whether it is held."""
+    home.lake.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home.lake / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            held = True
+        except BlockingIOError:
+            held = False
+        yield held
+    finally:
+        os.close(fd)
+
+
+def table_files(home: Home, table: str, model: str | None = None, *,
+                since: dt.date | None = None, until: dt.date | None = None) -> list[Path]:
+    files: list[Path] = []
+    for directory in partitions(home, table, model, since=since, until=until):
+        files += partition_files(directory)
+    return files
+
+
+def scan_sql(home: Home, table: str, *, model: str | None = None,
+             since: dt.date | None = None, until: dt.date | None = None) -> str:
+    """A FROM-clause expression over one lake table (one model's partitions when given,
+    only the partitions dated ``since``..``until`` when given).
 
     Returns an empty relation of the table's fixed columns when no segment exists yet.
     """
     if table not in LAKE_TABLES:
         raise ValueError(f"unknown lake table {table!r}; expected one of {LAKE_TABLES}")
-    model_part = "*" if model is None else f"model={model_key(model)}"
-    pattern = str(home.lake_table(table) / model_part / "date=*" / "*.parquet")
-    if not glob.glob(pattern):
+    files = table_files(home, table, model, since=since, until=until)
+    if not files:
         return f"({_EMPTY[table]})"
+    listed = "[" + ", ".join(_quote(str(p)) for p in files) + "]"
     # The empty relation of the fixed columns first: segments written before a column
     # existed (an older raigov) still read, with NULL in it.
     return (f"(SELECT * FROM ({_EMPTY[table]}) UNION ALL BY NAME SELECT * FROM "
-            f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
+            f"read_parquet({listed}, hive_partitioning = true, "
             f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}}))")
 
 
-def labelled_sql(home: Home, *, model: str | None = None) -> str:
+def labelled_sql(home: Home, *, model: str | None = None, since: dt.date | None = None,
+                 until: dt.date | None = None) -> str:
     """Predictions with the label in force where one arrived: ``y_true`` (DOUBLE) is
     the true class index for classifiers and the true value for regression.
 
@@ -95,7 +248,8 @@ def labelled_sql(home: Home, *, model: str | None = None) -> str:
     return (
         f"(SELECT p.*, f.y_true, f.received_at AS label_received_at, "
         f"f.corrections AS label_corrections "
-        f"FROM {scan_sql(home, 'predictions', model=model)} p LEFT JOIN ("
+        f"FROM {scan_sql(home, 'predictions', model=model, since=since, until=until)} p "
+        f"LEFT JOIN ("
         f"SELECT prediction_id, "
         f"coalesce(arg_max(v, received_at) FILTER (WHERE c), "
         f"arg_min(v, received_at) FILTER (WHERE NOT c)) AS y_true, "
@@ -104,26 +258,56 @@ def labelled_sql(home: Home, *, model: str | None = None) -> str:
         f"count(*) FILTER (WHERE c) AS corrections "
         f"FROM (SELECT prediction_id, coalesce(y_value, y_true::DOUBLE) AS v, received_at, "
         f"coalesce(correction, false) AS c "
-        f"FROM {scan_sql(home, 'feedback', model=model)}) GROUP BY prediction_id) f "
+        f"FROM {scan_sql(home, 'feedback', model=model, since=_day_before(since))}) "
+        f"GROUP BY prediction_id) f "
         f"USING (prediction_id))")
 
 
-@contextmanager
-def lake_connection(home: Home, *, model: str | None = None,
-                    threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with views ``predictions``, ``feedback``,
-    ``quarantine`` and ``labelled`` over the lake (one model's partitions when given).
+def _day_before(day: dt.date | None) -> dt.date | None:
+    return None if day is None else day - dt.timedelta(days=1)
 
-    Reading Parquet takes no lock, so any number of processes may read while writers
-    seal new segments; a segment appears atomically (it is renamed into place)."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        for table in LAKE_TABLES:
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {scan_sql(home, table, model=model)}")
-        con.execute(f"CREATE VIEW labelled AS SELECT * FROM {labelled_sql(home, model=model)}")
-        yield con
-    finally:
-        con.close()
+
+@contextmanager
+def lake_connection(home: Home, *, model: str | None = None, threads: int | None = None,
+                    since: dt.date | None = None,
+                    until: dt.date | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection with views ``predictions``, ``feedback``,
+    ``quarantine`` and ``labelled`` over the lake (one model's partitions when given;
+    only the partitions dated ``since``..``until`` when given: ``labelled`` then takes
+    feedback from the day before ``since`` on, since a label arrives after its prediction).
+
+    Reading takes only the shared reader lock, so any number of processes read while
+    writers seal new segments (a segment appears atomically: it is renamed into place)
+    and compaction publishes (a manifest is replaced atomically)."""
+    with reading(home):
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if threads:
+                con.execute(f"SET threads = {int(threads)}")
+            for table in LAKE_TABLES:
+                con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
+                            f"{scan_sql(home, table, model=model, since=since, until=until)}")
+            con.execute(f"CREATE VIEW labelled AS SELECT * FROM "
+                        f"{labelled_sql(home, model=model, since=since, until=until)}")
+            yield con
+        finally:
+            con.close()
+
+
+def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, str]:
+    """Per day, a fingerprint of the partition's visible files (manifest generation,
+    names, sizes): it changes whenever rows may have changed. Opens no Parquet file."""
+    import hashlib
+
+    out = {}
+    with reading(home):
+        for directory in partitions(home, table, model):
+            parts = [str(read_manifest(directory)["generation"])]
+            for path in partition_files(directory):
+                try:
+                    parts.append(f"{path.name}:{path.stat().st_size}")
+                except FileNotFoundError:
+                    parts.append(f"{path.name}:gone")
+            out[partition_day(directory)] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return out

@@ -84,3 +84,35 @@ def test_a_crashing_family_is_an_error_row_not_a_silent_gap(home_with_traffic, m
     assert len(results) == 2 and len(errors) == 2
     assert set(errors["segment"]) == {"performance"} and set(errors["status"]) == {"error"}
     assert "disk on fire" in errors["details"].iloc[0]["error"]
+
+
+def test_discovery_scans_only_changed_partitions_and_still_sees_late_labels(
+        home_with_traffic, credit) -> None:
+    from raigov.monitors.runner import _Plan
+    from raigov.store.lake import partition_dir
+
+    home, ids = home_with_traffic
+    families = ("quality",)
+    assert len(run_monitors(home, families=families)) == 2
+    # Nothing changed: no partition is scanned at all.
+    assert _Plan.make(home, MODEL, "1d").days == set()
+    assert run_monitors(home, families=families) == []
+    # A new day's traffic: only that day is scanned.
+    day3 = DAY2 + dt.timedelta(days=1)
+    rows = credit.heldout[list(credit.spec.input_columns)].iloc[:20]
+    with PredictionLogger(MODEL, home=home) as log:
+        new_ids = log.log_predictions(rows, labels=[0] * 20, scores=[0.1] * 20,
+                                      timestamp=day3).prediction_ids
+    assert _Plan.make(home, MODEL, "1d").days == {day3.date()}
+    assert [r.key.start.date() for r in run_monitors(home, families=families)] == [day3.date()]
+    # Late labels for day 2 arrive (dated today, in the partition that holds day 1's
+    # labels too): the days those labels are for are scanned, day 3 is not.
+    with PredictionLogger(MODEL, home=home) as log:
+        log.log_feedback(ids[150:160], [1] * 10)
+    plan = _Plan.make(home, MODEL, "1d")
+    assert plan.days == {DAY1.date(), DAY2.date()}
+    again = run_monitors(home, families=families)
+    assert [(r.key.start.date(), r.key.labelled) for r in again] == [(DAY2.date(), 10)]
+    assert run_monitors(home, families=families) == []
+    assert partition_dir(home, "predictions", MODEL, day3.date().isoformat()).exists()
+    assert len(new_ids) == 20

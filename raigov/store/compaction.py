@@ -1,0 +1,209 @@
+"""Compaction and crash-safe rewrites of lake partitions.
+
+A rewrite of one partition (compaction merges its files; an erasure drops rows) runs:
+
+1. write each new file under a temporary name, fsync, rename it to ``c-<gen>-<i>.parquet``
+   (readers ignore a ``c-`` file no manifest lists);
+2. publish: replace ``_manifest.json`` atomically (temporary file, fsync, rename, directory
+   fsync) with the new generation, listing the new files as visible and the old ones as
+   replaced; this rename is the one moment the partition changes for a reader;
+3. delete the superseded files, only while no reader holds the shared reader lock (else a
+   later rewrite or compaction deletes them).
+
+A SIGKILL before step 2 leaves unlisted ``c-`` files (deleted by the next rewrite); after
+it, files the manifest hides. Either way every row is counted exactly once. Rewrites of
+the lake are serialised by ``lake/.rewrite.lock``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from raigov.durable import exclusive_lock, write_durably
+from raigov.home import LAKE_TABLES, Home
+from raigov.store.lake import (MANIFEST, PUBLISHED_PREFIX, no_readers, partition_day,
+                               partition_files, partitions, read_manifest, read_parquet_table,
+                               write_parquet)
+
+DEFAULT_TARGET_BYTES = 128 * 1024 * 1024
+REWRITE_LOCK = ".rewrite.lock"
+# A step hook for tests: called with the step name before each step of a rewrite.
+_STEP_ENV = "RAIGOV_REWRITE_PAUSE_AT"
+
+
+@dataclass
+class Compacted:
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    rows: int = 0
+    deleted: int = 0
+    skipped_busy: int = 0
+    details: list[dict] = field(default_factory=list)
+
+
+@contextmanager
+def rewriting(home: Home) -> Iterator[None]:
+    with exclusive_lock(home.lake / REWRITE_LOCK):
+        yield
+
+
+def _step(name: str) -> None:
+    """Test hook: when RAIGOV_REWRITE_PAUSE_AT names this step, announce it on stderr and
+    wait (the test SIGKILLs the process there)."""
+    if os.environ.get(_STEP_ENV) == name:
+        import sys
+        import time
+        print(f"raigov-rewrite-step {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
+def sweep(home: Home, directory: Path, *, wait: bool = False) -> int:
+    """Delete what the manifest no longer shows (replaced segments, unlisted ``c-``
+    files) when no reader holds the reader lock. Call under :func:`rewriting`."""
+    manifest = read_manifest(directory)
+    listed, replaced = set(manifest["files"]), set(manifest["replaced"])
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return 0
+    doomed = [directory / n for n in names
+              if (n.endswith(".parquet") and (n in replaced or (n.startswith(PUBLISHED_PREFIX)
+                                                               and n not in listed)))
+              or (n.startswith(".") and n.endswith(".parquet.tmp")
+                  and n.removeprefix(".").startswith(PUBLISHED_PREFIX))]
+    if not doomed:
+        return 0
+    with no_readers(home, wait=wait) as held:
+        if not held:
+            return 0
+        for path in doomed:
+            path.unlink(missing_ok=True)
+    return len(doomed)
+
+
+def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[Path], *,
+            reason: str, extra: dict | None = None, sweep_wait: bool = False) -> list[Path]:
+    """Replace ``replaced`` (visible files of ``directory``) by ``tables`` atomically.
+    Call under :func:`rewriting`. Returns the new files."""
+    manifest = read_manifest(directory)
+    generation = manifest["generation"] + 1
+    new_files = []
+    for i, table in enumerate(tables):
+        _step("write")
+        new_files.append(write_parquet(table, directory / f"{PUBLISHED_PREFIX}{generation:06d}-{i}.parquet"))
+    gone = {p.name for p in replaced}
+    files = [n for n in manifest["files"] if n not in gone] + [p.name for p in new_files]
+    replaced_names = sorted(set(manifest["replaced"])
+                            | {n for n in gone if not n.startswith(PUBLISHED_PREFIX)})
+    body = {"generation": generation, "files": files, "replaced": replaced_names,
+            "reason": reason,
+            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    body.update(extra or {})
+    _step("publish")
+    write_durably(directory / MANIFEST, json.dumps(body, indent=1).encode(), mode=0o644)
+    _step("delete")
+    sweep(home, directory, wait=sweep_wait)
+    return new_files
+
+
+def _split(table: pa.Table, source_bytes: int, target_bytes: int) -> list[pa.Table]:
+    if table.num_rows == 0:
+        return []
+    pieces = max(1, -(-source_bytes // max(1, target_bytes)))
+    per = -(-table.num_rows // pieces)
+    return [table.slice(i, per) for i in range(0, table.num_rows, per)]
+
+
+def compact_partition(home: Home, directory: Path, *,
+                      target_bytes: int = DEFAULT_TARGET_BYTES) -> dict | None:
+    """Merge one partition's small files into files of about ``target_bytes``.
+    Call under :func:`rewriting`. None when there was nothing to merge."""
+    files = partition_files(directory)
+    small = [p for p in files if p.stat().st_size < target_bytes // 2]
+    if len(small) < 2:
+        sweep(home, directory)
+        return None
+    size = sum(p.stat().st_size for p in small)
+    table = read_parquet_table(small)
+    new = publish(home, directory, _split(table, size, target_bytes), small, reason="compaction")
+    return {"partition": str(directory.relative_to(home.lake)), "files_before": len(files),
+            "files_after": len(files) - len(small) + len(new), "rows": table.num_rows}
+
+
+def closed_partitions(home: Home, *, model: str | None = None, before: dt.date | None = None,
+                      now: dt.datetime | None = None) -> list[Path]:
+    """Partitions of closed days (before today UTC, or before ``before``)."""
+    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    limit = min(before, today) if before else today
+    out = []
+    for table in LAKE_TABLES:
+        out += partitions(home, table, model, until=limit - dt.timedelta(days=1))
+    return out
+
+
+def compact(home: Home, *, model: str | None = None, before: dt.date | None = None,
+            target_bytes: int = DEFAULT_TARGET_BYTES, now: dt.datetime | None = None,
+            progress: Callable[[int, int, str], None] | None = None) -> Compacted:
+    """Compact every closed day's partitions (of one model when given)."""
+    result = Compacted()
+    if not home.lake.exists():
+        return result
+    with rewriting(home):
+        todo = closed_partitions(home, model=model, before=before, now=now)
+        for i, directory in enumerate(todo):
+            if progress:
+                progress(i, len(todo), str(directory.relative_to(home.lake)))
+            done = compact_partition(home, directory, target_bytes=target_bytes)
+            if done:
+                result.partitions += 1
+                result.files_before += done["files_before"]
+                result.files_after += done["files_after"]
+                result.rows += done["rows"]
+                result.details.append(done)
+        if progress:
+            progress(len(todo), len(todo), "")
+    return result
+
+
+def lake_stats(home: Home) -> list[dict]:
+    """Files, rows and bytes per model and table (visible files only)."""
+    import duckdb
+
+    from raigov.store.lake import reading
+    from urllib.parse import unquote
+
+    rows: dict[tuple[str, str], dict] = {}
+    with reading(home):
+        con = duckdb.connect(":memory:")
+        try:
+            for table in LAKE_TABLES:
+                for directory in partitions(home, table):
+                    model = unquote(directory.parent.name.removeprefix("model="))
+                    entry = rows.setdefault((model, table), {
+                        "model": model, "table": table, "partitions": 0, "files": 0,
+                        "rows": 0, "bytes": 0, "first_day": None, "last_day": None})
+                    files = partition_files(directory)
+                    if not files:
+                        continue
+                    day = partition_day(directory).isoformat()
+                    entry["partitions"] += 1
+                    entry["files"] += len(files)
+                    entry["bytes"] += sum(p.stat().st_size for p in files)
+                    entry["rows"] += sum(
+                        r[0] for r in con.execute(
+                            "SELECT num_rows FROM parquet_file_metadata(?)",
+                            [[str(p) for p in files]]).fetchall())
+                    entry["first_day"] = min(entry["first_day"] or day, day)
+                    entry["last_day"] = max(entry["last_day"] or day, day)
+        finally:
+            con.close()
+    return [rows[k] for k in sorted(rows)]
