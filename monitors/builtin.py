@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from raigov.registry import Registry
 
 BUILTIN_MODULES = ("raigov.monitors.quality", "raigov.monitors.drift", "raigov.monitors.performance",
-                   "raigov.monitors.fairness", "raigov.monitors.explain")
+                   "raigov.monitors.fairness", "raigov.monitors.explain",
+                   "raigov.monitors.estimate")
 
 
 def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> "Registry[type]":

@@ -34,6 +34,7 @@ from raigov.monitors.drift_fast import (METHODS, ColumnDrift, column_drift, prof
                                  window_distribution)
 from raigov.monitors.drift_outputs import (OUTPUT_DRIFT_METRICS, RESIDUAL_COLUMN, output_columns,
                                           output_series)
+from raigov.monitors.drift_multivariate import MULTIVARIATE_METRICS_INFO, multivariate_rows
 from raigov.monitors.reference_profile import (ColumnKind, build_reference_profile,
                                         check_profile, drift_columns, usable_count)
 
@@ -83,15 +84,18 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
                "(method and threshold in details; Evidently's definitions)", None),
     MetricInfo("drift.prediction", "drift score of the model's score against the reference", None),
 )
-DECLARED_METRICS = tuple({m.name: m for m in (*DECLARED_METRICS, *OUTPUT_DRIFT_METRICS)}.values())
+DECLARED_METRICS = tuple({m.name: m for m in (
+    *DECLARED_METRICS, *OUTPUT_DRIFT_METRICS,
+    *(MetricInfo(name, meaning, False) for name, meaning in MULTIVARIATE_METRICS_INFO))}.values())
 
 @register_monitor
 class DriftMonitor:
     family: ClassVar[str] = "drift"
     metrics: ClassVar[tuple[MetricInfo, ...]] = DECLARED_METRICS
 
-    def __init__(self, *, engine: Engine = "fast") -> None:
+    def __init__(self, *, engine: Engine = "fast", multivariate: bool = True) -> None:
         self.params = DriftParams(engine=engine)
+        self.multivariate = multivariate   # raigov.monitors.drift_multivariate
 
     def run(self, window: WindowData) -> list[MetricRow]:
         columns = tested_columns(window)
@@ -106,6 +110,8 @@ class DriftMonitor:
                  for metric, (column, _kind) in outputs.items()]
         rows += _share_rows(features, window.spec.monitoring.drift_share_threshold,
                             n=n)
+        if self.multivariate:
+            rows += multivariate_rows(window)
         return rows
 
 

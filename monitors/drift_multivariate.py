@@ -1,0 +1,258 @@
+"""Multivariate drift of a window's features against the reference, by NannyML's
+definitions (``nannyml.drift.multivariate``); the drift family emits the rows.
+
+- ``drift.multivariate.reconstruction_error`` (NannyML's data reconstruction): the
+  features split by dtype (object, string, category, bool: categorical; the rest
+  continuous), imputed as fitted on the reference (categorical: most frequent;
+  continuous: mean), categoricals frequency-encoded (the share of the reference holding
+  the value, 0 for a value it never saw: category_encoders' ``CountEncoder(normalize=
+  True)``), standard-scaled, projected on the principal components that explain 65% of
+  the variance (``PCA(n_components=0.65, random_state=16)``) and back; the value is the
+  mean Euclidean distance between a row and its reconstruction. Interval: +/- z times
+  the sampling error ``std(errors, ddof=1) / sqrt(n)``. Band: NannyML's standard-deviation
+  threshold, mean +/- 3 standard deviations of the value over reference chunks of the
+  window's size (lower limit 0); ``details.alert`` when the value is outside.
+- ``drift.multivariate.domain_classifier_auc`` (NannyML's domain classifier): a
+  classifier told reference rows (0) from window rows (1), 5-fold stratified cross
+  validation without shuffling, the ROC AUC of the out-of-fold scores (0.5 when one
+  class only). NannyML fits LightGBM with its defaults; raigov fits scikit-learn's
+  ``HistGradientBoostingClassifier`` with the same settings where they exist (100
+  rounds, learning rate 0.1, 31 leaves, 20 rows a leaf, no regularisation, no early
+  stopping, categoricals native). Band: NannyML's constant thresholds 0.45 and 0.65.
+  The reference side is a seeded sample of at most ``max_reference`` rows (NannyML uses
+  the whole reference; the cap keeps one window's cross validation at seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+DC_BAND = (0.45, 0.65)
+SIGMA = 3.0
+MAX_REFERENCE_CHUNKS = 50
+
+
+def is_categorical(column: pd.Series) -> bool:
+    return column.dtype in ["object", "string", "category", "bool"]
+
+
+def split_features(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
+    """(continuous, categorical), each sorted, as NannyML's ``_split_features_by_type``."""
+    cat = [c for c in sorted(features) if is_categorical(frame[c])]
+    return [c for c in sorted(features) if c not in cat], cat
+
+
+def _as_object(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = frame[columns].astype(object)
+    return out.where(out.notna(), np.nan)
+
+
+@dataclass
+class Reconstruction:
+    """NannyML's data-reconstruction pipeline, fitted on the reference."""
+
+    continuous: list[str]
+    categorical: list[str]
+    imputer_cat: SimpleImputer | None
+    imputer_num: SimpleImputer | None
+    frequencies: dict[str, dict[Any, float]]
+    scaler: StandardScaler
+    pca: PCA
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, features: list[str],
+            n_components: float = 0.65) -> "Reconstruction":
+        continuous, categorical = split_features(reference, features)
+        imputer_cat = SimpleImputer(missing_values=np.nan, strategy="most_frequent") \
+            if categorical else None
+        imputer_num = SimpleImputer(missing_values=np.nan, strategy="mean") if continuous else None
+        cat = imputer_cat.fit_transform(_as_object(reference, categorical)) if imputer_cat else None
+        frequencies = {}
+        for i, column in enumerate(categorical):
+            values, counts = np.unique(cat[:, i].astype(str), return_counts=True)
+            frequencies[column] = dict(zip(values.tolist(), (counts / counts.sum()).tolist()))
+        self = cls(continuous, categorical, imputer_cat, imputer_num, frequencies,
+                   StandardScaler(), PCA(n_components=n_components, random_state=16))
+        if imputer_num:
+            imputer_num.fit(reference[continuous].to_numpy(dtype=float, na_value=np.nan))
+        data = self.scaler.fit_transform(self._encoded(reference, fitted_cat=cat))
+        self.pca.fit(data)
+        return self
+
+    def _encoded(self, frame: pd.DataFrame, *, fitted_cat: np.ndarray | None = None) -> np.ndarray:
+        parts = []
+        if self.categorical:
+            cat = fitted_cat if fitted_cat is not None else \
+                self.imputer_cat.transform(_as_object(frame, self.categorical))
+            for i, column in enumerate(self.categorical):
+                lookup = self.frequencies[column]
+                parts.append(pd.Series(cat[:, i].astype(str)).map(lookup).fillna(0.0)
+                             .to_numpy(dtype=float))
+        if self.continuous:
+            parts.append(self.imputer_num.transform(
+                frame[self.continuous].to_numpy(dtype=float, na_value=np.nan)).T)
+        stacked = [p if p.ndim == 2 else p[None, :] for p in parts]
+        return np.vstack(stacked).T if stacked else np.zeros((len(frame), 0))
+
+    def errors(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's Euclidean reconstruction error."""
+        data = self.scaler.transform(self._encoded(frame))
+        back = self.pca.inverse_transform(self.pca.transform(data))
+        return np.linalg.norm(data - back, axis=1)
+
+
+def reconstruction_summary(errors: np.ndarray) -> tuple[float, float]:
+    """(mean error, sampling error) of one chunk, as NannyML."""
+    if errors.size < 2:
+        return (float(errors.mean()) if errors.size else float("nan")), float("nan")
+    return float(errors.mean()), float(np.std(errors, ddof=1) / np.sqrt(errors.size))
+
+
+def reference_band(values: np.ndarray, *, lower_limit: float | None = 0.0,
+                   upper_limit: float | None = None) -> tuple[float | None, float | None]:
+    """NannyML's ``StandardDeviationThreshold``: mean +/- 3 std (population) of the
+    reference chunks' values, clipped to the metric's limits."""
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).any():
+        return None, None
+    mean, std = float(np.nanmean(values)), float(np.nanstd(values))
+    low, high = mean - SIGMA * std, mean + SIGMA * std
+    if lower_limit is not None:
+        low = max(low, lower_limit)
+    if upper_limit is not None:
+        high = min(high, upper_limit)
+    return low, high
+
+
+def reference_chunk_values(reference_errors: np.ndarray, size: int) -> np.ndarray:
+    """The mean reconstruction error of consecutive reference chunks of ``size`` rows
+    (NannyML's size chunker drops an incomplete last chunk), at most 50 chunks."""
+    if size <= 0:
+        return np.array([])
+    count = min(reference_errors.size // size, MAX_REFERENCE_CHUNKS)
+    return np.array([reference_errors[i * size:(i + 1) * size].mean() for i in range(count)])
+
+
+def _classifier_inputs(frame: pd.DataFrame, continuous: list[str], categorical: list[str],
+                       categories: dict[str, list[str]]) -> np.ndarray:
+    cols = []
+    for column in continuous:
+        cols.append(frame[column].to_numpy(dtype=float, na_value=np.nan))
+    for column in categorical:
+        codes = pd.Categorical(frame[column].astype(object).where(frame[column].notna(), None)
+                               .map(lambda v: None if v is None else str(v)),
+                               categories=categories[column]).codes.astype(float)
+        cols.append(np.where(codes < 0, np.nan, codes))
+    return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
+
+
+def domain_classifier_auc(reference: pd.DataFrame, window: pd.DataFrame, features: list[str], *,
+                          folds: int = 5, seed: int = 13) -> float:
+    """NannyML's domain-classifier AUC with scikit-learn's histogram gradient boosting."""
+    continuous, categorical = split_features(reference, features)
+    both = pd.concat([reference[features], window[features]], ignore_index=True)
+    categories = {c: sorted({str(v) for v in both[c].dropna().unique()}) for c in categorical}
+    if any(len(v) > 254 for v in categories.values()):   # HGB's native limit: code them as numbers
+        continuous, categorical = continuous + [c for c in categorical if len(categories[c]) > 254], \
+            [c for c in categorical if len(categories[c]) <= 254]
+        for c in list(categories):
+            if c not in categorical:
+                both[c] = pd.Categorical(both[c].astype(str), categories=categories.pop(c)).codes
+    x = _classifier_inputs(both, continuous, categorical, categories)
+    y = np.concatenate([np.zeros(len(reference)), np.ones(len(window))])
+    if len(np.unique(y)) < 2 or min(len(reference), len(window)) < folds:
+        return 0.5
+    mask = np.array([False] * len(continuous) + [True] * len(categorical))
+    preds, truths = [], []
+    for train, test in StratifiedKFold(n_splits=folds).split(x, y):
+        model = HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+            l2_regularization=0.0, early_stopping=False, random_state=seed,
+            categorical_features=mask if mask.any() else None)
+        model.fit(x[train], y[train])
+        preds.append(model.predict_proba(x[test])[:, 1])
+        truths.append(y[test])
+    truth, pred = np.concatenate(truths), np.concatenate(preds)
+    return float(roc_auc_score(truth, pred)) if np.unique(truth).size == 2 else 0.5
+
+
+# --- the drift family's rows ---------------------------------------------------------
+
+NO_FEATURES = "the model declares no feature the reference and the window both hold"
+TOO_FEW_WINDOW_ROWS = "{n} rows in the window, fewer than {need}"
+NO_BAND = ("the reference holds fewer than 2 chunks of the window's {n} rows, so no "
+           "reference band")
+MULTIVARIATE_METRICS_INFO = (
+    ("drift.multivariate.reconstruction_error",
+     "NannyML's PCA data reconstruction error of the window's features (mean Euclidean "
+     "distance; band: mean +/- 3 sd over reference chunks)"),
+    ("drift.multivariate.domain_classifier_auc",
+     "NannyML's domain classifier: cross-validated ROC AUC of telling window rows from "
+     "reference rows (histogram gradient boosting; band 0.45-0.65)"),
+)
+_RECONSTRUCTIONS: dict[tuple[Any, ...], tuple[Reconstruction, np.ndarray]] = {}
+
+
+def _fitted(window, features: list[str]) -> tuple[Reconstruction, np.ndarray]:
+    key = (str(window.artifact_dir), window.spec.name, window.version, len(window.reference),
+           tuple(features)) if window.artifact_dir is not None else None
+    if key is not None and key in _RECONSTRUCTIONS:
+        return _RECONSTRUCTIONS[key]
+    rec = Reconstruction.fit(window.reference, features)
+    fitted = (rec, rec.errors(window.reference))
+    if key is not None:
+        _RECONSTRUCTIONS[key] = fitted
+    return fitted
+
+
+def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 10_000,
+                      seed: int = 0) -> list:
+    """The two multivariate drift rows of one window (``segment`` all)."""
+    from raigov.monitors.base import MetricRow
+
+    features = [c for c in window.spec.features
+                if c in window.reference.columns and c in window.frame.columns]
+    names = [m for m, _ in MULTIVARIATE_METRICS_INFO]
+    n = len(window.frame)
+    if not features or len(window.reference) < 2:
+        return [MetricRow(m, None, n=n, status="insufficient_data",
+                          details={"reason": NO_FEATURES}) for m in names]
+    if n < 2:
+        return [MetricRow(m, None, n=n, status="insufficient_data",
+                          details={"reason": TOO_FEW_WINDOW_ROWS.format(n=n, need=2)})
+                for m in names]
+    rec, ref_errors = _fitted(window, features)
+    value, error = reconstruction_summary(rec.errors(window.frame))
+    chunks = reference_chunk_values(ref_errors, n)
+    low, high = reference_band(chunks) if chunks.size >= 2 else (None, None)
+    details: dict[str, Any] = {
+        "method": "NannyML data reconstruction (PCA, 65% of variance)",
+        "components": int(rec.pca.n_components_), "sampling_error": error,
+        "reference_chunks": int(chunks.size), "band_low": low, "band_high": high,
+        "alert": None if low is None else bool(not (low < value < high))}
+    if low is None:
+        details["band_reason"] = NO_BAND.format(n=n)
+    rows = [MetricRow(names[0], value, n=n,
+                      ci_low=max(0.0, value - z * error) if np.isfinite(error) else None,
+                      ci_high=value + z * error if np.isfinite(error) else None,
+                      details=details)]
+    reference = window.reference
+    if len(reference) > max_reference:
+        reference = reference.sample(n=max_reference, random_state=seed)
+    auc = domain_classifier_auc(reference, window.frame, features)
+    rows.append(MetricRow(names[1], auc, n=n, details={
+        "method": "NannyML domain classifier, 5-fold stratified CV; scikit-learn "
+                  "HistGradientBoostingClassifier where NannyML uses LightGBM",
+        "reference_rows": int(len(reference)), "band_low": DC_BAND[0], "band_high": DC_BAND[1],
+        "alert": bool(not (DC_BAND[0] <= auc <= DC_BAND[1]))}))
+    return rows
