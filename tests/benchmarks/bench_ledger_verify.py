@@ -36,9 +36,9 @@ def main(units: int = 500, per_unit: int = 10) -> dict:
                                  payload={"u": u, "i": i})
             unit_s.append(time.perf_counter() - start)
         cp_s = []
-        for _ in range(50):
+        for n in range(50):
             start = time.perf_counter()
-            write_checkpoint(home, head=(10**9, "f" * 64), key=key)   # always a new line
+            write_checkpoint(home, head=(10**9 + n, "f" * 64), key=key)   # a new line each
             cp_s.append(time.perf_counter() - start)
         # drop the synthetic lines again: verify the real ones
         path = home.root / "ledger.checkpoints"
