@@ -107,7 +107,11 @@ def bench_domain_classifier(nml, rows: int) -> dict:
     ref, ana = _resample(ref, rows, 5), _resample(ana.iloc[-10_000:], rows, 6)   # drifted part
 
     def theirs():
-        calc = nml.DomainClassifierCalculator(feature_column_names=CAR_FEATURES, chunk_number=1)
+        from nannyml.drift.multivariate.domain_classifier.calculator import DEFAULT_LGBM_HYPERPARAMS
+
+        calc = nml.DomainClassifierCalculator(   # LightGBM's defaults, quiet
+            feature_column_names=CAR_FEATURES, chunk_number=1,
+            hyperparameters={**DEFAULT_LGBM_HYPERPARAMS, "verbose": -1})
         calc.fit(ref)
         res = calc.calculate(ana).filter(period="analysis").to_df()
         return float(res[("domain_classifier_auroc", "value")].iloc[0])
