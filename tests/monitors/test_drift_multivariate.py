@@ -59,16 +59,20 @@ def test_reconstruction_error_equals_nannyml(car_loan) -> None:
 @pytest.mark.slow
 def test_domain_classifier_close_to_nannyml(car_loan) -> None:
     reference, analysis = car_loan
-    reference = reference.iloc[:10_000]
-    chunks = [analysis.iloc[i * CHUNK:(i + 1) * CHUNK] for i in (0, 1, 7, 9)]   # 2 calm, 2 drifted
-    calc = nml.DomainClassifierCalculator(feature_column_names=FEATURES, chunk_size=CHUNK)
+    from nannyml.drift.multivariate.domain_classifier.calculator import DEFAULT_LGBM_HYPERPARAMS
+
+    reference, size = reference.iloc[:5000], 1000
+    chunks = [analysis.iloc[i * size:(i + 1) * size] for i in (0, 49)]   # calm, drifted
+    calc = nml.DomainClassifierCalculator(
+        feature_column_names=FEATURES, chunk_size=size,
+        hyperparameters={**DEFAULT_LGBM_HYPERPARAMS, "n_jobs": 1})
     calc.fit(reference)
     theirs = calc.calculate(pd.concat(chunks, ignore_index=True)).filter(
         period="analysis").to_df()[("domain_classifier_auroc", "value")].tolist()
     ours = [domain_classifier_auc(reference, chunk, FEATURES) for chunk in chunks]
     assert np.abs(np.array(ours) - np.array(theirs)).max() < 0.03, (ours, theirs)
     band = lambda v: DC_BAND[0] <= v <= DC_BAND[1]   # noqa: E731
-    assert [band(v) for v in ours] == [band(v) for v in theirs] == [True, True, False, False]
+    assert [band(v) for v in ours] == [band(v) for v in theirs] == [True, False]
 
 
 def test_domain_classifier_hand_cases() -> None:
@@ -89,7 +93,7 @@ def test_drift_family_emits_both_rows_with_bands(car_loan) -> None:
     for label, chunk in (("calm", analysis.iloc[:2000]), ("drifted", analysis.iloc[-2000:])):
         window = WindowData(spec=spec, version=1, start=start, end=start + dt.timedelta(days=1),
                             frame=chunk.reset_index(drop=True), reference=reference)
-        rows[label] = {r.metric: r for r in multivariate_rows(window, max_reference=5000)}
+        rows[label] = {r.metric: r for r in multivariate_rows(window, max_reference=3000)}
     rec = Reconstruction.fit(reference, FEATURES)
     for label, chunk in (("calm", analysis.iloc[:2000]), ("drifted", analysis.iloc[-2000:])):
         row = rows[label]["drift.multivariate.reconstruction_error"]
