@@ -26,6 +26,7 @@ from raigov.home import Home
 from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
 from raigov.models.capture.spool import Frame, scan_spool
 from raigov.store.lake import partition_dir
+from raigov.store.parquet_crypto import write_options
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
@@ -72,6 +73,33 @@ def _group(frames: list[Frame]) -> dict[tuple[str, str, str], list[pa.Table]]:
     return groups
 
 
+def segment_encryption(home: Home, lake_table: str, model: str) -> list[str] | None:
+    """The columns a new segment of ``model`` encrypts (None: a plain segment). Read
+    from the registered versions' ``spec.json`` files (not the catalog, so sealing
+    never waits for its lock): the union over versions, so a version that drops its
+    privacy section does not unprotect its data. Quarantine rows keep the raw request
+    (``payload``), which is encrypted whenever any column is."""
+    import json
+
+    columns: set[str] | None = None
+    for spec_file in sorted((home.artifacts / model).glob("*/spec.json")):
+        try:
+            privacy = json.loads(spec_file.read_text()).get("privacy")
+        except (OSError, ValueError):
+            continue
+        if privacy is None:
+            continue
+        encrypt = privacy.get("encrypt")
+        if encrypt is None:
+            encrypt = json.loads(spec_file.read_text()).get("sensitive", [])
+        columns = (columns or set()) | set(encrypt)
+    if columns is None:
+        return None
+    if lake_table == "quarantine":
+        return ["payload", "reasons", "reason"]
+    return sorted(columns)
+
+
 def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table], *,
                   stem: str) -> Path:
     lake_table, model, day = key
@@ -80,7 +108,9 @@ def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table],
     table = pa.concat_tables(tables, promote_options="permissive")
     final = directory / f"{stem}.parquet"
     tmp = directory / f".{stem}.parquet.tmp"
-    pq.write_table(table, tmp, compression="zstd")
+    encrypt = segment_encryption(home, lake_table, model)
+    pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
+                                               columns=table.column_names))
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)

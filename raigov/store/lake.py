@@ -7,15 +7,21 @@ turns lake paths into SQL; readers get an in-memory DuckDB connection with views
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 from urllib.parse import quote
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 from raigov.home import LAKE_TABLES, Home
+from raigov.store.parquet_crypto import is_encrypted
 
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
@@ -65,25 +71,69 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def scan_sql(home: Home, table: str, *, model: str | None = None) -> str:
-    """A FROM-clause expression over one lake table (one model's partitions when given).
-
-    Returns an empty relation of the table's fixed columns when no segment exists yet.
-    """
+def segment_files(home: Home, table: str, *, model: str | None = None) -> list[str]:
+    """Every sealed segment of one lake table (one model's partitions when given)."""
     if table not in LAKE_TABLES:
         raise ValueError(f"unknown lake table {table!r}; expected one of {LAKE_TABLES}")
     model_part = "*" if model is None else f"model={model_key(model)}"
-    pattern = str(home.lake_table(table) / model_part / "date=*" / "*.parquet")
-    if not glob.glob(pattern):
+    return sorted(glob.glob(str(home.lake_table(table) / model_part / "date=*" / "*.parquet")))
+
+
+def scan_sql(home: Home, table: str, *, model: str | None = None,
+             files: list[str] | None = None, decrypted: str | None = None) -> str:
+    """A FROM-clause expression over one lake table (one model's partitions when given).
+
+    Returns an empty relation of the table's fixed columns when no segment exists yet.
+    ``files``: the plain (unencrypted) segments to read, when not every segment is
+    plain; ``decrypted``: the name of a registered Arrow relation holding the rows of the
+    encrypted ones (see :func:`lake_connection`).
+    """
+    listed = None
+    if files is None:
+        model_part = "*" if model is None else f"model={model_key(model)}"
+        pattern = str(home.lake_table(table) / model_part / "date=*" / "*.parquet")
+        listed = _quote(pattern) if glob.glob(pattern) else None
+    elif files:
+        listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+    parts = [f"SELECT * FROM ({_EMPTY[table]})"]
+    if listed:
+        # The empty relation of the fixed columns first: segments written before a
+        # column existed (an older raigov) still read, with NULL in it.
+        parts.append(f"SELECT * FROM read_parquet({listed}, hive_partitioning = true, "
+                     f"union_by_name = true, hive_types = {{'model': 'VARCHAR', "
+                     f"'date': 'DATE'}})")
+    if decrypted:
+        parts.append(f"SELECT * FROM {decrypted}")
+    if len(parts) == 1:
         return f"({_EMPTY[table]})"
-    # The empty relation of the fixed columns first: segments written before a column
-    # existed (an older raigov) still read, with NULL in it.
-    return (f"(SELECT * FROM ({_EMPTY[table]}) UNION ALL BY NAME SELECT * FROM "
-            f"read_parquet({_quote(pattern)}, hive_partitioning = true, "
-            f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}}))")
+    return "(" + " UNION ALL BY NAME ".join(parts) + ")"
 
 
-def labelled_sql(home: Home, *, model: str | None = None) -> str:
+def read_encrypted(home: Home, files: list[str], *,
+                   columns: list[str] | None = None) -> "pa.Table":
+    """The rows of encrypted segments, decrypted with the data key through pyarrow,
+    with the ``model`` and ``date`` partition columns taken from their paths."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from urllib.parse import unquote
+
+    from raigov.store.parquet_crypto import read_options
+
+    options = read_options(home)
+    tables = []
+    for name in files:
+        part = pq.read_table(name, columns=columns, **options)
+        path = Path(name)
+        model = unquote(path.parent.parent.name.removeprefix("model="))
+        day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
+        part = part.append_column("model", pa.array([model] * part.num_rows, pa.string()))
+        part = part.append_column("date", pa.array([day] * part.num_rows, pa.date32()))
+        tables.append(part)
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def labelled_sql(home: Home, *, model: str | None = None,
+                 sources: dict[str, str] | None = None) -> str:
     """Predictions with the label in force where one arrived: ``y_true`` (DOUBLE) is
     the true class index for classifiers and the true value for regression.
 
@@ -95,7 +145,7 @@ def labelled_sql(home: Home, *, model: str | None = None) -> str:
     return (
         f"(SELECT p.*, f.y_true, f.received_at AS label_received_at, "
         f"f.corrections AS label_corrections "
-        f"FROM {scan_sql(home, 'predictions', model=model)} p LEFT JOIN ("
+        f"FROM {_source(home, 'predictions', model, sources)} p LEFT JOIN ("
         f"SELECT prediction_id, "
         f"coalesce(arg_max(v, received_at) FILTER (WHERE c), "
         f"arg_min(v, received_at) FILTER (WHERE NOT c)) AS y_true, "
@@ -104,8 +154,12 @@ def labelled_sql(home: Home, *, model: str | None = None) -> str:
         f"count(*) FILTER (WHERE c) AS corrections "
         f"FROM (SELECT prediction_id, coalesce(y_value, y_true::DOUBLE) AS v, received_at, "
         f"coalesce(correction, false) AS c "
-        f"FROM {scan_sql(home, 'feedback', model=model)}) GROUP BY prediction_id) f "
+        f"FROM {_source(home, 'feedback', model, sources)}) GROUP BY prediction_id) f "
         f"USING (prediction_id))")
+
+
+def _source(home: Home, table: str, model: str | None, sources: dict[str, str] | None) -> str:
+    return sources[table] if sources else scan_sql(home, table, model=model)
 
 
 @contextmanager
@@ -115,15 +169,30 @@ def lake_connection(home: Home, *, model: str | None = None,
     ``quarantine`` and ``labelled`` over the lake (one model's partitions when given).
 
     Reading Parquet takes no lock, so any number of processes may read while writers
-    seal new segments; a segment appears atomically (it is renamed into place)."""
+    seal new segments; a segment appears atomically (it is renamed into place).
+
+    Encrypted segments (a model with a ``privacy`` section) cannot be scanned by DuckDB
+    with per-column keys: they are decrypted through pyarrow with the data key and
+    DuckDB scans the Arrow rows (registered as ``_decrypted_<table>``)."""
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
+        sources = {}
         for table in LAKE_TABLES:
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {scan_sql(home, table, model=model)}")
-        con.execute(f"CREATE VIEW labelled AS SELECT * FROM {labelled_sql(home, model=model)}")
+            files = segment_files(home, table, model=model)
+            locked = [f for f in files if is_encrypted(f)]
+            decrypted = None
+            if locked:
+                decrypted = f"_decrypted_{table}"
+                con.register(decrypted, read_encrypted(home, locked))
+            plain = [f for f in files if f not in set(locked)] if locked else None
+            sources[table] = scan_sql(home, table, model=model, files=plain,
+                                      decrypted=decrypted)
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {sources[table]}")
+        con.execute(f"CREATE VIEW labelled AS SELECT * FROM "
+                    f"{labelled_sql(home, model=model, sources=sources)}")
         yield con
     finally:
         con.close()
