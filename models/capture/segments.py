@@ -27,6 +27,7 @@ from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
 from raigov.models.capture.spool import Frame, scan_spool
 from raigov.store.lake import partition_dir
 from raigov.store.parquet_crypto import write_options
+from raigov.permissions import private_dir, private_file
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
@@ -104,13 +105,15 @@ def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table],
                   stem: str) -> Path:
     lake_table, model, day = key
     directory = partition_dir(home, lake_table, model, day)
-    directory.mkdir(parents=True, exist_ok=True)
+    for part in (directory.parent, directory):      # model=<M>/ and date=<D>/
+        private_dir(part)
     table = pa.concat_tables(tables, promote_options="permissive")
     final = directory / f"{stem}.parquet"
     tmp = directory / f".{stem}.parquet.tmp"
     encrypt = segment_encryption(home, lake_table, model)
     pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
                                                columns=table.column_names))
+    private_file(tmp)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
