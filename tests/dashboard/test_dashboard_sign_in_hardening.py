@@ -54,7 +54,7 @@ def test_a_restart_does_not_reset_sign_in_throttling(dashboard_home: Home, monke
     assert "Too many failed sign-ins" in at.error[0].value
     assert [t.value for t in at.title] == ["Sign in to raigov"]
     # The same address is refused for another name too.
-    assert auth.wait_left(dashboard_home, "olga", address="203.0.113.7") > 30
+    assert auth.wait_left(dashboard_home, "olga", address="203.0.113.7") > 0
     assert auth.wait_left(dashboard_home, "olga", address="198.51.100.1") == 0
 
 
