@@ -101,6 +101,17 @@ def segment_encryption(home: Home, lake_table: str, model: str) -> list[str] | N
     return sorted(columns)
 
 
+def check_capture_key(home: Home) -> None:
+    """Refuse to start capture when a registered model encrypts its segments and no
+    data key is set (sealing would fail later, with rows stuck in the spool)."""
+    from raigov.store.parquet_crypto import require_data_key
+
+    models = [d.name for d in sorted(home.artifacts.glob("*")) if d.is_dir()]
+    encrypting = [m for m in models if segment_encryption(home, "predictions", m) is not None]
+    if encrypting:
+        require_data_key(home, what=f"Capture for {', '.join(encrypting)} (privacy section)")
+
+
 def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table], *,
                   stem: str) -> Path:
     lake_table, model, day = key

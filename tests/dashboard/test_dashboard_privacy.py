@@ -35,7 +35,8 @@ def _open_prediction(signed_in, home: Home, name: str):
 
 def _inputs(at) -> dict[str, str]:
     frame = at.table[0].value
-    return {str(k).replace("\\", ""): str(v) for k, v in zip(frame.index, frame["value"])}
+    return {str(k).replace("\\", ""): str(v).replace("\\", "")
+            for k, v in zip(frame.index, frame["value"])}
 
 
 def test_a_viewer_sees_sensitive_values_masked_and_cannot_reveal(signed_in,

@@ -122,3 +122,20 @@ def test_pseudonymised_identifiers_are_stable_keyed_tokens() -> None:
     assert tokens[0] == tokens[1] != tokens[2] and tokens[3] is None
     assert tokens[0].startswith("ps_") and "A-17" not in tokens[0]
     assert parquet_crypto.pseudonymise(other, ["A-17"])[0] != tokens[0]
+
+
+def test_serve_refuses_to_start_capture_without_the_data_key(encrypted_home) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home, _ = encrypted_home
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAIGOV_DATA_KEY")}
+    done = subprocess.run([sys.executable, "-m", "raigov.cli", "serve", "--home",
+                           str(home.root), "--port", "1", "--no-auth"], capture_output=True,
+                          text=True,
+                          env=env, cwd=Path(__file__).parents[2], timeout=120)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, said
+    assert "Capture for credit-risk (privacy section) needs the data key" in said
+    assert "RAIGOV_DATA_KEY_FILE" in said
