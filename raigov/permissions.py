@@ -30,6 +30,15 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def private_tree(root: Path) -> None:
+    """Set 0700 on ``root`` and every directory below it, 0600 on every file (what a
+    copy from outside the home brought with its own modes)."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
+
+
 def private_file(path: Path) -> Path:
     """Set an existing file's mode to 0600 (a file another library created)."""
     try:
