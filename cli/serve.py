@@ -61,6 +61,10 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
     check_tls_pair(tls_cert, tls_key)
     resolved = _home(home)
     check_serving_access(resolved, host=host, auth=not no_auth)
+    if not no_capture:
+        from raigov.models.capture.segments import check_capture_key
+
+        check_capture_key(resolved)
     if no_auth:
         click.echo(NO_AUTH_WARNING.format(host=host, port=port), err=True)
     cfg = ServeConfig(durability=durability, max_batch_rows=max_batch_rows,  # type: ignore[arg-type]

@@ -50,6 +50,21 @@ def set_enabled(home: Home, user: User | None, model: str, *, enabled: bool,
                       reason=reason.strip() if reason else None, version=version)
 
 
+def reveal_sensitive(home: Home, user: User | None, model: str, *, prediction_id: str,
+                     columns: list[str]) -> None:
+    """Record that ``user`` revealed the protected columns of one prediction (a ledger
+    event ``sensitive.revealed``: who, model, prediction and column names, never a
+    value). Call before showing them; raises when the role lacks ``sensitive.read``."""
+    from raigov.ledger.chain import append_event
+    from raigov.store.catalog import catalog
+
+    actor = acting_user(home, user, "sensitive.read")
+    with catalog(home) as con:
+        append_event(con, "sensitive.revealed", actor=actor.name, subject=model,
+                     payload={"model": model, "prediction_id": prediction_id,
+                              "columns": sorted(columns)})
+
+
 def _reports() -> Any | None:
     try:
         from raigov import reports

@@ -19,6 +19,8 @@ from raigov.users import User
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
 TIME_COLUMN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 NUMBER_COLUMN = st.column_config.NumberColumn(format="%.4g")
+PAGE_DENIED = ("{name} (role {role}) may not open this page: it needs the "
+               "'{permission}' permission.")
 NOT_SIGNED_IN = "Sign in to see this page."
 DENIED = "Your role ({role}) does not allow this: {action}."
 
@@ -33,11 +35,16 @@ def root() -> str:
     return settings.home_root()
 
 
-def require_user() -> User:
-    """The signed-in user; stops the page (showing nothing) when there is none."""
+def require_user(permission: str = "read") -> User:
+    """The signed-in user, if their role grants ``permission``; otherwise the page
+    stops, showing nothing but why. Every page calls this itself: a page opened by its
+    URL gets no help from the navigation."""
     user = auth.user()
     if user is None:
         st.warning(NOT_SIGNED_IN)
+        st.stop()
+    if not user.can(permission):
+        st.error(PAGE_DENIED.format(name=user.name, role=user.role, permission=permission))
         st.stop()
     return user
 

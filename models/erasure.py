@@ -188,7 +188,7 @@ def erase(home: Home, model: str, *, prediction_ids: list[str] | None = None,
             for directory in partitions(home, "predictions", model):
                 files = partition_files(directory)
                 if files:
-                    table = read_parquet_table(files)
+                    table = read_parquet_table(files, home=home)
                     hit = _matches(table, None, column, value)
                     ids |= set(pc.filter(table.column("prediction_id"), pa.array(hit)).to_pylist())
         for table_name in LAKE_TABLES:
@@ -196,7 +196,7 @@ def erase(home: Home, model: str, *, prediction_ids: list[str] | None = None,
                 files = partition_files(directory)
                 if not files:
                     continue
-                table = read_parquet_table(files)
+                table = read_parquet_table(files, home=home)
                 if table_name == "quarantine":
                     hit = _matches(table, None, column, value) if column else \
                         _matches(table, None, None, None)

@@ -137,6 +137,9 @@ def _copy_artifact(source: Path | None, target: Path, spec_json: str,
         shutil.copytree(source, target)
     (target / "spec.json").write_text(spec_json)
     reference.to_parquet(target / "reference.parquet", compression="zstd", index=False)
+    from raigov.permissions import private_tree
+
+    private_tree(target.parent)      # copytree keeps the source's modes
 
 
 def _row_to_model(home: Home, row: tuple) -> RegisteredModel:

@@ -159,6 +159,18 @@ class MonitoringConfig(_Frozen):
     retention_days: int = Field(default=400, ge=1)   # lake partitions older than this are removed
 
 
+class PrivacyConfig(_Frozen):
+    """Which captured columns are protected at rest (see README "Privacy").
+
+    ``encrypt``: input columns stored under Parquet column encryption (None: the
+    sensitive attributes). ``pseudonymise``: identifiers (string input columns or
+    ``request_id``) replaced at capture by a keyed HMAC-SHA256 token, so joins on them
+    still work and the value cannot be read back."""
+
+    encrypt: tuple[str, ...] | None = None
+    pseudonymise: tuple[str, ...] = ()
+
+
 class ModelSpec(_Frozen):
     """Everything raigov needs to serve and monitor one model version."""
 
@@ -175,6 +187,7 @@ class ModelSpec(_Frozen):
     tags: tuple[str, ...] = ()
     card: CardMeta = Field(default_factory=CardMeta)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    privacy: PrivacyConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -221,7 +234,30 @@ class ModelSpec(_Frozen):
             if bad:
                 raise ValueError(f"intersection {list(combo)} names {bad}, which are not "
                                  f"sensitive attributes {list(self.sensitive)}")
+        if self.privacy is not None:
+            self._check_privacy(self.privacy)
         return self
+
+    def _check_privacy(self, privacy: PrivacyConfig) -> None:
+        captured = self.input_columns
+        bad = [n for n in privacy.encrypt or () if n not in captured]
+        if bad:
+            raise ValueError(f"privacy.encrypt names {bad}, which are not captured input "
+                             f"columns (columns: {captured})")
+        strings = [n for n in captured if self.inputs.column(n).dtype == "str"]
+        bad = [n for n in privacy.pseudonymise if n not in strings and n != "request_id"]
+        if bad:
+            raise ValueError(f"privacy.pseudonymise names {bad}; identifiers to pseudonymise "
+                             f"must be string input columns or request_id "
+                             f"(allowed: {strings + ['request_id']})")
+
+    @property
+    def encrypted_columns(self) -> list[str] | None:
+        """Columns under column encryption; None: the model's segments are not
+        encrypted at all (no ``privacy`` section)."""
+        if self.privacy is None:
+            return None
+        return list(self.sensitive if self.privacy.encrypt is None else self.privacy.encrypt)
 
     @model_validator(mode="after")
     def _fits_its_kind(self) -> "ModelSpec":

@@ -83,8 +83,12 @@ class Home:
         return self.root / "keys"
 
     def ensure(self) -> "Home":
-        """Create the layout if it does not exist yet; return self."""
-        for path in (self.root, self.spool, self.artifacts, self.keys,
+        """Create the layout if it does not exist yet (directories 0700, and a private
+        umask for this process: see :mod:`raigov.permissions`); return self."""
+        from raigov.permissions import private_dir, private_umask
+
+        private_umask()
+        for path in (self.root, self.spool, self.artifacts, self.keys, self.lake,
                      *(self.lake_table(t) for t in LAKE_TABLES)):
-            path.mkdir(parents=True, exist_ok=True)
+            private_dir(path)
         return self

@@ -30,14 +30,15 @@ if TYPE_CHECKING:
 
 Role = Literal["viewer", "owner", "auditor", "admin"]
 Permission = Literal["read", "export", "alert.acknowledge", "alert.resolve", "model.toggle",
-                     "users.manage", "waivers.manage"]
+                     "users.manage", "waivers.manage", "sensitive.read"]
 ROLES: tuple[str, ...] = get_args(Role)
 ALL_PERMISSIONS: frozenset[str] = frozenset(get_args(Permission))
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
     "auditor": frozenset({"read", "export"}),
-    "owner": frozenset({"read", "alert.acknowledge", "alert.resolve", "model.toggle"}),
+    "owner": frozenset({"read", "alert.acknowledge", "alert.resolve", "model.toggle",
+                        "sensitive.read"}),
     "admin": ALL_PERMISSIONS,
 }
 
@@ -65,6 +66,7 @@ ACTIONS: dict[str, str] = {
     "model.toggle": "disable or enable models",
     "users.manage": "manage users",
     "waivers.manage": "manage waivers",
+    "sensitive.read": "reveal sensitive values and pseudonymised identifiers",
 }
 
 

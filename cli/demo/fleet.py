@@ -85,7 +85,10 @@ class Fleet:
         the reference predictions from the artifact itself."""
         from raigov.models.demo_models import demo_definition, write_model_files
         from raigov.models.registration import register_model_files
+        from raigov.models.spec import PrivacyConfig
 
+        if spec.privacy is None:      # the demo's sensitive attributes are encrypted
+            spec = spec.model_copy(update={"privacy": PrivacyConfig()})
         trainer = demo_definition(name).trainer
         with tempfile.TemporaryDirectory() as tmp:
             files = write_model_files(tmp, trainer=trainer, trained=trained, spec=spec,

@@ -93,6 +93,12 @@ def run_demo(home: Home, opts: DemoOptions) -> DemoResult:
     check_fresh_home(home)
     console.print(HEADER.format(root=home.root, name=scenario.name, days=scenario.days,
                                 start=start, end=end, seed=scenario.seed))
+    from raigov.cli.demo.data_key import KEY_LINE, ensure_demo_data_key
+    from raigov.store.parquet_crypto import DATA_KEY_FILE_ENV
+
+    key_path = ensure_demo_data_key(home)
+    if key_path is not None:
+        console.print(KEY_LINE.format(path=key_path, env=DATA_KEY_FILE_ENV))
     for incident in left_out:
         console.print(LEFT_OUT.format(name=incident.label, day=incident.day, days=scenario.days))
     stages = _Stages()

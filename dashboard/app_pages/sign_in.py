@@ -31,7 +31,8 @@ else:
     st.caption(auth.SIGN_IN_HELP)
     if submitted:
         with st.spinner("Checking..."):
-            user, problem = auth.sign_in(settings.home(), name, password)
+            user, problem = auth.sign_in(settings.home(), name, password,
+                                         address=auth.client_address())
         if user is None:
             st.error(problem)
         else:

@@ -14,7 +14,7 @@ ROLE_HELP = {"viewer": "reads every page", "auditor": "reads and exports cards a
              "admin": "everything, users and waivers included"}
 DONE = "{what} {name}."
 
-user = ui.require_user()
+user = ui.require_user("users.manage")
 st.title("Users")
 root = ui.root()
 notice = st.session_state.pop("users_notice", None)

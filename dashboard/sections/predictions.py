@@ -8,9 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from raigov.dashboard import charts, queries, ui
+from raigov.dashboard import actions, charts, queries, settings, ui
 from raigov.dashboard.sections.context import ModelView
-from raigov.dashboard.shape.predictions import OUTCOMES, PredictionFilter, split_prediction
+from raigov.dashboard.shape.predictions import (OUTCOMES, PredictionFilter, mask_explanation,
+                                                mask_values, protected_columns,
+                                                split_prediction)
 from raigov.errors import RaigovError
 
 NOT_FOUND = "No prediction of this model has the id {prediction_id}."
@@ -18,6 +20,10 @@ NONE_MATCH = "No prediction in this window matches the filter."
 EXPLAIN_FAILED = "The explanation could not be computed: {error}"
 OUTCOME_LINE = ("Predicted class {label} with score {score}; ground truth {truth}. "
                 "Made {ts}, version {version}.")
+MASKED_NOTE = ("Sensitive values and pseudonymised identifiers are masked: your role "
+               "({role}) lacks the 'sensitive.read' permission.")
+REVEAL = "Reveal sensitive values"
+REVEALED_NOTE = "Revealed to you; the reveal is recorded in the ledger (sensitive.revealed)."
 SHAP_NOTE = ("SHAP values explain the logit (log-odds of the positive class): the base "
              "value plus every contribution is this prediction's logit, probability {p}.")
 
@@ -66,17 +72,42 @@ def _show(view: ModelView, record: dict[str, Any]) -> None:
     st.write(OUTCOME_LINE.format(label=outcome["label"], score=ui.num(outcome["score"]),
                                  truth=truth, ts=ui.when(outcome["ts"]),
                                  version=outcome["version"]))
+    protected = [c for c in protected_columns(view.spec) if c in inputs]
+    hidden = protected if protected and not _revealed(view, outcome, protected) else []
     left, right = st.columns([1, 2])
     with left:
         # st.table reads Markdown in cells: escape, so every value shows literally
-        frame = pd.DataFrame({"value": [ui.md(_text(v)) for v in inputs.values()]},
-                             index=pd.Index([ui.md(k) for k in inputs], name="input"))
+        shown = mask_values(inputs, hidden)
+        frame = pd.DataFrame({"value": [ui.md(_text(v)) for v in shown.values()]},
+                             index=pd.Index([ui.md(k) for k in shown], name="input"))
         st.table(frame)
     with right:
-        _explanation(view, outcome, inputs)
+        _explanation(view, outcome, inputs, hidden)
 
 
-def _explanation(view: ModelView, outcome: dict[str, Any], inputs: dict[str, Any]) -> None:
+def _revealed(view: ModelView, outcome: dict[str, Any], protected: list[str]) -> bool:
+    """Whether this run shows the protected values: only to a role with
+    ``sensitive.read``, after it asked, and the ask is ledgered first."""
+    if not view.user.can("sensitive.read"):
+        st.caption(MASKED_NOTE.format(role=view.user.role))
+        return False
+    key = f"revealed_{view.key}_{outcome['prediction_id']}"
+    if not st.session_state.get(key):
+        if not st.button(REVEAL, key=f"reveal_{view.key}", icon=":material/visibility:"):
+            return False
+        try:
+            actions.reveal_sensitive(settings.home(), view.user, view.model,
+                                     prediction_id=str(outcome["prediction_id"]),
+                                     columns=protected)
+        except RaigovError as exc:
+            ui.stop_on_error(exc)
+        st.session_state[key] = True
+    st.caption(REVEALED_NOTE)
+    return True
+
+
+def _explanation(view: ModelView, outcome: dict[str, Any], inputs: dict[str, Any],
+                 hidden: list[str]) -> None:
     try:
         with st.spinner("Computing SHAP values..."):
             result = queries.explanation(view.root, view.model, int(outcome["version"]),
@@ -84,7 +115,7 @@ def _explanation(view: ModelView, outcome: dict[str, Any], inputs: dict[str, Any
     except (RaigovError, ValueError) as exc:
         st.error(EXPLAIN_FAILED.format(error=exc))
         return
-    ui.chart(charts.waterfall(result), key=f"waterfall_{view.key}")
+    ui.chart(charts.waterfall(mask_explanation(result, hidden)), key=f"waterfall_{view.key}")
     st.caption(SHAP_NOTE.format(p=ui.num(result["probability"])))
 
 

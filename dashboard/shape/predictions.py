@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from raigov.home import Home
+from raigov.models.spec import ModelSpec
 from raigov.store.lake import lake_connection
 
 Outcome = Literal["any", "correct", "wrong", "unlabelled"]
@@ -60,6 +61,28 @@ def get_prediction(home: Home, model: str, prediction_id: str) -> dict[str, Any]
     if frame.empty:
         return None
     return {k: _plain(v) for k, v in frame.iloc[0].to_dict().items()}
+
+
+MASKED = "•••• (masked)"
+
+
+def protected_columns(spec: "ModelSpec") -> list[str]:
+    """Columns the dashboard masks for roles without ``sensitive.read``: the sensitive
+    attributes and the pseudonymised identifiers."""
+    pseudonymised = spec.privacy.pseudonymise if spec.privacy is not None else ()
+    return list(dict.fromkeys([*spec.sensitive, *pseudonymised]))
+
+
+def mask_values(values: dict[str, Any], protected: list[str]) -> dict[str, Any]:
+    """``values`` with every protected column's value replaced by :data:`MASKED`."""
+    return {k: (MASKED if k in protected else v) for k, v in values.items()}
+
+
+def mask_explanation(explanation: dict[str, Any], protected: list[str]) -> dict[str, Any]:
+    """A SHAP explanation whose protected features show no value."""
+    parts = [{**p, "value": MASKED} if p["feature"] in protected else p
+             for p in explanation["contributions"]]
+    return {**explanation, "contributions": parts}
 
 
 def split_prediction(record: dict[str, Any], input_columns: list[str]) -> tuple[dict, dict]:

@@ -68,7 +68,18 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
     }
     for f in input_arrow_schema(spec):
         cols[f.name] = _column(inputs[f.name], f.type)
+    if spec.privacy is not None and spec.privacy.pseudonymise:
+        _pseudonymise(cols, spec.privacy.pseudonymise)
     return pa.table(cols), ids
+
+
+def _pseudonymise(cols: dict[str, pa.Array], names: Sequence[str]) -> None:
+    """Identifier columns become keyed HMAC tokens before anything is spooled."""
+    from raigov.store.parquet_crypto import pseudonymise, require_data_key
+
+    key = require_data_key(None, what="Pseudonymising captured identifiers")
+    for name in names:
+        cols[name] = pa.array(pseudonymise(key, cols[name].to_pylist()), pa.string())
 
 
 def _repeated(text: str | None, n: int) -> pa.Array:

@@ -26,6 +26,8 @@ from raigov.home import Home
 from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
 from raigov.models.capture.spool import Frame, scan_spool
 from raigov.store.lake import partition_dir
+from raigov.store.parquet_crypto import segment_encryption, write_options
+from raigov.permissions import private_dir, private_file
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
@@ -72,15 +74,30 @@ def _group(frames: list[Frame]) -> dict[tuple[str, str, str], list[pa.Table]]:
     return groups
 
 
+def check_capture_key(home: Home) -> None:
+    """Refuse to start capture when a registered model encrypts its segments and no
+    data key is set (sealing would fail later, with rows stuck in the spool)."""
+    from raigov.store.parquet_crypto import require_data_key
+
+    models = [d.name for d in sorted(home.artifacts.glob("*")) if d.is_dir()]
+    encrypting = [m for m in models if segment_encryption(home, "predictions", m) is not None]
+    if encrypting:
+        require_data_key(home, what=f"Capture for {', '.join(encrypting)} (privacy section)")
+
+
 def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table], *,
                   stem: str) -> Path:
     lake_table, model, day = key
     directory = partition_dir(home, lake_table, model, day)
-    directory.mkdir(parents=True, exist_ok=True)
+    for part in (directory.parent, directory):      # model=<M>/ and date=<D>/
+        private_dir(part)
     table = pa.concat_tables(tables, promote_options="permissive")
     final = directory / f"{stem}.parquet"
     tmp = directory / f".{stem}.parquet.tmp"
-    pq.write_table(table, tmp, compression="zstd")
+    encrypt = segment_encryption(home, lake_table, model)
+    pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
+                                               columns=table.column_names))
+    private_file(tmp)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)

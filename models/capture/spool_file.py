@@ -42,7 +42,7 @@ class SpoolFile:
         """Start a new spool file (its name carries its frame key)."""
         name, key = new_spool_name()
         path = self.directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fsync_directory(self.directory)
         except OSError:

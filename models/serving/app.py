@@ -347,7 +347,7 @@ def _probe_spool(home: Home) -> None:
     import os
 
     path = home.spool / ".healthz"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, b"ok")
         os.fsync(fd)

@@ -136,4 +136,8 @@ def _migrate(path: Path, deadline: float) -> None:
             con.execute(_schema_sql())
         finally:
             con.close()
+        from raigov.permissions import private_file
+
+        for name in (path, path.with_name(path.name + ".wal")):   # it holds password hashes
+            private_file(name)
         _initialised.add(path)

@@ -188,3 +188,12 @@ CREATE TABLE IF NOT EXISTS erasures (
     ledger_seq   BIGINT,
     PRIMARY KEY (model, id_sha256)
 );
+
+-- Dashboard sign-in throttling (raigov.sign_in_throttle): failures per subject
+-- ("name:<casefolded name>" or "address:<client address>"), so a restart does not reset
+-- the delay. Bounded: rows older than a day are pruned, and at most 10,000 are kept.
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    subject       VARCHAR PRIMARY KEY,
+    failures      INTEGER NOT NULL,
+    last_failure  DOUBLE NOT NULL            -- Unix time (s)
+);

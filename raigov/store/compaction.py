@@ -99,7 +99,8 @@ def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[
     new_files = []
     for i, table in enumerate(tables):
         _step("write")
-        new_files.append(write_parquet(table, directory / f"{PUBLISHED_PREFIX}{generation:06d}-{i}.parquet"))
+        new_files.append(write_parquet(
+            table, directory / f"{PUBLISHED_PREFIX}{generation:06d}-{i}.parquet", home=home))
     gone = {p.name for p in replaced}
     files = [n for n in manifest["files"] if n not in gone] + [p.name for p in new_files]
     replaced_names = sorted(set(manifest["replaced"])
@@ -109,7 +110,7 @@ def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[
             "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     body.update(extra or {})
     _step("publish")
-    write_durably(directory / MANIFEST, json.dumps(body, indent=1).encode(), mode=0o644)
+    write_durably(directory / MANIFEST, json.dumps(body, indent=1).encode(), mode=0o600)
     _step("delete")
     sweep(home, directory, wait=sweep_wait)
     return new_files
@@ -133,7 +134,7 @@ def compact_partition(home: Home, directory: Path, *,
         sweep(home, directory)
         return None
     size = sum(p.stat().st_size for p in small)
-    table = read_parquet_table(small)
+    table = read_parquet_table(small, home=home)
     new = publish(home, directory, _split(table, size, target_bytes), small, reason="compaction")
     return {"partition": str(directory.relative_to(home.lake)), "files_before": len(files),
             "files_after": len(files) - len(small) + len(new), "rows": table.num_rows}

@@ -29,7 +29,8 @@ import duckdb
 import pyarrow as pa
 
 from raigov.home import Home
-from raigov.store.lake import partition_dir, partition_files, reading
+from raigov.store.lake import partition_dir, partition_files, read_encrypted, reading
+from raigov.store.parquet_crypto import is_encrypted
 
 
 @dataclass(frozen=True)
@@ -70,21 +71,21 @@ def lookup_ids(home: Home, model: str, *, served: Sequence[str] = (),
 def _served(con: duckdb.DuckDBPyConnection, home: Home, model: str, ids: list[str]) -> set[str]:
     days = [uuid7_day(pid) for pid in ids]
     if any(d is None for d in days):       # a caller's id: no bound from it
-        return _present(con, _files(home, "predictions", model), ids)
+        return _present(con, home, _files(home, "predictions", model), ids)
     near = {d + dt.timedelta(days=k) for d in days for k in (-1, 0, 1)}
-    found = _present(con, _files(home, "predictions", model, only=near), ids)
+    found = _present(con, home, _files(home, "predictions", model, only=near), ids)
     missing = [pid for pid in ids if pid not in found]
     if missing:
         bound = max(days) + dt.timedelta(days=1)
         rest = _files(home, "predictions", model, until=bound, skip=near)
-        found |= _present(con, rest, missing)
+        found |= _present(con, home, rest, missing)
     return found
 
 
 def _labelled(con: duckdb.DuckDBPyConnection, home: Home, model: str, ids: list[str]) -> set[str]:
     days = [uuid7_day(pid) for pid in ids]
     since = None if any(d is None for d in days) else min(days) - dt.timedelta(days=1)
-    return _present(con, _files(home, "feedback", model, since=since), ids)
+    return _present(con, home, _files(home, "feedback", model, since=since), ids)
 
 
 def _files(home: Home, table: str, model: str, *, only: set[dt.date] | None = None,
@@ -104,11 +105,20 @@ def _files(home: Home, table: str, model: str, *, only: set[dt.date] | None = No
     return files
 
 
-def _present(con: duckdb.DuckDBPyConnection, files: list[str], ids: list[str]) -> set[str]:
+def _present(con: duckdb.DuckDBPyConnection, home: Home, files: list[str], ids: list[str]) -> set[str]:
     """Of ``ids``, those in the ``prediction_id`` column of ``files`` (that column only:
     segments of older raigov versions read too)."""
     if not files or not ids:
         return set()
+    locked = [f for f in files if is_encrypted(f)]
+    found: set[str] = set()
+    if locked:
+        wanted = set(ids)
+        found = {pid for pid in read_encrypted(home, locked, columns=["prediction_id"])
+                 .column("prediction_id").to_pylist() if pid in wanted}
+        files = [f for f in files if f not in set(locked)]
+        if not files:
+            return found
     con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
     try:
         rows = con.execute("SELECT DISTINCT prediction_id FROM read_parquet(?) WHERE "
@@ -116,4 +126,4 @@ def _present(con: duckdb.DuckDBPyConnection, files: list[str], ids: list[str]) -
                            [files]).fetchall()
     finally:
         con.unregister("wanted")
-    return {row[0] for row in rows}
+    return found | {row[0] for row in rows}

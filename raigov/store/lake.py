@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from raigov.durable import fsync_directory
 from raigov.home import LAKE_TABLES, Home
+from raigov.store.parquet_crypto import is_encrypted
 
 MANIFEST = "_manifest.json"
 PUBLISHED_PREFIX = "c-"       # files written by compaction or a rewrite; visible once listed
@@ -87,11 +88,21 @@ def _quote(text: str) -> str:
 
 # -- Parquet I/O: the one write and the one read --------------------------------------
 
-def write_parquet(table: pa.Table, final: Path) -> Path:
+def write_parquet(table: pa.Table, final: Path, *, home: Home | None = None) -> Path:
     """Write ``table`` to ``final`` durably: a temporary name, fsync, rename, directory
-    fsync. The only function that writes lake Parquet for compaction and rewrites."""
+    fsync. The only function that writes lake Parquet for compaction and rewrites.
+    Given ``home``, the file is encrypted as a new segment of its partition's model
+    would be (the model's ``privacy`` section, see :mod:`raigov.store.parquet_crypto`)."""
+    from raigov.store.parquet_crypto import segment_encryption, write_options
+
+    encrypt = None
+    if home is not None:
+        lake_table, model = final.parents[1].name, _model_of(final)
+        encrypt = segment_encryption(home, lake_table, model)
     tmp = final.parent / f".{final.name}.tmp"
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
+                                               columns=table.column_names))
+    os.chmod(tmp, 0o600)
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -102,17 +113,36 @@ def write_parquet(table: pa.Table, final: Path) -> Path:
     return final
 
 
-def read_parquet_table(paths: list[Path]) -> pa.Table:
+def _model_of(path: Path) -> str:
+    from urllib.parse import unquote
+
+    return unquote(path.parent.parent.name.removeprefix("model="))
+
+
+def read_parquet_table(paths: list[Path], *, home: Home | None = None) -> pa.Table:
     """The rows of ``paths`` as one Arrow table (columns united by name, no hive
-    columns): the only function that reads lake Parquet back for rewriting."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        files = "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
-        return con.sql(f"SELECT * FROM read_parquet({files}, union_by_name = true, "
-                       f"hive_partitioning = false)").to_arrow_table()
-    finally:
-        con.close()
+    columns): the only function that reads lake Parquet back for rewriting. Encrypted
+    files are decrypted with the data key (``home`` names where a key must not be)."""
+    locked = [p for p in paths if is_encrypted(p)]
+    plain = [p for p in paths if p not in set(locked)]
+    parts = []
+    if locked:
+        from raigov.store.parquet_crypto import read_options
+
+        options = read_options(home)
+        parts += [pq.read_table(p, **options) for p in locked]
+    if plain:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            files = "[" + ", ".join(_quote(str(p)) for p in plain) + "]"
+            parts.append(con.sql(f"SELECT * FROM read_parquet({files}, union_by_name = true, "
+                                 f"hive_partitioning = false)").to_arrow_table())
+        finally:
+            con.close()
+    if not parts:
+        return pa.table({})
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
 
 
 # -- manifests and the files readers see ----------------------------------------------
@@ -215,28 +245,71 @@ def table_files(home: Home, table: str, model: str | None = None, *,
     return files
 
 
+def segment_files(home: Home, table: str, *, model: str | None = None,
+                  since: dt.date | None = None, until: dt.date | None = None) -> list[str]:
+    """The visible segment files of one lake table (one model's partitions when given,
+    only the partitions dated ``since``..``until`` when given). Call under
+    :func:`reading` when the files are to be opened."""
+    if table not in LAKE_TABLES:
+        raise ValueError(f"unknown lake table {table!r}; expected one of {LAKE_TABLES}")
+    return [str(p) for p in table_files(home, table, model, since=since, until=until)]
+
+
 def scan_sql(home: Home, table: str, *, model: str | None = None,
-             since: dt.date | None = None, until: dt.date | None = None) -> str:
+             since: dt.date | None = None, until: dt.date | None = None,
+             files: list[str] | None = None, decrypted: str | None = None) -> str:
     """A FROM-clause expression over one lake table (one model's partitions when given,
     only the partitions dated ``since``..``until`` when given).
 
     Returns an empty relation of the table's fixed columns when no segment exists yet.
+    ``files``: the plain (unencrypted) segments to read, when not every segment is
+    plain; ``decrypted``: the name of a registered Arrow relation holding the rows of the
+    encrypted ones (see :func:`lake_connection`).
     """
     if table not in LAKE_TABLES:
         raise ValueError(f"unknown lake table {table!r}; expected one of {LAKE_TABLES}")
-    files = table_files(home, table, model, since=since, until=until)
-    if not files:
+    if files is None:
+        files = segment_files(home, table, model=model, since=since, until=until)
+    parts = [f"SELECT * FROM ({_EMPTY[table]})"]
+    if files:
+        listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+        # The empty relation of the fixed columns first: segments written before a
+        # column existed (an older raigov) still read, with NULL in it.
+        parts.append(f"SELECT * FROM read_parquet({listed}, hive_partitioning = true, "
+                     f"union_by_name = true, hive_types = {{'model': 'VARCHAR', "
+                     f"'date': 'DATE'}})")
+    if decrypted:
+        parts.append(f"SELECT * FROM {decrypted}")
+    if len(parts) == 1:
         return f"({_EMPTY[table]})"
-    listed = "[" + ", ".join(_quote(str(p)) for p in files) + "]"
-    # The empty relation of the fixed columns first: segments written before a column
-    # existed (an older raigov) still read, with NULL in it.
-    return (f"(SELECT * FROM ({_EMPTY[table]}) UNION ALL BY NAME SELECT * FROM "
-            f"read_parquet({listed}, hive_partitioning = true, "
-            f"union_by_name = true, hive_types = {{'model': 'VARCHAR', 'date': 'DATE'}}))")
+    return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+
+def read_encrypted(home: Home, files: list[str], *,
+                   columns: list[str] | None = None) -> "pa.Table":
+    """The rows of encrypted segments, decrypted with the data key through pyarrow,
+    with the ``model`` and ``date`` partition columns taken from their paths."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from urllib.parse import unquote
+
+    from raigov.store.parquet_crypto import read_options
+
+    options = read_options(home)
+    tables = []
+    for name in files:
+        part = pq.read_table(name, columns=columns, **options)
+        path = Path(name)
+        model = unquote(path.parent.parent.name.removeprefix("model="))
+        day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
+        part = part.append_column("model", pa.array([model] * part.num_rows, pa.string()))
+        part = part.append_column("date", pa.array([day] * part.num_rows, pa.date32()))
+        tables.append(part)
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def labelled_sql(home: Home, *, model: str | None = None, since: dt.date | None = None,
-                 until: dt.date | None = None) -> str:
+                 until: dt.date | None = None, sources: dict[str, str] | None = None) -> str:
     """Predictions with the label in force where one arrived: ``y_true`` (DOUBLE) is
     the true class index for classifiers and the true value for regression.
 
@@ -248,7 +321,7 @@ def labelled_sql(home: Home, *, model: str | None = None, since: dt.date | None 
     return (
         f"(SELECT p.*, f.y_true, f.received_at AS label_received_at, "
         f"f.corrections AS label_corrections "
-        f"FROM {scan_sql(home, 'predictions', model=model, since=since, until=until)} p "
+        f"FROM {_source(home, 'predictions', model, sources, since, until)} p "
         f"LEFT JOIN ("
         f"SELECT prediction_id, "
         f"coalesce(arg_max(v, received_at) FILTER (WHERE c), "
@@ -258,13 +331,35 @@ def labelled_sql(home: Home, *, model: str | None = None, since: dt.date | None 
         f"count(*) FILTER (WHERE c) AS corrections "
         f"FROM (SELECT prediction_id, coalesce(y_value, y_true::DOUBLE) AS v, received_at, "
         f"coalesce(correction, false) AS c "
-        f"FROM {scan_sql(home, 'feedback', model=model, since=_day_before(since))}) "
+        f"FROM {_source(home, 'feedback', model, sources, _day_before(since), None)}) "
         f"GROUP BY prediction_id) f "
         f"USING (prediction_id))")
 
 
+def _source(home: Home, table: str, model: str | None, sources: dict[str, str] | None,
+            since: dt.date | None, until: dt.date | None) -> str:
+    if sources and table in sources:
+        return sources[table]
+    return scan_sql(home, table, model=model, since=since, until=until)
+
+
 def _day_before(day: dt.date | None) -> dt.date | None:
     return None if day is None else day - dt.timedelta(days=1)
+
+
+def _table_source(con: duckdb.DuckDBPyConnection, home: Home, table: str, name: str, *,
+                  model: str | None, since: dt.date | None, until: dt.date | None) -> str:
+    """The FROM expression of one lake table in ``con``: DuckDB scans the plain
+    segments; encrypted ones (a model with a ``privacy`` section, which DuckDB cannot
+    read with per-column keys) are decrypted through pyarrow with the data key and
+    registered as the Arrow relation ``name``."""
+    files = segment_files(home, table, model=model, since=since, until=until)
+    locked = [f for f in files if is_encrypted(f)]
+    if not locked:
+        return scan_sql(home, table, model=model, files=files)
+    con.register(name, read_encrypted(home, locked))
+    plain = [f for f in files if f not in set(locked)]
+    return scan_sql(home, table, model=model, files=plain, decrypted=name)
 
 
 @contextmanager
@@ -278,18 +373,27 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
 
     Reading takes only the shared reader lock, so any number of processes read while
     writers seal new segments (a segment appears atomically: it is renamed into place)
-    and compaction publishes (a manifest is replaced atomically)."""
+    and compaction publishes (a manifest is replaced atomically). Encrypted segments
+    are decrypted through pyarrow with the data key and DuckDB scans the Arrow rows
+    (registered as ``_decrypted_<table>``)."""
     with reading(home):
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
+            sources = {}
             for table in LAKE_TABLES:
-                con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
-                            f"{scan_sql(home, table, model=model, since=since, until=until)}")
+                sources[table] = _table_source(con, home, table, f"_decrypted_{table}",
+                                               model=model, since=since, until=until)
+                con.execute(f"CREATE VIEW {table} AS SELECT * FROM {sources[table]}")
+            labelled_sources = {"predictions": sources["predictions"]}
+            labelled_sources["feedback"] = (
+                sources["feedback"] if since is None else
+                _table_source(con, home, "feedback", "_decrypted_labels", model=model,
+                              since=_day_before(since), until=None))
             con.execute(f"CREATE VIEW labelled AS SELECT * FROM "
-                        f"{labelled_sql(home, model=model, since=since, until=until)}")
+                        f"{labelled_sql(home, model=model, sources=labelled_sources)}")
             yield con
         finally:
             con.close()

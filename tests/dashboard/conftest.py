@@ -57,15 +57,6 @@ def dashboard_home(dashboard_home_template: Home, tmp_path: Path, monkeypatch) -
     return Home.resolve(target)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_login_throttle():
-    from raigov.dashboard import auth
-
-    auth._failures.clear()
-    yield
-    auth._failures.clear()
-
-
 def ledger_count(home: Home) -> int:
     with catalog(home, read_only=True) as con:
         return head(con)[0]

@@ -55,7 +55,7 @@ def test_roles_grant_exactly_the_documented_permissions() -> None:
     assert u.PERMISSIONS["viewer"] == {"read"}
     assert u.PERMISSIONS["auditor"] == {"read", "export"}
     assert u.PERMISSIONS["owner"] == {"read", "alert.acknowledge", "alert.resolve",
-                                      "model.toggle"}
+                                      "model.toggle", "sensitive.read"}
     assert u.PERMISSIONS["admin"] == u.ALL_PERMISSIONS
 
 
