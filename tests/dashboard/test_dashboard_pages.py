@@ -345,7 +345,8 @@ def test_with_an_oidc_provider_the_identitys_email_must_be_a_raigov_user(
     at.user = {"is_logged_in": False}
     at.run()
     assert [b.label for b in at.button] == ["Sign in"] and not at.text_input
-    at.user = {"is_logged_in": True, "email": "ann@example.org", "name": "Ann"}
+    at.user = {"is_logged_in": True, "email": "ann@example.org", "name": "Ann",
+               "email_verified": True, "iss": "https://id.example.org"}
     at.run()
     assert [t.value for t in at.title] == ["Sign in to raigov"] and not at.metric
     assert "not a raigov user" in at.info[0].value
