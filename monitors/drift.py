@@ -111,7 +111,12 @@ class DriftMonitor:
         rows += _share_rows(features, window.spec.monitoring.drift_share_threshold,
                             n=n)
         if self.multivariate:
-            rows += multivariate_rows(window)
+            try:
+                rows += multivariate_rows(window)
+            except (ValueError, TypeError) as exc:   # the univariate rows still stand
+                rows += [MetricRow(name, None, n=n, status="error",
+                                   details={"error": f"{type(exc).__name__}: {exc}"})
+                         for name, _meaning in MULTIVARIATE_METRICS_INFO]
         return rows
 
 

@@ -57,6 +57,13 @@ def _as_object(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.where(out.notna(), np.nan)
 
 
+def _numeric(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Numeric columns as floats; a value that is not a number counts as missing (the
+    quality family reports it; here it is imputed like any missing value)."""
+    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan) for c in columns]) if columns else np.zeros((len(frame), 0))
+
+
 @dataclass
 class Reconstruction:
     """NannyML's data-reconstruction pipeline, fitted on the reference."""
@@ -84,7 +91,7 @@ class Reconstruction:
         self = cls(continuous, categorical, imputer_cat, imputer_num, frequencies,
                    StandardScaler(), PCA(n_components=n_components, random_state=16))
         if imputer_num:
-            imputer_num.fit(reference[continuous].to_numpy(dtype=float, na_value=np.nan))
+            imputer_num.fit(_numeric(reference, continuous))
         data = self.scaler.fit_transform(self._encoded(reference, fitted_cat=cat))
         self.pca.fit(data)
         return self
@@ -99,8 +106,7 @@ class Reconstruction:
                 parts.append(pd.Series(cat[:, i].astype(str)).map(lookup).fillna(0.0)
                              .to_numpy(dtype=float))
         if self.continuous:
-            parts.append(self.imputer_num.transform(
-                frame[self.continuous].to_numpy(dtype=float, na_value=np.nan)).T)
+            parts.append(self.imputer_num.transform(_numeric(frame, self.continuous)).T)
         stacked = [p if p.ndim == 2 else p[None, :] for p in parts]
         return np.vstack(stacked).T if stacked else np.zeros((len(frame), 0))
 
@@ -147,7 +153,7 @@ def _classifier_inputs(frame: pd.DataFrame, continuous: list[str], categorical: 
                        categories: dict[str, list[str]]) -> np.ndarray:
     cols = []
     for column in continuous:
-        cols.append(frame[column].to_numpy(dtype=float, na_value=np.nan))
+        cols.append(_numeric(frame, [column])[:, 0])
     for column in categorical:
         codes = pd.Categorical(frame[column].astype(object).where(frame[column].notna(), None)
                                .map(lambda v: None if v is None else str(v)),
@@ -246,7 +252,7 @@ def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
     chunks = reference_chunk_values(ref_errors, n)
     low, high = reference_band(chunks) if chunks.size >= 2 else (None, None)
     details: dict[str, Any] = {
-        "method": "NannyML data reconstruction (PCA, 65% of variance)",
+        "multivariate_method": "NannyML data reconstruction (PCA, 65% of variance)",
         "components": int(rec.pca.n_components_), "sampling_error": error,
         "reference_chunks": int(chunks.size), "band_low": low, "band_high": high,
         "alert": None if low is None else bool(not (low < value < high))}
@@ -264,7 +270,7 @@ def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
     auc = domain_classifier_auc(reference, current, features)
     rows.append(MetricRow(names[1], auc, n=n, details={
         "window_rows": int(len(current)),
-        "method": "NannyML domain classifier, 5-fold stratified CV; scikit-learn "
+        "multivariate_method": "NannyML domain classifier, 5-fold stratified CV; scikit-learn "
                   "HistGradientBoostingClassifier where NannyML uses LightGBM",
         "reference_rows": int(len(reference)), "band_low": DC_BAND[0], "band_high": DC_BAND[1],
         "alert": bool(not (DC_BAND[0] <= auc <= DC_BAND[1]))}))
