@@ -157,6 +157,10 @@ class MonitoringConfig(_Frozen):
     bootstrap: int = Field(default=200, ge=0)
     top_k: int | None = Field(default=None, ge=1)   # multiclass top-k accuracy; None: 2 for 3 classes, else 3
     retention_days: int = Field(default=400, ge=1)   # lake partitions older than this are removed
+    # drift.multivariate.domain_classifier_auc: a boosted classifier fitted per window
+    # (seconds each on a CPU), so a model asks for it; the PCA reconstruction error is
+    # always computed
+    domain_classifier: bool = False
 
 
 class PrivacyConfig(_Frozen):

@@ -233,7 +233,9 @@ def _fitted(window, features: list[str]) -> tuple[Reconstruction, np.ndarray]:
 
 def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
                       max_window: int = 5_000, seed: int = 0) -> list:
-    """The two multivariate drift rows of one window (``segment`` all)."""
+    """The multivariate drift rows of one window (``segment`` all): the reconstruction
+    error always, the domain classifier's AUC when the spec's
+    ``monitoring.domain_classifier`` asks for it."""
     from raigov.monitors.base import MetricRow
 
     features = [c for c in window.spec.features
@@ -262,6 +264,8 @@ def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
                       ci_low=max(0.0, value - z * error) if np.isfinite(error) else None,
                       ci_high=value + z * error if np.isfinite(error) else None,
                       details=details)]
+    if not window.spec.monitoring.domain_classifier:
+        return rows   # opt-in: monitoring.domain_classifier (a fit per window)
     reference = window.reference
     if len(reference) > max_reference:
         reference = reference.sample(n=max_reference, random_state=seed)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raigov.models.spec import InputSchema, ModelSpec
+from raigov.models.spec import InputSchema, ModelSpec, MonitoringConfig
 from raigov.monitors.base import WindowData
 from raigov.monitors.drift_multivariate import (DC_BAND, Reconstruction, domain_classifier_auc,
                                                 multivariate_rows, reconstruction_summary,
@@ -87,7 +87,8 @@ def test_drift_family_emits_both_rows_with_bands(car_loan) -> None:
     reference, analysis = car_loan
     reference = reference.iloc[:20_000]
     spec = ModelSpec(name="car-loan", inputs=InputSchema.infer(reference[FEATURES]),
-                     features=tuple(FEATURES))
+                     features=tuple(FEATURES),
+                     monitoring=MonitoringConfig(domain_classifier=True))
     start = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
     rows = {}
     for label, chunk in (("calm", analysis.iloc[:2000]), ("drifted", analysis.iloc[-2000:])):
@@ -104,3 +105,15 @@ def test_drift_family_emits_both_rows_with_bands(car_loan) -> None:
     assert rows["drifted"]["drift.multivariate.reconstruction_error"].details["alert"] is True
     assert rows["calm"]["drift.multivariate.domain_classifier_auc"].details["alert"] is False
     assert rows["drifted"]["drift.multivariate.domain_classifier_auc"].details["alert"] is True
+
+
+def test_the_domain_classifier_is_fitted_only_when_the_spec_asks(car_loan) -> None:
+    reference, analysis = car_loan
+    spec = ModelSpec(name="car-loan", inputs=InputSchema.infer(reference[FEATURES]),
+                     features=tuple(FEATURES))
+    start = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
+    window = WindowData(spec=spec, version=1, start=start, end=start + dt.timedelta(days=1),
+                        frame=analysis.iloc[:1000].reset_index(drop=True),
+                        reference=reference.iloc[:5000])
+    assert [r.metric for r in multivariate_rows(window)] == [
+        "drift.multivariate.reconstruction_error"]
