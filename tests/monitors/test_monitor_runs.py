@@ -72,7 +72,7 @@ def monitor(home: Home, *args: str, env: dict | None = None, **kw) -> subprocess
                             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **kw)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
+def finish(proc: subprocess.Popen, timeout: float = 480) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
 
