@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from raigov.cli.demo.data_key import ensure_demo_data_key
 from raigov.cli.demo.fleet import Fleet, prepare_fleet
 from raigov.cli.demo.replay import DemoServerError, ReplayLog, replay_traffic, send_labels
 from raigov.cli.demo.run import plan_fleet_traffic
@@ -67,6 +68,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     scenario = load_scenario(root / "kinds.yaml")
     home = Home.resolve(root / "home")
     home.ensure()
+    ensure_demo_data_key(home)      # the demo encrypts its sensitive attributes
     fleet = prepare_fleet(home, scenario)
     plans = plan_fleet_traffic(fleet, scenario, start=START)
     fleet.start_server()
@@ -104,7 +106,11 @@ def test_both_models_are_registered_from_exported_programs(replayed) -> None:
     for model in ("hours-estimator", "job-sector"):
         registered = get_model(replayed["home"], model)
         assert registered.artifact_format == "export"
-        assert registered.spec == replayed["fleet"].demo_model(model).spec
+        trained = replayed["fleet"].demo_model(model).spec
+        # registered as trained, with the demo's privacy section (sensitive attributes
+        # encrypted) added
+        assert registered.spec.privacy is not None and registered.spec.privacy.encrypt is None
+        assert registered.spec.model_copy(update={"privacy": None}) == trained
         assert (registered.artifact_dir / "model.pt2").is_file()
 
 
