@@ -29,7 +29,8 @@ def uncomputed(seeded: Home, target: Path) -> Home:
     ledger keeps its earlier events; counts below are of what a run adds)."""
     shutil.copytree(seeded.root, target)
     con = duckdb.connect(str(target / "catalog.duckdb"))
-    for table in ("metric_rows", "monitor_windows", "findings", "alert_events", "alerts"):
+    for table in ("metric_rows", "monitor_windows", "findings", "alert_events", "alerts",
+                  "lake_scan_state"):   # discovery forgets which partitions were settled
         con.execute(f"DELETE FROM {table}")
     con.close()
     return Home.resolve(target)
