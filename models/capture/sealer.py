@@ -30,9 +30,15 @@ class Sealer:
         return sealed
 
     def seal_all(self, directory: Path, *, but: Path | None = None) -> None:
-        """Every spool file of ``directory`` except ``but`` (the one being written)."""
+        """Every spool file of ``directory`` older than ``but`` (the one being written).
+
+        Older, not merely other: another thread may roll the spool between reading
+        ``but`` and listing the directory, and the file it opens then (which exists
+        before the spool names it) must never be sealed and deleted while rows are
+        appended to it. Spool names begin with their creation time in nanoseconds,
+        zero-padded, so a file opened meanwhile sorts after ``but``."""
         for wal in wal_files(directory):
-            if wal != but:
+            if but is None or wal.name < but.name:
                 self.seal(wal)
 
     def recover(self) -> int:
