@@ -12,22 +12,20 @@ before the spool file goes.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from raigov.durable import fsync_directory
 from raigov.home import Home
 from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
 from raigov.models.capture.spool import Frame, scan_spool
-from raigov.store.lake import partition_dir
-from raigov.store.parquet_crypto import segment_encryption, write_options
-from raigov.permissions import private_dir, private_file
+from raigov.store.lake import partition_dir, write_parquet
+from raigov.store.parquet_crypto import segment_encryption
+from raigov.permissions import private_dir
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
@@ -92,17 +90,4 @@ def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table],
     for part in (directory.parent, directory):      # model=<M>/ and date=<D>/
         private_dir(part)
     table = pa.concat_tables(tables, promote_options="permissive")
-    final = directory / f"{stem}.parquet"
-    tmp = directory / f".{stem}.parquet.tmp"
-    encrypt = segment_encryption(home, lake_table, model)
-    pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
-                                               columns=table.column_names))
-    private_file(tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    fsync_directory(directory)
-    return final
+    return write_parquet(table, directory / f"{stem}.parquet", home=home)
