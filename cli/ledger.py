@@ -9,8 +9,9 @@ import click
 from raigov.cli.support import HOME_OPTION, translate_errors
 from raigov.cli.support import resolve_home as _home
 
-KEY_ALREADY = ("The ledger already records signing key {fp} (event {seq}); key rotation is "
-               "not supported: keep using that key's file.")
+KEY_ALREADY = ("The ledger already records signing key {fp} (event {seq}); to replace it, "
+               "run `raigov ledger rotate-key --new-private-key PATH` with the current key "
+               "in RAIGOV_SIGNING_KEY_FILE.")
 INITIALISED = ("Signing key {fp} written to {path} (mode 0600) and recorded in the ledger as "
                "event {seq}; checkpoint written for event {head}.\n"
                "Every raigov process must now run with RAIGOV_SIGNING_KEY_FILE={path}.\n"
@@ -63,6 +64,52 @@ def init_signing(home: str | None, private_key: Path) -> None:
     checkpoint = write_checkpoint(h, key=key)
     click.echo(INITIALISED.format(fp=fingerprint(key.public_key()), path=target,
                                   seq=event.seq, head=checkpoint.seq if checkpoint else "-"))
+
+
+ROTATED = ("Signing key {old} rotated to {new}: the new key is written to {path} (mode "
+           "0600) and linked to the old one in the ledger as event {seq}, signed by both; "
+           "the old key signed the checkpoint covering that event and signs nothing after "
+           "it.\nRestart every raigov process with RAIGOV_SIGNING_KEY_FILE={path}.\n"
+           "Auditors holding the old public key can go on verifying; give them the new one "
+           "too (`raigov ledger public-key`).")
+
+
+@ledger.command("rotate-key")
+@HOME_OPTION
+@click.option("--new-private-key", "new_private_key", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the new Ed25519 private key (PEM, mode 0600). Must be "
+                   "outside the home; never overwritten.")
+@translate_errors
+def rotate_key(home: str | None, new_private_key: Path) -> None:
+    """Replace the checkpoint signing key: the current key (RAIGOV_SIGNING_KEY_FILE) and
+    the new one both sign the link between them, recorded in the ledger."""
+    from raigov.errors import ConfigError
+    from raigov.ledger.chain import read_events, record_signing_key
+    from raigov.ledger.checkpoints import write_checkpoint
+    from raigov.ledger.rotation import check_rotating_key, rotation_payload
+    from raigov.ledger.signing import (KEY_INSIDE_HOME, configured_private_key, fingerprint,
+                                       generate_private_key, is_inside, write_private_key)
+    from raigov.store.catalog import catalog
+
+    h = _home(home)
+    target = new_private_key.expanduser().absolute()
+    if is_inside(target, h.root):
+        raise ConfigError(KEY_INSIDE_HOME.format(path=target, home=h.root))
+    old = configured_private_key()
+    if old is None:
+        raise ConfigError(NO_KEY_CONFIGURED)
+    with catalog(h, read_only=True) as con:
+        check_rotating_key(read_events(con), old)
+    new = generate_private_key()
+    write_private_key(target, new)
+    with catalog(h) as con:
+        event = record_signing_key(con, new.public_key(), actor="cli",
+                                   extra=rotation_payload(old, new))
+    # The unit above checkpointed its head with the configured (old) key; make sure.
+    write_checkpoint(h, key=old)
+    click.echo(ROTATED.format(old=fingerprint(old.public_key()),
+                              new=fingerprint(new.public_key()), path=target, seq=event.seq))
 
 
 @ledger.command("public-key")

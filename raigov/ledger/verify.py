@@ -29,6 +29,7 @@ from raigov.ledger.chain import (GENESIS_HASH, SIGNING_KEY_EVENT, LedgerEvent, e
                                  read_events)
 from raigov.ledger.checkpoints import (CHECKPOINT_FILE, CheckpointLine, checkpoint_path,
                                        line_hash, read_checkpoint_file, read_checkpoints)
+from raigov.ledger.rotation import ChainKey, key_chain
 from raigov.ledger.signing import ALGORITHM, fingerprint, load_public_pem, signature_valid
 from raigov.store.catalog import catalog
 
@@ -40,7 +41,8 @@ ProblemCode = Literal[
     "missing", "duplicate_seq", "checkpoint_malformed", "checkpoint_forged",
     "checkpoint_truncated", "checkpoint_missing_event", "checkpoint_rewritten",
     "checkpoints_deleted", "signing_key_missing", "signing_key_replaced",
-    "checkpoint_unchained", "checkpoint_foreign_key", "no_signed_checkpoint", "uncovered",
+    "checkpoint_unchained", "checkpoint_foreign_key", "checkpoint_retired_key",
+    "no_signed_checkpoint", "uncovered",
     "mirror_differs", "state_unaccounted", "artifact_changed"]
 
 EVENT_EDITED = ("event {seq} ({kind}): hash does not match its contents: "
@@ -79,6 +81,9 @@ CHECKPOINT_UNCHAINED = ("checkpoint line {line} (event {seq}): its prev hash doe
                         "line {before}: a checkpoint line before it was removed or changed")
 CHECKPOINT_FOREIGN_KEY = ("checkpoint line {line} (event {seq}): signed by key {key}, not "
                           "{whose} ({trusted}): the checkpoints were re-signed")
+CHECKPOINT_RETIRED_KEY = ("checkpoint line {line} (event {seq}): signed by key {key}, which "
+                          "was rotated out at event {retired}: a process still signs with "
+                          "the old key file, or the old key was stolen")
 CHECKPOINT_LEGACY_AFTER = ("checkpoint line {line}: an unsigned legacy (HMAC) line after "
                            "Ed25519-signed ones: it was added by hand")
 UNCOVERED = ("event(s) {span} are not covered by a signed checkpoint (the last covers event "
@@ -206,10 +211,11 @@ def _check_link(event: LedgerEvent, i: int, events: Sequence[LedgerEvent],
 
 @dataclass(frozen=True)
 class TrustedKeys:
-    """The public keys checkpoints are checked against, and where they came from."""
+    """The public keys checkpoints are checked against (each with the span of events it
+    may sign), and where they came from."""
 
-    keys: dict[str, Ed25519PublicKey]
-    held: bool          # True: the auditor's own key; False: the keys the ledger records
+    keys: dict[str, ChainKey]
+    held: bool          # True: the auditor's own key (and the keys linked to it)
 
 
 def recorded_keys(events: Sequence[LedgerEvent]) -> dict[str, tuple[LedgerEvent, Ed25519PublicKey | None]]:
@@ -240,16 +246,24 @@ def verify_checkpoints(home: Home, events: Sequence[LedgerEvent],
     if not events:
         return problems, warnings, None
     recorded = recorded_keys(events)
+    chain = key_chain(events)
+    for event, message in chain.broken:
+        problems.append(Problem("signing_key_replaced", message, seq=event.seq,
+                                kind=event.kind))
+    linked = chain.by_fingerprint()
     if public_key is not None:
         held = fingerprint(public_key)
-        trusted = TrustedKeys({held: public_key}, held=True)
-        for fp, (event, _key) in recorded.items():
-            if fp != held:
-                problems.append(_problem("signing_key_replaced", SIGNING_KEY_REPLACED, event,
-                                         recorded=fp, held=held))
+        if held in linked:      # rotations link both ways: any key of the chain will do
+            trusted = TrustedKeys(linked, held=True)
+        else:
+            trusted = TrustedKeys({held: ChainKey(held, public_key, None, from_seq=0)},
+                                  held=True)
+            for fp, (event, _key) in recorded.items():
+                if fp != held:
+                    problems.append(_problem("signing_key_replaced", SIGNING_KEY_REPLACED,
+                                             event, recorded=fp, held=held))
     else:
-        trusted = TrustedKeys({fp: k for fp, (_e, k) in recorded.items() if k is not None},
-                              held=False)
+        trusted = TrustedKeys(linked, held=False)
         if not trusted.keys:
             problems.append(Problem("signing_key_missing", SIGNING_KEY_MISSING.format(
                 events=len(events))))
@@ -312,16 +326,21 @@ def _check_checkpoint(entry: CheckpointLine, previous: CheckpointLine | None,
             return Problem("checkpoint_unchained", CHECKPOINT_UNCHAINED.format(
                 line=line, seq=cp.seq, before=(previous.line if previous else "none")),
                 seq=cp.seq, checkpoint_line=line)
-        key = trusted.keys.get(cp.key or "")
-        if key is None:
+        signer = trusted.keys.get(cp.key or "")
+        if signer is None:
             whose = "the key you hold" if trusted.held else "a key the ledger records"
             return Problem("checkpoint_foreign_key", CHECKPOINT_FOREIGN_KEY.format(
                 line=line, seq=cp.seq, key=cp.key, whose=whose,
                 trusted=", ".join(sorted(trusted.keys)) or "none"),
                 seq=cp.seq, checkpoint_line=line)
-        if cp.alg != ALGORITHM or not signature_valid(key, cp.signed_bytes(), cp.signature):
+        if cp.alg != ALGORITHM or not signature_valid(signer.key, cp.signed_bytes(),
+                                                      cp.signature):
             return Problem("checkpoint_forged", CHECKPOINT_FORGED.format(line=line, seq=cp.seq),
                            seq=cp.seq, checkpoint_line=line)
+        if not signer.covers(cp.seq):
+            return Problem("checkpoint_retired_key", CHECKPOINT_RETIRED_KEY.format(
+                line=line, seq=cp.seq, key=cp.key, retired=signer.retired_at),
+                seq=cp.seq, checkpoint_line=line)
     event = by_seq.get(cp.seq)
     if event is None and cp.seq > head_seq:
         return Problem("checkpoint_truncated", CHECKPOINT_TRUNCATED.format(
