@@ -116,6 +116,7 @@ def _seal_spool(home: Home, wanted: set[str] | None, column: str | None, value: 
     from raigov.models.capture.committer import CaptureStats
     from raigov.models.capture.sealer import Sealer
     from raigov.models.capture.spool import scan_spool
+    from raigov.store.parquet_crypto import load_data_key
 
     deadline = time.monotonic() + wait_s
     while True:
@@ -123,7 +124,7 @@ def _seal_spool(home: Home, wanted: set[str] | None, column: str | None, value: 
         holding = []
         for wal in sorted(home.spool.glob("slot-*/*.wal")) if home.spool.exists() else []:
             try:
-                frames = scan_spool(wal).frames
+                frames = scan_spool(wal, data_key=load_data_key(home)).frames
             except FileNotFoundError:
                 continue
             for frame in frames:

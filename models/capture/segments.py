@@ -40,7 +40,9 @@ class Sealed:
 
 def seal_wal(home: Home, wal: Path) -> Sealed:
     """Seal one spool file into the lake, keep its damaged bytes, and delete it."""
-    scan = scan_spool(wal)
+    from raigov.store.parquet_crypto import load_data_key
+
+    scan = scan_spool(wal, data_key=load_data_key(home))
     written = [write_segment(home, key, tables, stem=segment_stem(wal))
                for key, tables in sorted(_group(scan.frames).items())]
     kept = keep_damaged(home, wal, scan.damaged)

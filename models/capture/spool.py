@@ -17,6 +17,14 @@ recognised with the file's key, which no client knows, so bytes a client sent (a
 string feature that spells out a whole frame, say) can never pass as a frame when the
 reader scans through a damaged region.
 
+With a data key set (``RAIGOV_DATA_KEY_FILE``, the key that encrypts the lake), every
+frame's payload is encrypted: AES-256-GCM under a key derived from the data key, a
+random 12-byte nonce before the ciphertext, the frame's header as associated data, and
+``"enc": "aes-256-gcm"`` in the header. So no acknowledged row lies in the home in
+clear, even for the second before it is sealed. A frame that checks (tag and CRC) but
+does not decrypt with the key at hand is not damage: reading it raises
+:class:`SpoolKeyError` and the file waits in the spool for the right key.
+
 Files written before the tag (``<ns>-<8 hex>.wal``, frames marked ``b"RGV1"`` without a
 tag) still read: their frames are checked by CRC alone, so the reader does not
 resynchronise in them; everything from their first bad frame on is returned as one
@@ -32,6 +40,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -42,6 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from raigov.errors import ConfigError
 
 MAGIC = b"RGV2"
 LEGACY_MAGIC = b"RGV1"
@@ -57,8 +70,25 @@ BAD_CRC = "CRC mismatch (damaged header or payload)"
 UNDECODABLE = "frame checks but does not decode: {error}"
 TORN_TAIL = "torn tail: {why}, and no valid frame follows (a write cut short)"
 IN_THE_MIDDLE = "damaged frame: {why}; the next valid frame starts at byte {next}"
+SPOOL_ENCRYPTION = "aes-256-gcm"
+_NONCE = 12
+NEEDS_KEY = ("The spool file {path} holds encrypted rows, and no data key is set: set "
+             "RAIGOV_DATA_KEY_FILE to the key the capture process used; the file stays "
+             "in the spool until then.")
+WRONG_KEY = ("The spool file {path} holds rows encrypted under another data key (frame at "
+             "byte {offset} does not decrypt with the key set); the file stays in the "
+             "spool until the key it was written with is set.")
 LEGACY_REST = ("{why}; a spool file of the old format (no frame tag) is not "
                "resynchronised, so the rest of the file from here is kept as is")
+
+
+class SpoolKeyError(ConfigError):
+    """An encrypted spool frame cannot be read with the data key at hand."""
+
+
+def spool_cipher_key(data_key: bytes) -> bytes:
+    """The spool's own key, derived from the data key (never the data key itself)."""
+    return hmac.new(data_key, b"raigov spool frames v1", hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -105,12 +135,19 @@ class EncodedFrame:
         return head + _tag(key, head), self.header, self.payload
 
 
-def encode_frame(table: pa.Table, *, lake_table: str, model: str) -> EncodedFrame:
-    header = _header(lake_table, model)
+def encode_frame(table: pa.Table, *, lake_table: str, model: str,
+                 cipher_key: bytes | None = None) -> EncodedFrame:
+    """A table as a frame; encrypted when ``cipher_key`` (:func:`spool_cipher_key`) is
+    given."""
+    header = _header(lake_table, model, cipher_key is not None)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     payload = sink.getvalue()
+    if cipher_key is not None:
+        nonce = secrets.token_bytes(_NONCE)
+        payload = pa.py_buffer(nonce + AESGCM(cipher_key).encrypt(nonce, payload.to_pybytes(),
+                                                                  header))
     return EncodedFrame(header, payload, zlib.crc32(payload, zlib.crc32(header)))
 
 
@@ -119,8 +156,11 @@ def frame_bytes(frame: EncodedFrame, key: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=256)
-def _header(lake_table: str, model: str) -> bytes:
-    return json.dumps({"table": lake_table, "model": model}).encode()
+def _header(lake_table: str, model: str, encrypted: bool = False) -> bytes:
+    meta = {"table": lake_table, "model": model}
+    if encrypted:
+        meta["enc"] = SPOOL_ENCRYPTION
+    return json.dumps(meta).encode()
 
 
 def _tag(key: bytes, head: bytes) -> bytes:
@@ -146,26 +186,47 @@ def spool_key(path: Path) -> bytes | None:
 
 
 # -- reading ------------------------------------------------------------------------
-def scan_spool(path: Path) -> SpoolScan:
-    """Every valid frame of a spool file, in order, and every damaged byte range."""
+def scan_spool(path: Path, *, data_key: bytes | None = None) -> SpoolScan:
+    """Every valid frame of a spool file, in order, and every damaged byte range.
+    Encrypted frames need ``data_key``; without it, or with another key, this raises
+    :class:`SpoolKeyError` (the file is not damaged)."""
     data = path.read_bytes()
     key = spool_key(path)
-    return _scan(data, key) if key is not None else _scan_legacy(data)
+    cipher = _Cipher(path, data_key)
+    return _scan(data, key, cipher) if key is not None else _scan_legacy(data, cipher)
 
 
-def read_frames(path: Path) -> tuple[list[Frame], int]:
+def read_frames(path: Path, *, data_key: bytes | None = None) -> tuple[list[Frame], int]:
     """The valid frames of a spool file and the number of bytes that hold none."""
-    scan = scan_spool(path)
+    scan = scan_spool(path, data_key=data_key)
     return scan.frames, scan.damaged_bytes
 
 
-def _scan(data: bytes, key: bytes) -> SpoolScan:
+@dataclass(frozen=True)
+class _Cipher:
+    path: Path
+    data_key: bytes | None
+
+    def open(self, meta: dict, header: bytes, payload: memoryview, offset: int) -> pa.Buffer:
+        if meta.get("enc") is None:
+            return pa.py_buffer(payload)
+        if self.data_key is None:
+            raise SpoolKeyError(NEEDS_KEY.format(path=self.path))
+        blob = bytes(payload)
+        try:
+            return pa.py_buffer(AESGCM(spool_cipher_key(self.data_key)).decrypt(
+                blob[:_NONCE], blob[_NONCE:], header))
+        except InvalidTag:
+            raise SpoolKeyError(WRONG_KEY.format(path=self.path, offset=offset)) from None
+
+
+def _scan(data: bytes, key: bytes, cipher: _Cipher) -> SpoolScan:
     out, offset = SpoolScan(), 0
     while offset < len(data):
         end, why = _check(data, offset, key)
         frame = None
         if end is not None:
-            frame, why = _decode(data, offset, _PREFIX, end)
+            frame, why = _decode(data, offset, _PREFIX, end, cipher)
         if frame is not None:
             out.frames.append(frame)
             offset = end
@@ -212,18 +273,21 @@ def _next_frame(data: bytes, start: int, key: bytes) -> int:
     return len(data)
 
 
-def _decode(data: bytes, offset: int, prefix: int, end: int) -> tuple[Frame | None, str]:
+def _decode(data: bytes, offset: int, prefix: int, end: int,
+            cipher: _Cipher) -> tuple[Frame | None, str]:
     hlen = _HEAD.unpack_from(data, offset)[1]
     start = offset + prefix
     try:
-        meta = json.loads(data[start:start + hlen])
-        table = pa.ipc.open_stream(pa.py_buffer(memoryview(data)[start + hlen:end])).read_all()
+        header = data[start:start + hlen]
+        meta = json.loads(header)
+        payload = cipher.open(meta, header, memoryview(data)[start + hlen:end], offset)
+        table = pa.ipc.open_stream(payload).read_all()
         return Frame(meta["table"], meta["model"], table, (offset, end)), ""
-    except (ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException) as exc:
         return None, UNDECODABLE.format(error=exc)
 
 
-def _scan_legacy(data: bytes) -> SpoolScan:
+def _scan_legacy(data: bytes, cipher: _Cipher) -> SpoolScan:
     """Old-format frames (no tag), up to the first that does not check."""
     out, offset = SpoolScan(), 0
     while offset < len(data):
@@ -231,7 +295,7 @@ def _scan_legacy(data: bytes) -> SpoolScan:
         frame = None
         if why is None:
             end = offset + _HEAD.size + sum(_HEAD.unpack_from(data, offset)[1:3])
-            frame, why = _decode(data, offset, _HEAD.size, end)
+            frame, why = _decode(data, offset, _HEAD.size, end, cipher)
         if frame is None:
             out.damaged.append(Damage(offset, len(data) - offset, LEGACY_REST.format(why=why)))
             break

@@ -35,7 +35,7 @@ from raigov.home import Home
 from raigov.models.capture import health as h
 from raigov.models.capture.committer import Batch, CaptureStats, Committer
 from raigov.models.capture.sealer import Sealer
-from raigov.models.capture.spool import SlotLock, encode_frame
+from raigov.models.capture.spool import SlotLock, encode_frame, spool_cipher_key
 from raigov.models.capture.spool_file import SPOOL_FULL, SpoolFile
 
 Durability = Literal["sync", "async"]
@@ -55,6 +55,10 @@ class CaptureWriter:
         if durability not in ("sync", "async"):
             raise ValueError(f"durability must be 'sync' or 'async', not {durability!r}")
         self.home = home.ensure()
+        from raigov.store.parquet_crypto import load_data_key
+
+        data_key = load_data_key(self.home)      # with a data key, the spool is encrypted
+        self._cipher_key = spool_cipher_key(data_key) if data_key is not None else None
         self.durability = durability
         self.seal_interval_s = seal_interval_s
         self.max_wal_bytes = max_wal_bytes
@@ -126,7 +130,8 @@ class CaptureWriter:
         """Queue a batch; the future resolves once it is durable (sync) or written
         (async), or fails with :class:`~raigov.errors.CaptureError` (a
         :class:`SpoolFullError` when the spool cannot take it)."""
-        batch = Batch([encode_frame(table, lake_table=lake_table, model=model)],
+        batch = Batch([encode_frame(table, lake_table=lake_table, model=model,
+                                    cipher_key=self._cipher_key)],
                       {lake_table: table.num_rows})
         refusal = self._refusal(batch.size) or self._committer.put(batch)
         if refusal is not None:
@@ -144,7 +149,8 @@ class CaptureWriter:
         loop), and the returned future resolves as ``submit``'s would."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        frame = encode_frame(table, lake_table=lake_table, model=model)
+        frame = encode_frame(table, lake_table=lake_table, model=model,
+                             cipher_key=self._cipher_key)
         refusal = self._refusal(frame.size)
         if refusal is not None:
             future.set_exception(refusal)
