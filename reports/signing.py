@@ -23,6 +23,7 @@ from raigov.canonical import canonical_json, sha256_hex
 from raigov.errors import ConfigError, InputError
 from raigov.ledger.signing import (ALGORITHM, configured_private_key, fingerprint,
                                    sign_bytes, signature_valid)
+from raigov.reports.signed_parts import part_changes, part_digests
 
 ENVELOPE_VERSION = 1
 _HTML_MARK = b"\n<!-- raigov-signature: "
@@ -96,6 +97,9 @@ def sign_document(home: Any, data: bytes, fmt: str, *, facts: Any, root: str,
             "format": fmt, "export_id": export_id, "root": root,
             "content_sha256": sha256_hex(content), "facts_sha256": facts_sha256,
             "fact_digests": fact_digests(facts, root), "checkpoint": checkpoint}
+    parts = part_digests(content, fmt)
+    if parts is not None:
+        body["parts"] = parts
     envelope = {**body, "signature": sign_bytes(key, canonical_json(body).encode("utf-8"))}
     if fmt == "json":
         signed = {**json.loads(data), "signature": envelope}
@@ -193,6 +197,8 @@ def verify_report_offline(path: Path, public_key: Any) -> OfflineVerdict:
                                if name in now and name in signed else
                                f"{name} was {'added' if name in now else 'removed'}")
     actual = sha256_hex(content)
+    if actual != envelope.get("content_sha256"):
+        changes.extend(part_changes(content, envelope.get("parts")))
     if actual != envelope.get("content_sha256") or changes:
         first = changes[0] if changes else "the rendered content differs"
         return OfflineVerdict(False, f"{path}: rejected. The file was changed after it was "

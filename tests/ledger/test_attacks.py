@@ -285,6 +285,70 @@ def change_one_figure(text: str, fmt: str) -> str:
     return text[:start] + changed + text[end:]
 
 
+def _export(seeded_home: Home, tmp_path: Path, fmt: str) -> Path:
+    report = tmp_path / f"report.{fmt}"
+    done = raigov("report", "--model", "credit-risk", "--format", fmt, "--output", str(report),
+                  "--home", str(seeded_home.root), "--actor", "auditor")
+    assert done.returncode == 0, done.stderr
+    return report
+
+
+def test_a_figure_changed_only_in_the_visible_html_is_named_offline(
+        seeded_home: Home, signing_public_key: Path, tmp_path: Path) -> None:
+    import re
+
+    report = _export(seeded_home, tmp_path, "html")
+    text = report.read_text()
+    script = re.search(r'<script type="application/json" id="raigov-report">.*?</script>',
+                       text, re.S)
+    cell = re.compile(r"(<td[^>]*>\s*)(\d+\.\d+)")
+    match = cell.search(text, script.end()) or cell.search(text)
+    assert match is not None and not (script.start() <= match.start() < script.end())
+    figure = match.group(2)
+    raised = f"{float(figure) + 0.125:.{len(figure.split('.')[1])}f}"
+    report.write_text(text[:match.start(2)] + raised + text[match.end(2):])
+    bad = raigov("audit", "verify", "--report", str(report), "--public-key",
+                 str(signing_public_key), env={"RAIGOV_HOME": str(tmp_path / "no-home")})
+    assert bad.returncode == 1
+    assert "changed after it was signed (visible text line " in bad.stderr, bad.stderr
+    assert f"{raised}" in bad.stderr and "differs from the signed one" in bad.stderr
+
+
+def test_a_pdf_page_stream_changed_is_named_by_object_offline(
+        seeded_home: Home, signing_public_key: Path, tmp_path: Path) -> None:
+    import re
+    import zlib
+
+    report = _export(seeded_home, tmp_path, "pdf")
+    data = report.read_bytes()
+    # The first compressed stream that draws text: change one glyph of its first
+    # hex-string operand and compress it again (what an editor saving the file does).
+    for found in re.finditer(rb"(\d+) 0 obj\s*<<(.*?)>>\s*stream\r?\n(.*?)\r?\nendstream",
+                             data, re.S):
+        if b"/FlateDecode" not in found.group(2):
+            continue
+        try:
+            plain = zlib.decompress(found.group(3))
+        except zlib.error:
+            continue
+        glyph = re.search(rb"<([0-9a-fA-F]{4})", plain)
+        if b"BT" in plain and glyph:
+            break
+    else:
+        pytest.fail("no text stream in the exported PDF")
+    number = found.group(1).decode()
+    swapped = b"0000" if glyph.group(1) != b"0000" else b"0001"
+    edited = zlib.compress(plain[:glyph.start(1)] + swapped + plain[glyph.end(1):])
+    head = re.sub(rb"/Length \d+", b"/Length %d" % len(edited), found.group(2))
+    rebuilt = (data[:found.start(2)] + head + data[found.end(2):found.start(3)] + edited
+               + data[found.end(3):])
+    report.write_bytes(rebuilt)
+    bad = raigov("audit", "verify", "--report", str(report), "--public-key",
+                 str(signing_public_key), env={"RAIGOV_HOME": str(tmp_path / "no-home")})
+    assert bad.returncode == 1
+    assert f"(PDF object {number} differs from the signed one)" in bad.stderr, bad.stderr
+
+
 def test_a_model_card_is_signed_and_a_changed_figure_rejected_offline(
         seeded_home: Home, signing_public_key: Path, tmp_path: Path) -> None:
     card = tmp_path / "card.json"
