@@ -17,8 +17,9 @@ from raigov.cli.support import resolve_home as _home
 @click.option("--no-dashboard", is_flag=True, help="Seed the home, print the scoreboard and stop.")
 @click.option("--rows-per-day", default=None, type=click.IntRange(min=1),
               help="Traffic per model and day (default: the scenario's).")
-@click.option("--scenario", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Scenario file (default: the shipped cli/demo/scenarios/default.yaml).")
+@click.option("--scenario", default=None, metavar="NAME|FILE",
+              help="A shipped scenario's name (default, calm, smoke) or a scenario file "
+                   "(default: the shipped 'default').")
 @click.option("--end-date", default=None, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Last simulated day, YYYY-MM-DD (default: yesterday, UTC).")
 @click.option("--dashboard-port", default=None, type=click.IntRange(1, 65535),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from raigov.cli.demo.incidents import Incident, load_incident_kinds
 from raigov.cli.demo.scenario_messages import (PROBLEM, SCENARIO_INVALID,
-    FILE_NOT_FOUND, NOT_A_MAPPING, UNKNOWN_FIELD, MISSING_FIELD, BAD_VALUE,
+    FILE_NOT_FOUND, UNKNOWN_SCENARIO, NOT_A_MAPPING, UNKNOWN_FIELD, MISSING_FIELD, BAD_VALUE,
     UNKNOWN_KIND, UNKNOWN_MODEL, MODEL_WITHOUT_TRAFFIC, UNKNOWN_COLUMN, DAY_AFTER_END,
     DUPLICATE_NAME, WEEKLY_PATTERN, DELAY_ORDER, UNKNOWN_DRIFT_METHOD,
     unknown_field_message)  # noqa: F401  (importable from here)
@@ -176,13 +176,33 @@ class ScenarioError(ConfigError):
         super().__init__(SCENARIO_INVALID.format(path=path, problems="\n  - ".join(problems)))
 
 
+def resolve_scenario(value: str | Path | None) -> Path:
+    """The file ``--scenario`` names: a shipped scenario's name (``calm``, ``default``)
+    or a path; None is the shipped default. A path that exists wins over a name; a
+    value that is neither raises a :class:`ConfigError` listing the shipped names."""
+    if value is None:
+        return DEFAULT_SCENARIO
+    path = Path(value)
+    if path.exists():
+        return path
+    names = [p.stem for p in shipped_scenarios()]
+    text = str(value)
+    if text in names:
+        return SCENARIOS_DIR / f"{text}.yaml"
+    if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        raise ConfigError(FILE_NOT_FOUND.format(path=text))
+    raise ConfigError(UNKNOWN_SCENARIO.format(name=text, known=", ".join(names),
+                                              hint=did_you_mean(text, names)))
+
+
 def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario file (the shipped default when ``path`` is None)."""
+    """Load and validate a scenario: a file, or a shipped scenario's name (the shipped
+    default when ``path`` is None; see :func:`resolve_scenario`)."""
     from raigov.yaml_positions import YamlSyntaxError, parse_yaml
 
     from raigov.cli.demo.scenario_checks import Problems, check_incidents
 
-    shown = str(path or DEFAULT_SCENARIO)
+    shown = str(resolve_scenario(path))
     try:
         text = Path(shown).read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):

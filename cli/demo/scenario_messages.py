@@ -9,6 +9,8 @@ from raigov.errors import did_you_mean
 PROBLEM = "{path}, line {line}, field '{field}': {detail}"
 SCENARIO_INVALID = "Invalid scenario file {path}:\n  - {problems}"
 FILE_NOT_FOUND = "Scenario file {path} not found."
+UNKNOWN_SCENARIO = ("{name!r} is neither a shipped scenario nor a file; shipped scenarios: "
+                    "{known}.{hint}")
 NOT_A_MAPPING = "the file must hold a mapping with 'scenario', 'days' and 'traffic'"
 UNKNOWN_FIELD = "unknown field; allowed: {allowed}.{hint}"
 MISSING_FIELD = "this required field is missing"

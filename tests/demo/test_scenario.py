@@ -157,3 +157,32 @@ def test_every_incident_kind_and_demo_model_is_in_the_readme() -> None:
     missing = [k for k in kinds if f"| `{k}` |" not in readme]
     assert missing == []
     assert [m for m in DEMO_MODELS if f"| `{m}` |" not in readme] == []
+
+
+def test_a_shipped_scenario_is_named_and_an_unknown_name_lists_the_shipped_ones(tmp_path) -> None:
+    assert sc.resolve_scenario("calm") == sc.SCENARIOS_DIR / "calm.yaml"
+    assert load_scenario("calm").name == "calm" and load_scenario("calm").incidents == ()
+    assert load_scenario("default").path == str(sc.DEFAULT_SCENARIO)
+    # a file that exists wins over a shipped name
+    own = _write(tmp_path, VALID_HEAD + "  []\n")
+    assert sc.resolve_scenario(str(own)) == own
+    with pytest.raises(sc.ConfigError) as err:
+        load_scenario("clam")
+    assert str(err.value) == sc.UNKNOWN_SCENARIO.format(
+        name="clam", known="calm, default, smoke", hint=" Did you mean 'calm'?")
+    with pytest.raises(sc.ConfigError, match="not found"):
+        load_scenario(str(tmp_path / "missing.yaml"))
+
+
+def test_the_command_names_an_unknown_scenario_before_any_progress(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "raigov.cli", "demo", "--home",
+                           str(tmp_path / "home"), "--scenario", "clam", "--no-dashboard"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "'clam' is neither a shipped scenario nor a file" in out
+    assert "calm, default, smoke" in out and "Did you mean 'calm'?" in out
+    assert "Training models" not in out and "Traceback" not in out
