@@ -115,7 +115,7 @@ def _typed_inputs(frame: pd.DataFrame, spec: ModelSpec, source: str) -> pd.DataF
                                                 columns=list(frame.columns)))
     typed = frame[columns].copy()
     for name in columns:
-        if spec.inputs.column(name).dtype == "str":  # CSV reads "1" as 1
+        if spec.inputs.column(name).dtype in ("str", "text"):  # CSV reads "1" as 1
             values = typed[name].astype(object)
             missing = values.isna()   # None, NaN and pandas' NA alike
             typed[name] = values.where(missing, values.map(
@@ -189,6 +189,6 @@ def _predictions(inputs: pd.DataFrame, spec: ModelSpec, loaded: "LoadedModel",
 
 
 def _empty_reference(spec: ModelSpec) -> pd.DataFrame:
-    dtypes = {"float": "float64", "int": "int64", "str": "object", "bool": "bool"}
+    dtypes = {"float": "float64", "int": "int64", "str": "object", "bool": "bool", "text": "object"}
     return pd.DataFrame({name: pd.Series(dtype=dtypes[spec.inputs.column(name).dtype])
                          for name in spec.input_columns})

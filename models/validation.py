@@ -8,6 +8,11 @@ Three layers, each naming the row and the field:
    ``InputSchema.to_pandera``) validates lazily and its failure cases form the report.
 Tests prove layer 2 accepts exactly the rows pandera accepts.
 
+A ``text`` column takes a string of at least one non-blank character and at most the
+column's ``max_length`` tokens (its ``tokenizer``'s count, special tokens included): an
+empty or too long text is an error of its row (``empty``, ``too_long``), reported and
+quarantined like any other, never cut to fit.
+
 Numbers must fit the column's type: an ``int`` column takes integers in int64's range
 [-2**63, 2**63) (held as float64 on the way: exact below 2**53, so the 511 integers just
 below 2**63 round up to it and are refused), a ``float`` column finite float64 values. A JSON number no float64 holds (``1e400``) arrives as :class:`OutOfRange` from
@@ -32,11 +37,15 @@ RANGE_OF = {"int": "an integer in int64's range [-2**63, 2**63)",
             "float": "a finite number within float64"}
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
-    "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,)}
+    "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,), "text": (str,)}
 _NUMERIC = ("float", "int")
 # Exact types accepted without a closer look (bool is not an int here; None is null).
 _EXACT_TYPES: dict[str, set[type]] = {"float": {float, int, type(None)}, "int": {int, type(None)},
-                                      "str": {str, type(None)}, "bool": {bool, type(None)}}
+                                      "str": {str, type(None)}, "bool": {bool, type(None)},
+                                      "text": {str, type(None)}}
+EMPTY_TEXT = "field '{field}' is an empty text"
+TEXT_TOO_LONG = ("field '{field}' has {tokens} tokens; the model takes at most {limit} "
+                 "({tokenizer}); texts are never cut to fit")
 
 
 class OutOfRange:
@@ -94,6 +103,7 @@ def validate_rows(spec: ModelSpec, rows: Any, *,
     arrays = {c.name: _array(_typed_column(c, records, errors, values), c.dtype)
               for c, values in zip(checks, columns)}
     _range_errors(checks, arrays, errors)
+    _text_errors(checks, arrays, errors)
     frame = frame_from_arrays(arrays)
     if _failures(checks, arrays, len(records)).any():
         if not explain:
@@ -205,6 +215,36 @@ def _range_errors(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray],
                 field=check.name, allowed=RANGE_OF[check.dtype], value=repr(float(values[i]))),
                 float(values[i])))
         values[bad] = np.nan
+
+
+def _text_errors(checks: tuple[_Check, ...], arrays: dict[str, np.ndarray],
+                 errors: list[RowError]) -> None:
+    """Empty and too long texts: reported with their row (the token count in the value)
+    and held as null after that, so the model never sees them."""
+    for check in checks:
+        if check.dtype != "text":
+            continue
+        values = arrays[check.name]
+        present = [i for i, v in enumerate(values) if isinstance(v, str)]
+        if not present:
+            continue
+        empty = [i for i in present if not values[i].strip()]
+        for i in empty:
+            errors.append(RowError(i, check.name, "empty", EMPTY_TEXT.format(field=check.name),
+                                   values[i]))
+        rest = [i for i in present if values[i].strip()]
+        from raigov.models.text import token_counts
+
+        counts = token_counts(check.spec.tokenizer, [values[i] for i in rest])
+        limit = check.spec.max_length
+        for i, count in zip(rest, counts):
+            if count > limit:
+                errors.append(RowError(i, check.name, "too_long", TEXT_TOO_LONG.format(
+                    field=check.name, tokens=int(count), limit=limit,
+                    tokenizer=check.spec.tokenizer), int(count)))
+                values[i] = None
+        for i in empty:
+            values[i] = None
 
 
 def _array(values: list[Any], dtype: str) -> np.ndarray:

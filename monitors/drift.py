@@ -35,6 +35,7 @@ from raigov.monitors.drift_fast import (METHODS, ColumnDrift, column_drift, prof
 from raigov.monitors.drift_outputs import (OUTPUT_DRIFT_METRICS, RESIDUAL_COLUMN, output_columns,
                                           output_series)
 from raigov.monitors.drift_multivariate import MULTIVARIATE_METRICS_INFO, multivariate_rows
+from raigov.monitors.drift_text import TEXT_DRIFT_METRICS, text_drift_rows
 from raigov.monitors.reference_profile import (ColumnKind, build_reference_profile,
                                         check_profile, drift_columns, usable_count)
 
@@ -86,7 +87,8 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
 )
 DECLARED_METRICS = tuple({m.name: m for m in (
     *DECLARED_METRICS, *OUTPUT_DRIFT_METRICS,
-    *(MetricInfo(name, meaning, False) for name, meaning in MULTIVARIATE_METRICS_INFO))}.values())
+    *(MetricInfo(name, meaning, False) for name, meaning in MULTIVARIATE_METRICS_INFO),
+    *TEXT_DRIFT_METRICS)}.values())   # text columns: raigov.monitors.drift_text
 
 @register_monitor
 class DriftMonitor:
@@ -110,6 +112,7 @@ class DriftMonitor:
                  for metric, (column, _kind) in outputs.items()]
         rows += _share_rows(features, window.spec.monitoring.drift_share_threshold,
                             n=n)
+        rows += text_drift_rows(window)
         if self.multivariate:
             try:
                 rows += multivariate_rows(window)

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
+from raigov.monitors.quality_text import TEXT_QUALITY_METRICS, text_quality_rows
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -74,6 +75,7 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("quality.out_of_range_rate", "share of values outside the registered range "
                "or category list (per column)", False),
     MetricInfo("quality.label_coverage", "share of predictions whose ground truth arrived", True),
+    *TEXT_QUALITY_METRICS,   # text columns: raigov.monitors.quality_text
 )
 
 @register_monitor
@@ -98,6 +100,7 @@ class QualityMonitor:
         rows.append(_violation_row(validation.failures, n, self.params))
         rows += _range_rows(frame, schema, validation)
         rows.append(_coverage_row(frame))
+        rows += text_quality_rows(window)
         return rows
 
 

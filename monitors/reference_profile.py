@@ -58,8 +58,10 @@ _KINDS: dict[str, ColumnKind] = {"int": "numerical", "float": "numerical",
 
 def drift_columns(spec: "ModelSpec") -> dict[str, ColumnKind]:
     """The input columns drift is measured on (features, then sensitive-only ones),
-    with the kind their declared dtype gives them."""
-    return {name: _KINDS[spec.inputs.column(name).dtype] for name in spec.input_columns}
+    with the kind their declared dtype gives them. Free-text columns (dtype ``text``) are
+    measured by the text-drift family (``raigov.monitors.drift_text``), not here."""
+    return {name: _KINDS[spec.inputs.column(name).dtype] for name in spec.input_columns
+            if spec.inputs.column(name).dtype != "text"}
 
 
 def build_reference_profile(reference: pd.DataFrame, *, spec: "ModelSpec",

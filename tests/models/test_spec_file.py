@@ -74,7 +74,8 @@ def test_an_unknown_field_inside_a_column_lists_the_column_fields(tmp_path):
     [problem] = _problems(tmp_path, text)
     assert (problem.line, problem.field) == (9, "inputs.columns[0].nulable")
     assert "Did you mean 'nullable'?" in problem.message
-    assert "Allowed fields here: name, dtype, nullable, allowed, min, max, description." in problem.message
+    assert ("Allowed fields here: name, dtype, nullable, allowed, min, max, description, "
+            "tokenizer, max_length.") in problem.message
 
 
 def test_a_wrong_dtype_names_the_choices_and_the_close_one(tmp_path):
@@ -83,7 +84,8 @@ def test_a_wrong_dtype_names_the_choices_and_the_close_one(tmp_path):
     path = str(tmp_path / "spec.yaml")
     assert problem.message == sf.INVALID_VALUE.format(
         got="'integer'", field="inputs.columns[0].dtype", path=path, line=6,
-        detail="expected one of 'float', 'int', 'str', 'bool'.", hint=" Did you mean 'int'?")
+        detail="expected one of 'float', 'int', 'str', 'bool', 'text'.",
+        hint=" Did you mean 'int'?")
 
 
 def test_a_feature_that_is_not_an_input_column_is_named_at_its_line(tmp_path):

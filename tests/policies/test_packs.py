@@ -15,7 +15,8 @@ from raigov.policies.schema import Policy
 
 PACKS = {p.stem: p for p in pack_paths()}
 EXPECTED_PACKS = {"fairness-four-fifths", "fairness-equalized-odds", "performance-floors",
-                  "drift-limits", "data-quality", "multiclass-classifier", "regressor"}
+                  "drift-limits", "data-quality", "multiclass-classifier", "regressor",
+                  "text-quality"}
 SENSITIVE = ("sex", "race")
 COLUMNS = ("age", "hours_per_week")
 # metric -> (good value, bad value); intervals are value +- 0.03
@@ -43,8 +44,15 @@ FIGURES: dict[str, tuple[float, float]] = {
     "quality.out_of_range_rate": (0.0, 0.2),
     "quality.rows": (5000.0, 50.0),
     "quality.label_coverage": (0.8, 0.2),
+    "quality.empty_rate": (0.0, 0.1),
+    "quality.truncated_rate": (0.0, 0.1),
+    "quality.oov_rate": (0.0, 0.05),
+    "quality.non_letter_rate": (0.04, 0.4),
+    "quality.text_length": (27.0, 2.0),
 }
-PER_COLUMN = ("quality.missing_rate", "quality.out_of_range_rate")
+PER_COLUMN = ("quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
+              "quality.truncated_rate", "quality.oov_rate", "quality.non_letter_rate",
+              "quality.text_length")
 
 
 def rows(*, good: bool) -> list[MetricRow]:
@@ -69,7 +77,7 @@ def run(policy: Policy, *, good: bool) -> list[str]:
     return [f.status for f in findings]
 
 
-def test_the_seven_packs_are_shipped() -> None:
+def test_the_eight_packs_are_shipped() -> None:
     assert set(PACKS) == EXPECTED_PACKS
 
 
