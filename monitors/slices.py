@@ -123,16 +123,18 @@ def search_slices(window: WindowData) -> pd.DataFrame:
             continue
         base, event = _rate_events(kind, rate, frame)
         n_total, k_total = int(base.sum()), int(event[base].sum())
+        codes = {column: c[base] for column, (c, _) in encoded.items()}   # once per rate
+        weights = event[base].astype(float)
         for group in groups:
-            code = np.zeros(len(frame), np.int64)
-            sizes = []
-            for column in group:
-                c, names = encoded[column]
-                code = code * len(names) + c
+            code = codes[group[0]]
+            sizes = [encoded[group[0]][1]]
+            for column in group[1:]:
+                names = encoded[column][1]
+                code = code * len(names) + codes[column]
                 sizes.append(names)
             cells = int(np.prod([len(s) for s in sizes]))
-            n = np.bincount(code[base], minlength=cells)
-            k = np.bincount(code[base], weights=event[base].astype(float), minlength=cells)
+            n = np.bincount(code, minlength=cells)
+            k = np.bincount(code, weights=weights, minlength=cells)
             keep = np.flatnonzero((n >= config.min_size) & (n_total - n >= config.min_size))
             if not keep.size:
                 continue
