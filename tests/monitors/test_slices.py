@@ -104,3 +104,19 @@ def test_no_labels_is_insufficient_data_and_regression_is_not_served() -> None:
     assert [(r.metric, r.status, r.details["reason"]) for r in rows] == [
         ("slices.count_significant", "insufficient_data", NO_LABELLED)]
     assert "regression" not in SlicesMonitor.output_kinds
+
+
+def test_the_dashboard_table_lists_the_slices_by_rank_as_text() -> None:
+    from raigov.dashboard.sections.slices import COLUMNS, weak_slices
+
+    frame = adult_predictions().iloc[:3000].copy()
+    rows = slice_rows(window_of(frame, rates=("error_rate",), top=3))
+    worst = [r for r in rows if r.metric == "slices.worst"]
+    assert len(worst) == 3
+    metrics = pd.DataFrame([{"metric": r.metric, "segment": r.segment, "value": r.value,
+                             "n": r.n, "details": r.details} for r in reversed(rows)])
+    table = weak_slices(metrics)
+    assert list(table.columns) == COLUMNS
+    assert table["slice"].tolist() == [r.segment for r in worst]
+    assert table["rank"].tolist() == [1, 2, 3]
+    assert all(isinstance(v, str) for v in table["effect"]) and len(table) == 3
