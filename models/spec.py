@@ -165,6 +165,18 @@ class DriftOverride(_Frozen):
     threshold: float | None = None
 
 
+class SlicesConfig(_Frozen):
+    """The weak-slice search (``slices`` family; README "Monitors")."""
+
+    max_features: int = Field(default=2, ge=1, le=2)   # features per slice
+    bins: int = Field(default=4, ge=2, le=20)          # numeric bins, reference quantiles
+    min_size: int = Field(default=50, ge=5)            # rows in a slice's rate and in the rest
+    alpha: float = Field(default=0.05, gt=0, lt=1)     # Benjamini-Hochberg FDR level
+    rates: tuple[Literal["error_rate", "false_positive_rate", "false_negative_rate"], ...] = (
+        "error_rate", "false_positive_rate", "false_negative_rate")
+    top: int = Field(default=5, ge=1)                  # slices.worst rows per window
+
+
 class MonitoringConfig(_Frozen):
     """How monitors treat this model. Defaults are what a careful user would pick."""
 
@@ -181,6 +193,7 @@ class MonitoringConfig(_Frozen):
     # (seconds each on a CPU), so a model asks for it; the PCA reconstruction error is
     # always computed
     domain_classifier: bool = False
+    slices: SlicesConfig = Field(default_factory=SlicesConfig)
 
 
 class PrivacyConfig(_Frozen):

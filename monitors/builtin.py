@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 BUILTIN_MODULES = ("raigov.monitors.quality", "raigov.monitors.drift", "raigov.monitors.performance",
                    "raigov.monitors.fairness", "raigov.monitors.explain",
-                   "raigov.monitors.estimate")
+                   "raigov.monitors.estimate", "raigov.monitors.slices")
 
 
 def load_builtin_monitors(extra_modules: tuple[str, ...] = ()) -> "Registry[type]":

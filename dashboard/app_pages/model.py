@@ -9,7 +9,7 @@ import streamlit as st
 
 from raigov.dashboard import queries, ui
 from raigov.dashboard.sections import drift, explain, fairness, kill_switch, performance, predictions
-from raigov.dashboard.sections import quality
+from raigov.dashboard.sections import quality, slices
 from raigov.dashboard.sections.context import ModelView
 from raigov.dashboard.shape import model as shape
 from raigov.errors import RaigovError
@@ -18,7 +18,8 @@ NO_MODELS = "No model is registered yet."
 NO_WINDOWS = "No monitoring window has been computed for this version yet (raigov monitor run)."
 CAPTION = "{model} version {version}: {kind}, {features} features, sensitive: {sensitive}"
 SECTIONS = {"Performance": performance, "Drift": drift, "Fairness": fairness,
-            "Data quality": quality, "Explanations": explain, "Predictions": predictions}
+            "Data quality": quality, "Explanations": explain, "Predictions": predictions,
+            "Weak slices": slices}
 
 user = ui.require_user()
 st.title("Model")
