@@ -186,17 +186,25 @@ def spool_key(path: Path) -> bytes | None:
 
 
 # -- reading ------------------------------------------------------------------------
-def scan_spool(path: Path, *, data_key: bytes | None = None) -> SpoolScan:
+FROM_ENV = "environment"
+
+
+def scan_spool(path: Path, *, data_key: bytes | None | str = FROM_ENV) -> SpoolScan:
     """Every valid frame of a spool file, in order, and every damaged byte range.
-    Encrypted frames need ``data_key``; without it, or with another key, this raises
-    :class:`SpoolKeyError` (the file is not damaged)."""
+    Encrypted frames need ``data_key`` (default: the data key the environment sets);
+    without it, or with another key, this raises :class:`SpoolKeyError` (the file is not
+    damaged)."""
+    if isinstance(data_key, str):
+        from raigov.store.parquet_crypto import load_data_key
+
+        data_key = load_data_key(None)
     data = path.read_bytes()
     key = spool_key(path)
     cipher = _Cipher(path, data_key)
     return _scan(data, key, cipher) if key is not None else _scan_legacy(data, cipher)
 
 
-def read_frames(path: Path, *, data_key: bytes | None = None) -> tuple[list[Frame], int]:
+def read_frames(path: Path, *, data_key: bytes | None | str = FROM_ENV) -> tuple[list[Frame], int]:
     """The valid frames of a spool file and the number of bytes that hold none."""
     scan = scan_spool(path, data_key=data_key)
     return scan.frames, scan.damaged_bytes

@@ -87,7 +87,7 @@ def test_a_spool_file_without_its_key_or_with_another_is_kept_not_quarantined(
     wal.write_bytes(frame_bytes(frame, tag_key))
 
     with pytest.raises(SpoolKeyError) as no_key:
-        scan_spool(wal)
+        scan_spool(wal, data_key=None)
     assert str(no_key.value) == NEEDS_KEY.format(path=wal)
     other = secrets.token_bytes(32)
     with pytest.raises(SpoolKeyError, match="encrypted under another data key"):
