@@ -52,6 +52,28 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+_DATA_KEY_VARS = ("RAIGOV_DATA_KEY_FILE", "RAIGOV_DATA_KEY")
+_SEEDED_DATA_KEY: list[str] = []     # the seeded template's key file, once it exists
+
+
+@pytest.fixture(autouse=True)
+def _data_key_environment(request):
+    """Every test starts and ends with the data-key variables it found: the demo sets
+    ``RAIGOV_DATA_KEY_FILE`` in ``os.environ`` for itself and its children, which
+    would otherwise leak into every later test. A test on the seeded home gets the
+    seeded home's key, as a user of that home would export it."""
+    saved = {name: os.environ.get(name) for name in _DATA_KEY_VARS}
+    if _SEEDED_DATA_KEY and {"seeded_home", "seeded_home_template"} & set(request.fixturenames):
+        os.environ.pop("RAIGOV_DATA_KEY", None)
+        os.environ["RAIGOV_DATA_KEY_FILE"] = _SEEDED_DATA_KEY[0]
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def seeded_home_template(tmp_path_factory) -> Home:
     """A real home seeded by the demo pipeline once per session: both demo models
@@ -62,6 +84,7 @@ def seeded_home_template(tmp_path_factory) -> Home:
 
     home = Home.resolve(tmp_path_factory.mktemp("seeded") / "home")
     run_demo(home, DemoOptions(days=4, seed=0, dashboard=False, rows_per_day=250))
+    _SEEDED_DATA_KEY.append(os.environ["RAIGOV_DATA_KEY_FILE"])
     return home
 
 
