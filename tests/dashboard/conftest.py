@@ -82,3 +82,34 @@ def signed_in(dashboard_home: Home) -> Callable[..., object]:
             at.switch_page(f"app_pages/{page}.py").run()
         return at
     return make
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's package, through Playwright), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Every alert/confirm/prompt any frame of the page opened (none may)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, dialogs: list[str]):
+    """A fresh browser context's page; any dialog it opens is dismissed and recorded."""
+    from tests.dashboard.browser import VIEWPORT
+
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()

@@ -16,8 +16,8 @@ from raigov.policies.alerts import alert_history, list_alerts
 from raigov.store.catalog import catalog
 from raigov.home import Home
 from raigov.ledger.chain import read_events
-from tests.dashboard.browser import (VIEWPORT, DashboardProcess, choose, launch, open_page,
-                                     open_tab, screenshot, settle, sign_in)
+from tests.dashboard.browser import (DashboardProcess, choose, open_page, open_tab, screenshot,
+                                     settle, sign_in)
 from tests.dashboard.conftest import PASSWORDS, ledger_count
 from tests.dashboard.hostile import register_hostile_model
 
@@ -27,31 +27,6 @@ PAGES = [("Fleet", "Fleet"), ("Model", "Model"), ("Alerts", "Alerts"),
          ("Policies", "Policies"), ("Cards and audit", "Model cards and audit")]
 MODEL_TABS = ["Performance", "Drift", "Fairness", "Data quality", "Explanations", "Predictions"]
 COMMENT = "Label backlog after the migration; checking with the data team."
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def dialogs() -> list[str]:
-    """Every alert/confirm/prompt any frame of the page opened (none may)."""
-    return []
-
-
-@pytest.fixture
-def page(browser, dialogs: list[str]):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    yield page
-    context.close()
 
 
 def test_an_owner_signs_in_sees_the_fleet_and_acknowledges_an_alert_into_the_ledger(

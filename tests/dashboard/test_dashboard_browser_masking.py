@@ -17,24 +17,14 @@ from raigov.ledger.chain import read_events
 from raigov.models.serving.server_process import free_port
 from raigov.store.catalog import catalog
 from raigov.store.lake import lake_connection
-from tests.dashboard.browser import (VIEWPORT, DashboardProcess, choose, launch, open_page,
-                                     open_tab, screenshot, settle, sign_in)
+from tests.dashboard.browser import (DashboardProcess, choose, open_page, open_tab, screenshot,
+                                     settle, sign_in)
 from tests.dashboard.conftest import PASSWORDS, ROLES, ledger_count
 
 pytestmark = pytest.mark.slow
 
 MODEL = "credit-risk"
 SENSITIVE = ["sex", "foreign_worker"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def _a_prediction(home: Home) -> tuple[str, dict[str, str]]:
@@ -77,21 +67,16 @@ def _chart_text(page) -> str:
 
 
 def test_a_viewer_sees_sensitive_inputs_masked_in_the_browser_and_cannot_reveal(
-        browser, dashboard_home: Home, artifacts_dir: Path) -> None:
+        page, dialogs: list[str], dashboard_home: Home, artifacts_dir: Path) -> None:
     pid, truth = _a_prediction(dashboard_home)
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        with DashboardProcess(dashboard_home, free_port()) as dashboard:
-            _open(page, dashboard.url, "vera", pid)
-            shown = _inputs_table(page)
-            chart = _chart_text(page)
-            screenshot(page, artifacts_dir, "masked-viewer")
-            note = MASKED_NOTE.format(role=ROLES["vera"])
-            assert page.get_by_text(note).is_visible()
-            assert page.get_by_role("button", name=REVEAL).count() == 0
-    finally:
-        context.close()
+    with DashboardProcess(dashboard_home, free_port()) as dashboard:
+        _open(page, dashboard.url, "vera", pid)
+        shown = _inputs_table(page)
+        chart = _chart_text(page)
+        screenshot(page, artifacts_dir, "masked-viewer")
+        note = MASKED_NOTE.format(role=ROLES["vera"])
+        assert page.get_by_text(note).is_visible()
+        assert page.get_by_role("button", name=REVEAL).count() == 0
     assert len(shown) > len(SENSITIVE)          # the other inputs are shown as they are
     assert [shown[c] for c in SENSITIVE] == [MASKED, MASKED]
     assert chart, "the explanation chart drew no text"
@@ -101,25 +86,21 @@ def test_a_viewer_sees_sensitive_inputs_masked_in_the_browser_and_cannot_reveal(
         assert read_events(con, kind="sensitive.revealed") == []
         signed_in = read_events(con, kind="auth.signed_in")
     assert signed_in[-1].actor == "vera"            # the visit itself is on the record
+    assert dialogs == []
 
 
 def test_an_owner_reveals_in_the_browser_and_the_reveal_is_one_ledger_event(
-        browser, dashboard_home: Home, artifacts_dir: Path) -> None:
+        page, dialogs: list[str], dashboard_home: Home, artifacts_dir: Path) -> None:
     pid, truth = _a_prediction(dashboard_home)
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        with DashboardProcess(dashboard_home, free_port()) as dashboard:
-            _open(page, dashboard.url, "olga", pid)
-            masked = _inputs_table(page)
-            before = ledger_count(dashboard_home)
-            page.get_by_role("button", name=REVEAL).click()
-            page.get_by_text("Revealed to you").wait_for(timeout=60_000)
-            settle(page)
-            revealed = _inputs_table(page)
-            screenshot(page, artifacts_dir, "revealed-owner")
-    finally:
-        context.close()
+    with DashboardProcess(dashboard_home, free_port()) as dashboard:
+        _open(page, dashboard.url, "olga", pid)
+        masked = _inputs_table(page)
+        before = ledger_count(dashboard_home)
+        page.get_by_role("button", name=REVEAL).click()
+        page.get_by_text("Revealed to you").wait_for(timeout=60_000)
+        settle(page)
+        revealed = _inputs_table(page)
+        screenshot(page, artifacts_dir, "revealed-owner")
     assert [masked[c] for c in SENSITIVE] == [MASKED, MASKED]
     assert [revealed[c] for c in SENSITIVE] == [truth[c] for c in SENSITIVE]
     assert ledger_count(dashboard_home) == before + 1
@@ -127,3 +108,4 @@ def test_an_owner_reveals_in_the_browser_and_the_reveal_is_one_ledger_event(
         event = read_events(con)[-1]
     assert (event.kind, event.actor, event.subject) == ("sensitive.revealed", "olga", MODEL)
     assert event.payload == {"model": MODEL, "prediction_id": pid, "columns": sorted(SENSITIVE)}
+    assert dialogs == []
