@@ -12,6 +12,7 @@ key is refused by the clock at request time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import time
@@ -163,14 +164,18 @@ class Access:
 def required_access(path: str, headers: Mapping[str, str]) -> Access:
     """The access a route needs; unknown routes need a valid key (they answer 404 only
     to callers who have one)."""
+    model = headers.get("ce-inferenceservicename") if path == "/v1/events" else None
+    return _access(path, model or None)
+
+
+@functools.lru_cache(maxsize=1024)   # a pure function of its arguments, asked per request
+def _access(path: str, model: str | None) -> Access:
     if path in OPEN_PATHS:
         return Access(open=True)
     match = _MODEL_ROUTE.match(path)
     if match:
         return Access(scope=_ROUTE_SCOPE[match.group(2)], model=match.group(1))
-    scope = _PATH_SCOPE.get(path)
-    model = headers.get("ce-inferenceservicename") if path == "/v1/events" else None
-    return Access(scope=scope, model=model or None)
+    return Access(scope=_PATH_SCOPE.get(path), model=model)
 
 
 def authorise(caller: Caller, access: Access, route: str) -> Refusal | None:
