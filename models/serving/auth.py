@@ -5,8 +5,9 @@ After authentication every request has ``request.state.caller`` (a :class:`Calle
 code that runs with authentication off reads it as
 ``getattr(request.state, "caller", NO_AUTH_CALLER)``. Keys come from the home's key
 snapshot (:mod:`raigov.keys`), reread when it changes, which the home's change counter
-shows (a memory read per request, no system call), so a key revoked or made while the server runs counts from the next request; an expired
-key is refused by the clock at request time.
+shows (a memory read per request, no system call), so a key revoked or made while the
+server runs counts from the next request; an expired key is refused by the clock at
+request time.
 """
 
 from __future__ import annotations
@@ -165,7 +166,12 @@ def required_access(path: str, headers: Mapping[str, str]) -> Access:
     """The access a route needs; unknown routes need a valid key (they answer 404 only
     to callers who have one)."""
     model = headers.get("ce-inferenceservicename") if path == "/v1/events" else None
+    if len(path) > _CACHED_PATH_CHARS or (model and len(model) > _CACHED_PATH_CHARS):
+        return _access.__wrapped__(path, model or None)   # a caller's long path: not kept
     return _access(path, model or None)
+
+
+_CACHED_PATH_CHARS = 256
 
 
 @functools.lru_cache(maxsize=1024)   # a pure function of its arguments, asked per request

@@ -171,3 +171,16 @@ def test_the_counter_is_bumped_in_place_after_every_key_change(home: Home) -> No
     assert bump_counter(path) == first + 2
     assert int.from_bytes(mapped.read(), "little") == first + 2   # seen through the map
     assert CounterMap(home.root / "absent").read() is None
+
+
+def test_the_access_of_a_long_path_is_the_same_and_not_kept() -> None:
+    from raigov.models.serving.auth import _access
+
+    long_name = "m" * 300
+    before = _access.cache_info().currsize
+    access = required_access(f"/v1/models/{long_name}/predict", {})
+    assert (access.scope, access.model) == ("predict", long_name)
+    assert _access.cache_info().currsize == before
+    assert required_access("/v1/models/credit/feedback", {}).scope == "feedback"
+    assert required_access("/v1/events", {"ce-inferenceservicename": "credit"}).model == "credit"
+    assert required_access("/v1/events", {"ce-inferenceservicename": "income"}).model == "income"
