@@ -73,6 +73,12 @@ class Home:
         return self.root / "api-keys.json"
 
     @property
+    def api_keys_changes_path(self) -> Path:
+        """A counter bumped after every snapshot write, which servers map into memory
+        to see a change without a ``stat`` per request (``raigov.change_counter``)."""
+        return self.root / "api-keys.changes"
+
+    @property
     def api_keys_lock(self) -> Path:
         """Held while a key change and its snapshot are written (one writer at a time)."""
         return self.root / "api-keys.lock"

@@ -8,9 +8,10 @@ only its SHA-256 is stored. Every change is a ledger event (``keys.created``,
 
 Serving never waits for the catalog, so after each change the key records (hashes,
 never tokens) are written to a snapshot file in the home (:attr:`Home.api_keys_path`),
-durably, under a lock that serialises the changes and their snapshots; a running server
-rereads the snapshot when it changes (one ``stat`` per request), so a revoked key stops
-working at its next request.
+durably, under a lock that serialises the changes and their snapshots, and then a
+change counter (:attr:`Home.api_keys_changes_path`) is bumped; a running server maps the
+counter into memory and rereads the snapshot when it moves (a memory read per request,
+no system call), so a revoked key stops working at its next request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from raigov.canonical import iso_utc, utcnow
+from raigov.change_counter import bump_counter
 from raigov.durable import exclusive_lock, write_durably
 from raigov.errors import ConfigError, InputError, NotFoundError, did_you_mean
 from raigov.home import Home
@@ -246,6 +248,7 @@ def _publish(home: Home) -> list[ApiKey]:
     keys = list_keys(home)
     body = {"version": SNAPSHOT_VERSION, "keys": [k.snapshot_entry() for k in keys]}
     write_durably(home.api_keys_path, json.dumps(body, indent=1, sort_keys=True).encode())
+    bump_counter(home.api_keys_changes_path)   # after the snapshot: servers reread it
     return keys
 
 

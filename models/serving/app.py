@@ -4,11 +4,11 @@ Each registered model (its latest version) is loaded once, on CUDA when availabl
 a micro-batcher in front; every accepted row is captured through this process's
 :class:`CaptureWriter` before its response is sent (``sync``), and every rejected row
 is quarantined with its reasons. The catalog is read at start only; the kill switch is
-seen through the control file (one ``stat`` per request), and so are the API keys
-(the key snapshot; :mod:`raigov.models.serving.auth`): every route but ``/healthz``
-needs a key, and every captured or quarantined row records the key's name. Requests
-are bounded (:mod:`raigov.models.serving.limits`); capture faults are reported by
-``/healthz`` and ``/metrics`` (:mod:`raigov.models.capture.health`).
+seen through the control file (one ``stat`` per request), the API keys through the
+key snapshot and its change counter (:mod:`raigov.models.serving.auth`): every route
+but ``/healthz`` needs a key, and every captured or quarantined row records the key's
+name. Requests are bounded (:mod:`raigov.models.serving.limits`); capture faults are
+reported by ``/healthz`` and ``/metrics`` (:mod:`raigov.models.capture.health`).
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
     if cfg.auth:
         from raigov.models.serving.key_use import KeyUseLog
 
-        app.add_middleware(AuthMiddleware, watcher=KeyWatcher(home.api_keys_path), metrics=metrics,
+        watcher = KeyWatcher(home.api_keys_path, changes=home.api_keys_changes_path)
+        app.add_middleware(AuthMiddleware, watcher=watcher, metrics=metrics,
                            key_use=KeyUseLog(home, interval_s=cfg.key_use_interval_s))
     metrics.watch_capture(lambda: state.get("writer"))
     _routes(app, home, cfg, metrics, state, events)

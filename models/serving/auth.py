@@ -4,21 +4,25 @@ TOKEN``, and what each route needs of it.
 After authentication every request has ``request.state.caller`` (a :class:`Caller`);
 code that runs with authentication off reads it as
 ``getattr(request.state, "caller", NO_AUTH_CALLER)``. Keys come from the home's key
-snapshot (:mod:`raigov.keys`), reread when the file changes (one ``stat`` per request),
-so a key revoked or made while the server runs counts from the next request; an expired
-key is refused by the clock at request time.
+snapshot (:mod:`raigov.keys`), reread when it changes, which the home's change counter
+shows (a memory read per request, no system call), so a key revoked or made while the
+server runs counts from the next request; an expired key is refused by the clock at
+request time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from raigov.change_counter import CounterMap
 from raigov.keys import SCOPES, ApiKey, parse_token, read_snapshot
 
 if TYPE_CHECKING:
@@ -73,23 +77,53 @@ def _caller(key: ApiKey) -> Caller:
 
 
 class KeyWatcher:
-    """The key snapshot of one home, reloaded when its file changes."""
+    """The key snapshot of one home, reloaded when its file changes.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen: tuple[int, int, int] | None = None
+    With ``changes`` (the home's change counter, :mod:`raigov.change_counter`) a
+    request costs a memory read: the snapshot's ``stat`` runs only when the counter
+    moved, and once a second in any case (a snapshot written without a bump, or a
+    counter file replaced). Without it, or while the counter cannot be mapped, every
+    lookup ``stat``s the snapshot."""
+
+    RECHECK_S = 1.0
+
+    def __init__(self, path: Path, *, changes: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path, self._clock = path, clock
+        self._seen: tuple[int, int, int] | None | bool = False   # False: never read
         self._keys: dict[str, tuple[ApiKey, Caller]] = {}
+        self._counter = CounterMap(changes) if changes is not None else None
+        self._mark: bytes | None = None
+        self._recheck_at = 0.0
 
     def lookup(self, key_id: str) -> tuple[ApiKey, Caller] | None:
+        if self._may_have_changed():
+            self._reload_if_changed()
+        return self._keys.get(key_id)
+
+    def _may_have_changed(self) -> bool:
+        now = self._clock()
+        if now >= self._recheck_at:
+            self._recheck_at = now + self.RECHECK_S
+            if self._counter is not None:
+                self._counter.remap()
+            self._mark = self._counter.read() if self._counter is not None else None
+            return True
+        mark = self._counter.read() if self._counter is not None else None
+        if mark is None or mark != self._mark:
+            self._mark = mark
+            return True
+        return False
+
+    def _reload_if_changed(self) -> None:
         try:
             st = os.stat(self.path)
-            seen = (st.st_mtime_ns, st.st_size, st.st_ino)
+            seen: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             seen = None
         if seen != self._seen:
             self._keys = {k: (key, _caller(key)) for k, key in read_snapshot(self.path).items()}
             self._seen = seen
-        return self._keys.get(key_id)
 
 
 def authenticate(header: str | None, watcher: KeyWatcher,
@@ -131,14 +165,23 @@ class Access:
 def required_access(path: str, headers: Mapping[str, str]) -> Access:
     """The access a route needs; unknown routes need a valid key (they answer 404 only
     to callers who have one)."""
+    model = headers.get("ce-inferenceservicename") if path == "/v1/events" else None
+    if len(path) > _CACHED_PATH_CHARS or (model and len(model) > _CACHED_PATH_CHARS):
+        return _access.__wrapped__(path, model or None)   # a caller's long path: not kept
+    return _access(path, model or None)
+
+
+_CACHED_PATH_CHARS = 256
+
+
+@functools.lru_cache(maxsize=1024)   # a pure function of its arguments, asked per request
+def _access(path: str, model: str | None) -> Access:
     if path in OPEN_PATHS:
         return Access(open=True)
     match = _MODEL_ROUTE.match(path)
     if match:
         return Access(scope=_ROUTE_SCOPE[match.group(2)], model=match.group(1))
-    scope = _PATH_SCOPE.get(path)
-    model = headers.get("ce-inferenceservicename") if path == "/v1/events" else None
-    return Access(scope=scope, model=model or None)
+    return Access(scope=_PATH_SCOPE.get(path), model=model)
 
 
 def authorise(caller: Caller, access: Access, route: str) -> Refusal | None:

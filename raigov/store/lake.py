@@ -21,6 +21,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import time
 from urllib.parse import quote
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -222,16 +223,25 @@ def reading(home: Home) -> Iterator[None]:
 
 
 @contextmanager
-def no_readers(home: Home, *, wait: bool = False) -> Iterator[bool]:
-    """Try to hold the reader lock exclusively; yields whether it is held."""
+def no_readers(home: Home, *, wait: bool = False, patience_s: float = 0.0) -> Iterator[bool]:
+    """Try to hold the reader lock exclusively; yields whether it is held. Without
+    ``wait``, tries again every 50 ms for ``patience_s``: readers come and go, and a
+    single try meets one of them whenever reads overlap most of the time (a busy
+    dashboard, labels checked against the lake), so deletions would wait for ever."""
     home.lake.mkdir(parents=True, exist_ok=True)
     fd = os.open(home.lake / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            held = True
-        except BlockingIOError:
-            held = False
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                held = True
+                break
+            except BlockingIOError:
+                held = False
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
         yield held
     finally:
         os.close(fd)

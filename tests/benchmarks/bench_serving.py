@@ -15,7 +15,9 @@ so a noisy neighbour on a shared machine hits every configuration alike. Configu
   (fsync before the response, or not);
 - ``off``: ``raigov serve`` with capture off (``--no-capture``);
 - ``nokeys`` (with ``--auth-pair``): ``sync`` without API keys (``--no-auth``), the
-  other half of the keys-on / keys-off pair (``sync_vs_nokeys``).
+  other half of the keys-on / keys-off pair (``sync_vs_nokeys``); the pair is also
+  measured side by side, both servers loaded at the same moment
+  (``auth_pair_together``), which a busy machine moves less than two turns.
 
 Every request carries an ``Authorization: Bearer`` header with a real key of the home
 (servers without keys ignore it), so the pair differs only in the server checking it.
@@ -27,7 +29,8 @@ process sending pre-encoded bodies; their own CPU time is reported (``client_cpu
 share of one core) with the capacity of the client against a route that does no work
 (``client_capacity``), so the client is shown not to be the bottleneck. ``server_cpu_ms
 _per_1k_rows`` is the server process's CPU time per thousand rows (less noisy than wall
-time on a shared machine). Figures per configuration are medians of the rounds, with the
+time on a shared machine; its paired ratio is in ``ratios``, beside latency's). Figures
+per configuration are medians of the rounds, with the
 min and max; ratios are taken per round (paired) and then summarised the same way.
 """
 
@@ -43,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -227,6 +231,56 @@ def load(port: int, per_client: list[list[tuple[bytes, int]]], *, seconds: float
             "client_cpu": round(cpu / wall, 3), "rows": rows}
 
 
+def load_together(targets: dict[str, tuple[int, list[list[tuple[bytes, int]]]]], *,
+                  seconds: float) -> dict[str, dict]:
+    """Closed-loop load against several servers at the same time (name -> port and
+    per-client requests), so every one meets the same machine: the same neighbours,
+    the same moment. Per server: its figures as :func:`load` gives them."""
+    latencies: dict[str, list[float]] = {name: [] for name in targets}
+
+    async def run() -> dict[str, int]:
+        deadline = time.monotonic() + seconds
+        names = [n for n, (_, per_client) in targets.items() for _ in per_client]
+        done = await asyncio.gather(*(
+            _one_client(port, reqs, deadline, latencies[name], True)
+            for name, (port, per_client) in targets.items() for reqs in per_client))
+        rows: dict[str, int] = dict.fromkeys(targets, 0)
+        for name, n in zip(names, done):
+            rows[name] += n
+        return rows
+
+    wall = time.monotonic()
+    rows = asyncio.run(run())
+    wall = time.monotonic() - wall
+    out = {}
+    for name, lat in latencies.items():
+        ms = np.array(lat) * 1000
+        out[name] = {"requests": len(ms), "rows_per_s": round(rows[name] / wall),
+                     "median_ms": round(float(np.median(ms)), 2),
+                     "p99_ms": round(float(np.percentile(ms, 99)), 2), "rows": rows[name]}
+    return out
+
+
+def concurrent_pair(servers: dict, requests: dict, loads: dict, args) -> dict:
+    """Keys on and off under the same load at the same moment, round after round:
+    each server gets ``--clients`` connections; CPU per 1,000 rows is each server
+    process's own (from /proc), so the pair's ratio is not moved by a neighbour who
+    comes and goes between two measurements."""
+    pair = {name: servers[name] for name in ("sync", "nokeys")}
+    results: dict[str, dict[str, list[dict]]] = {n: {c: [] for c in pair} for n in loads}
+    for _ in range(args.rounds):
+        for load_name in loads:
+            before = {name: process_cpu_s(s.process.pid) for name, s in pair.items()}
+            res = load_together({name: (s.port, requests[load_name]) for name, s in pair.items()},
+                                seconds=args.seconds)
+            for name, s in pair.items():
+                res[name]["client_cpu"] = 0.0
+                res[name]["server_cpu_ms_per_1k_rows"] = round(
+                    (process_cpu_s(s.process.pid) - before[name]) * 1e6 / res[name]["rows"], 1)
+                results[load_name][name].append(res[name])
+    return {n: summarise(per_config) for n, per_config in results.items()}
+
+
 def process_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -269,11 +323,15 @@ def serving(home, rows: list[dict], artifact: Path, args) -> dict:
                     res["server_cpu_ms_per_1k_rows"] = round(
                         (process_cpu_s(pid) - before) * 1e6 / res["rows"], 1)
                     results[load_name][name].append(res)
+        together = concurrent_pair(servers, requests, loads, args) if args.auth_pair else None
     finally:
         for server in servers.values():
             server.stop()
-    return {"client_capacity": capacity,
-            **{n: summarise(per_config) for n, per_config in results.items()}}
+    out = {"client_capacity": capacity,
+           **{n: summarise(per_config) for n, per_config in results.items()}}
+    if together is not None:
+        out["auth_pair_together"] = together
+    return out
 
 
 def _client_capacity(servers: dict, rows: list[dict], args) -> dict:
@@ -285,6 +343,9 @@ def _client_capacity(servers: dict, rows: list[dict], args) -> dict:
 
 
 FIGURES = ("rows_per_s", "median_ms", "p99_ms", "server_cpu_ms_per_1k_rows", "client_cpu")
+# Paired per round. The server's CPU per 1,000 rows resists a loaded machine better than
+# latency: a neighbour's work delays our requests but does not add to our CPU time.
+RATIO_FIGURES = ("rows_per_s", "median_ms", "p99_ms", "server_cpu_ms_per_1k_rows")
 
 
 def summarise(per_config: dict[str, list[dict]]) -> dict:
@@ -300,7 +361,7 @@ def summarise(per_config: dict[str, list[dict]]) -> dict:
         if a in per_config and b in per_config:
             ra, rb = per_config[a], per_config[b]
             ratios[label] = {k: _spread([x[k] / y[k] for x, y in zip(ra, rb)], digits=3)
-                             for k in ("rows_per_s", "median_ms", "p99_ms")}
+                             for k in RATIO_FIGURES}
     out["ratios"] = ratios
     return out
 
@@ -310,11 +371,19 @@ def _spread(values: list[float], digits: int = 2) -> dict:
             "min": round(min(values), digits), "max": round(max(values), digits)}
 
 
-def gate_cost(home, token: str, *, requests: int = 20_000, repeats: int = 5) -> dict:
+def gate_cost(home, token: str, *, requests: int = 20_000, repeats: int = 5,
+              busy_requests: int = 400) -> dict:
     """The key check alone, in process: microseconds per request that the gate
-    (:class:`AuthMiddleware`: header, snapshot ``stat``, SHA-256, scope and model) adds
+    (:class:`AuthMiddleware`: header, change counter, SHA-256, scope and model) adds
     in front of a route that does nothing. Steadier than the servers' latency pair on
-    a busy machine, where neighbours move medians by more than the gate costs."""
+    a busy machine, where neighbours move medians by more than the gate costs.
+
+    ``busy``: the same with a second thread running Python code, as the model and
+    capture threads of a loaded server do, for the gate as served and for one that
+    ``stat``s the key snapshot on every request (the gate before the change counter).
+    A system call releases the GIL, and the request's thread then waits for the other
+    thread to hand it back (up to the 5 ms switch interval): what made keys cost 5% of
+    median latency end to end."""
     from raigov.models.serving.auth import KeyWatcher
     from raigov.models.serving.auth_middleware import AuthMiddleware
     from raigov.models.serving.telemetry import ServeMetrics
@@ -322,24 +391,46 @@ def gate_cost(home, token: str, *, requests: int = 20_000, repeats: int = 5) -> 
     async def route(scope, receive, send) -> None:
         return None
 
-    gate = AuthMiddleware(route, watcher=KeyWatcher(home.api_keys_path), metrics=ServeMetrics())
+    def gate(changes: bool) -> AuthMiddleware:
+        watcher = KeyWatcher(home.api_keys_path,
+                             changes=home.api_keys_changes_path if changes else None)
+        return AuthMiddleware(route, watcher=watcher, metrics=ServeMetrics())
+
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                (b"authorization", f"Bearer {token}".encode())]
 
-    async def run(app) -> float:
+    async def run(app, n: int) -> float:
         started = time.perf_counter()
-        for _ in range(requests):
+        for _ in range(n):
             scope = {"type": "http", "method": "POST", "path": f"/v1/models/{MODEL}/predict",
                      "headers": headers}
             await app(scope, None, None)
         return time.perf_counter() - started
 
-    per_request = []
-    for _ in range(repeats):
-        with_gate, without = asyncio.run(run(gate)), asyncio.run(run(route))
-        per_request.append((with_gate - without) / requests * 1e6)
+    def per_request(app, n: int) -> float:
+        return (asyncio.run(run(app, n)) - asyncio.run(run(route, n))) / n * 1e6
+
+    idle = [per_request(gate(True), requests) for _ in range(repeats)]
+    busy: dict[str, list[float]] = {"counter": [], "stat_each_request": []}
+    stop = threading.Event()
+
+    def spin() -> None:      # pure Python: holds the GIL until the interpreter asks
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        for _ in range(repeats):
+            busy["counter"].append(per_request(gate(True), busy_requests))
+            busy["stat_each_request"].append(per_request(gate(False), busy_requests))
+    finally:
+        stop.set()
+        spinner.join()
     return {"requests": requests, "repeats": repeats,
-            "us_per_request": _spread(per_request, digits=1)}
+            "us_per_request": _spread(idle, digits=1),
+            "busy": {"requests": busy_requests,
+                     **{f"us_per_request_{k}": _spread(v, digits=1) for k, v in busy.items()}}}
 
 
 def ingest_rate(spec, rows, *, batch_rows: int, batches: int, threads: int) -> dict:

@@ -112,7 +112,8 @@ def test_a_key_bound_to_another_model_gets_403_naming_the_model(gate, request_ro
 
 
 def test_an_expired_key_gets_401_saying_it_expired(gate, request_rows) -> None:
-    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)).isoformat()
+    # Far enough ahead that the CLI (seconds to start on a loaded machine) makes it first.
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=12)).isoformat()
     made = _cli(gate["home"], "keys", "create", "short-lived", "--scope", "predict",
                 "--expires", soon)
     assert made.returncode == 0, made.stderr

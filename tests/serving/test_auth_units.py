@@ -102,3 +102,85 @@ def test_the_watcher_sees_new_and_revoked_keys_and_the_clock_expires_them(home: 
     revoke_key(home, "svc")
     gone = authenticate(f"Bearer {made.token}", watcher)
     assert isinstance(gone, Refusal) and (gone.status, gone.reason) == (401, "revoked")
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _empty_snapshot_without_bump(home: Home) -> None:
+    """What a writer that knows nothing of the counter does: the snapshot alone."""
+    import json
+
+    home.api_keys_path.write_text(json.dumps({"version": 1, "keys": []}))
+
+
+def test_with_the_change_counter_a_revoked_key_is_refused_at_once_with_the_clock_stopped(
+        home: Home) -> None:
+    clock = HandClock()
+    watcher = KeyWatcher(home.api_keys_path, changes=home.api_keys_changes_path, clock=clock)
+    made = create_key(home, "svc", scopes=["predict"])
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Caller)
+    revoke_key(home, "svc")             # no time passes: only the counter can tell
+    gone = authenticate(f"Bearer {made.token}", watcher)
+    assert isinstance(gone, Refusal) and gone.reason == "revoked"
+    other = create_key(home, "svc2", scopes=["predict"])
+    assert isinstance(authenticate(f"Bearer {other.token}", watcher), Caller)
+
+
+def test_a_snapshot_changed_without_a_bump_is_seen_within_the_recheck_second(home: Home) -> None:
+    clock = HandClock()
+    watcher = KeyWatcher(home.api_keys_path, changes=home.api_keys_changes_path, clock=clock)
+    made = create_key(home, "svc", scopes=["predict"])
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Caller)
+    _empty_snapshot_without_bump(home)  # e.g. a restore from a backup: no bump
+    # Unchanged counter, clock stopped: the watcher does not look (no stat per request).
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Caller)
+    clock.now += KeyWatcher.RECHECK_S
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Refusal)
+
+
+def test_a_replaced_counter_file_is_mapped_again_and_revocation_still_counts(home: Home) -> None:
+    clock = HandClock()
+    made = create_key(home, "svc", scopes=["predict"])
+    watcher = KeyWatcher(home.api_keys_path, changes=home.api_keys_changes_path, clock=clock)
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Caller)
+    home.api_keys_changes_path.unlink()  # the mapping now holds a file nobody writes
+    clock.now += KeyWatcher.RECHECK_S    # the once-a-second check maps the new file...
+    revoke_key(home, "svc")              # ...which revoke_key makes and bumps
+    assert isinstance(authenticate(f"Bearer {made.token}", watcher), Refusal)
+    again = create_key(home, "svc-2", scopes=["predict"])
+    revoke_key(home, "svc-2")            # clock stopped: seen through the new mapping
+    assert authenticate(f"Bearer {again.token}", watcher).reason == "revoked"
+
+
+def test_the_counter_is_bumped_in_place_after_every_key_change(home: Home) -> None:
+    from raigov.change_counter import CounterMap, bump_counter
+
+    create_key(home, "svc", scopes=["predict"])
+    path = home.api_keys_changes_path
+    inode, first = path.stat().st_ino, int.from_bytes(path.read_bytes(), "little")
+    revoke_key(home, "svc")
+    assert path.stat().st_ino == inode and path.stat().st_size == 8
+    assert int.from_bytes(path.read_bytes(), "little") == first + 1
+    mapped = CounterMap(path)
+    assert bump_counter(path) == first + 2
+    assert int.from_bytes(mapped.read(), "little") == first + 2   # seen through the map
+    assert CounterMap(home.root / "absent").read() is None
+
+
+def test_the_access_of_a_long_path_is_the_same_and_not_kept() -> None:
+    from raigov.models.serving.auth import _access
+
+    long_name = "m" * 300
+    before = _access.cache_info().currsize
+    access = required_access(f"/v1/models/{long_name}/predict", {})
+    assert (access.scope, access.model) == ("predict", long_name)
+    assert _access.cache_info().currsize == before
+    assert required_access("/v1/models/credit/feedback", {}).scope == "feedback"
+    assert required_access("/v1/events", {"ce-inferenceservicename": "credit"}).model == "credit"
+    assert required_access("/v1/events", {"ce-inferenceservicename": "income"}).model == "income"

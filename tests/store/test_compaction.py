@@ -177,3 +177,29 @@ def test_the_capture_writer_compacts_closed_days_in_the_background(home: Home) -
             time.sleep(0.1)
     assert [p.name for p in partition_files(directory)] == ["c-000001-0.parquet"]
     assert sorted(_hand_count(directory)) == sorted(ids)
+
+
+def test_a_reader_that_lets_go_soon_does_not_leave_the_replaced_files_behind(home: Home) -> None:
+    import threading
+    import time
+
+    from raigov.store.lake import reading
+
+    ids = _seed(home)
+    directory = partition_dir(home, "predictions", "m", DAY)
+    holding, release = threading.Event(), threading.Event()
+
+    def read_for_a_moment() -> None:
+        with reading(home):
+            holding.set()
+            release.wait(10)
+            time.sleep(1.0)        # the sweep's first try meets this reader
+
+    reader = threading.Thread(target=read_for_a_moment)
+    reader.start()
+    holding.wait(10)
+    release.set()
+    compact(home, now=dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc))
+    reader.join()
+    assert [p.name for p in directory.glob("*.parquet")] == ["c-000001-0.parquet"]
+    assert sorted(_lake_ids(home)) == sorted(ids)
