@@ -69,6 +69,15 @@ class Head:
         return embeddings @ self.weight + self.bias
 
 
+def save_head(head: Head, directory: str | Path, *, column: str = "review") -> Path:
+    """Write ``head`` as a ``text_head`` artifact over the frozen encoder (its package
+    named, not copied; the head's weights in safetensors)."""
+    from raigov.models.artifacts.text_head import save_text_head
+
+    return save_text_head(directory, encoder=ENCODER, column=column, max_length=MAX_LENGTH,
+                          weight=head.weight, bias=head.bias)
+
+
 def train_head(embeddings: np.ndarray, labels: np.ndarray, *, seed: int = SEED,
                epochs: int = 300, lr: float = 0.5, weight_decay: float = 1e-4) -> Head:
     """Full-batch Adam on the logistic loss, seeded (torch)."""
