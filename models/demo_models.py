@@ -38,7 +38,7 @@ from raigov.models.datasets import ADULT_LABEL, GERMAN_LABEL, load_adult, load_g
 from raigov.models.demo_cards import ADULT_CARD, GERMAN_CARD, HOURS_CARD, SECTOR_CARD
 from raigov.models.demo_trainers import EXPORTED, TABULAR, DemoTrainer
 from raigov.models.output_kinds import Outputs, output_kind
-from raigov.models.spec import CardMeta, InputSchema, ModelSpec, MonitoringConfig
+from raigov.models.spec import CardMeta, ColumnSpec, InputSchema, ModelSpec, MonitoringConfig
 
 REFERENCE_ROWS = 5000
 SCHEMA_MARGIN = 0.1  # numeric ranges widened by 10% of the observed range
@@ -83,7 +83,9 @@ def multiclass_metrics(y: np.ndarray, outputs: Outputs) -> dict[str, float]:
 @dataclass(frozen=True)
 class DemoDefinition:
     """What a demo model is made of; :func:`build_demo_model` turns it into one.
-    ``training``: the trainer's options (``TrainConfig`` or ``NetworkConfig`` fields)."""
+    ``training``: the trainer's options (``TrainConfig`` or ``NetworkConfig`` fields);
+    ``columns``: input columns declared as they are (a text column), the rest inferred
+    from the data; ``reference_rows``: the size of the reference sample."""
 
     name: str
     label: str
@@ -99,6 +101,8 @@ class DemoDefinition:
     intersections: tuple[tuple[str, ...], ...] = ()
     tags: tuple[str, ...] = ()
     training: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[ColumnSpec, ...] = ()
+    reference_rows: int = REFERENCE_ROWS
 
 
 @dataclass(frozen=True)
@@ -197,13 +201,18 @@ def demo_definition(name: str) -> DemoDefinition:
 
 def demo_spec(definition: DemoDefinition, full: pd.DataFrame) -> ModelSpec:
     """The model spec, with the input schema inferred from every row of the data set
-    (so held-out categories are allowed), nullable where the data has nulls."""
+    (so held-out categories are allowed), nullable where the data has nulls, except
+    for the columns the definition declares."""
+    declared = {c.name: c for c in definition.columns}
     columns = list(definition.features) + list(definition.sensitive)
-    schema = InputSchema.infer(full[columns], margin=SCHEMA_MARGIN)
+    schema = InputSchema.infer(full[[c for c in columns if c not in declared]],
+                               margin=SCHEMA_MARGIN)
+    inferred = {c.name: c for c in schema.columns}
     widened = []
-    for col in schema.columns:  # a count or an age never goes below zero
+    for name in columns:
+        col = declared.get(name) or inferred[name]
         if col.min is not None and col.min < 0 <= full[col.name].min():
-            col = col.model_copy(update={"min": 0})
+            col = col.model_copy(update={"min": 0})  # a count or an age never goes below zero
         widened.append(col)
     return ModelSpec(
         name=definition.name, output_kind=definition.output_kind,
@@ -255,7 +264,7 @@ def build_demo_model(name: str, *, seed: int = 0) -> DemoModel:
     spec = demo_spec(definition, full)
     rows = with_truth(train, train[definition.label], spec)
     trained = definition.trainer.train(rows, spec=spec, seed=seed, options=definition.training)
-    reference = rows.sample(n=min(REFERENCE_ROWS, len(rows)), random_state=seed)
+    reference = rows.sample(n=min(definition.reference_rows, len(rows)), random_state=seed)
     reference = reference.reset_index(drop=True)
     for column, values in predicted_columns(definition.trainer, trained, reference, spec).items():
         reference[column] = values
