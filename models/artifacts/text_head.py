@@ -11,8 +11,9 @@ under a classification head whose weights are the only network the artifact stor
   encoder's hidden size; ``K`` = 1 for one logit), read by safetensors: nothing is
   unpickled.
 
-A forward pass tokenises the rows it is given as one batch with dynamic padding (a
-micro-batch padded to its own longest text), runs the encoder (CUDA under autocast to
+A forward pass tokenises the rows it is given (a micro-batch) with dynamic padding:
+the texts ordered by length and cut into runs of :data:`SUB_BATCH`, each padded to its
+own longest text (a long review no longer pads 31 short ones), runs the encoder (CUDA under autocast to
 float16 when there is one, else the CPU), mean-pools and normalises as the encoder's
 ``modules.json`` says, then applies the head in float32. :attr:`TextHeadModel.text_stats`
 counts real tokens, padded slots and encoder seconds, for ``/metrics``.
@@ -40,6 +41,7 @@ FORMAT = "text_head"
 CONFIG_FILE = "text_model.json"
 HEAD_FILE = "head.safetensors"
 FILES = f"{CONFIG_FILE} + {HEAD_FILE}"
+SUB_BATCH = 16   # texts per encoder call, after ordering a micro-batch by length
 
 MISSING = "Model artifact file {path} is missing (a text_head artifact holds {files})"
 BAD_CONFIG = ("Model artifact file {path} must hold {{\"encoder\": ..., \"column\": ..., "
