@@ -2,7 +2,9 @@
 credit (binary, raigov's :class:`raigov.models.tabular.TabularMLP`), and two networks
 exported with ``torch.export`` as a user's own would be (:mod:`raigov.models.demo_networks`):
 ``hours-estimator`` (regression: weekly working hours on Adult) and ``job-sector``
-(multiclass: Adult's work class collapsed to private, self-employed and government).
+(multiclass: Adult's work class collapsed to private, self-employed and government);
+and ``review-sentiment`` (binary, text: the frozen MiniLM encoder under a logistic head,
+:mod:`raigov.models.demo_text`).
 Each comes with its spec, reference data, held-out rows and test figures.
 
 Sensitive attributes travel with every request and are captured, but are not model
@@ -35,8 +37,9 @@ import pandas as pd
 
 from raigov.errors import NotFoundError, did_you_mean
 from raigov.models.datasets import ADULT_LABEL, GERMAN_LABEL, load_adult, load_german
-from raigov.models.demo_cards import ADULT_CARD, GERMAN_CARD, HOURS_CARD, SECTOR_CARD
-from raigov.models.demo_trainers import EXPORTED, TABULAR, DemoTrainer
+from raigov.models.demo_cards import (ADULT_CARD, GERMAN_CARD, HOURS_CARD, REVIEWS_CARD,
+                                      SECTOR_CARD)
+from raigov.models.demo_trainers import EXPORTED, TABULAR, TEXT_HEAD, DemoTrainer
 from raigov.models.output_kinds import Outputs, output_kind
 from raigov.models.spec import CardMeta, ColumnSpec, InputSchema, ModelSpec, MonitoringConfig
 
@@ -148,6 +151,19 @@ def _german_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True), full
 
 
+def _reviews_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from raigov.models.demo_text import demo_split
+
+    return demo_split(seed)
+
+
+def _review_column() -> ColumnSpec:
+    from raigov.models.demo_text import ENCODER, MAX_LENGTH
+
+    return ColumnSpec(name="review", dtype="text", tokenizer=ENCODER, max_length=MAX_LENGTH,
+                      description="A film-review snippet (English)")
+
+
 _CENSUS_WORK = ("age", "education", "education_num", "marital_status", "occupation",
                 "relationship", "capital_gain", "capital_loss")
 DEMO_MODELS: dict[str, DemoDefinition] = {
@@ -188,6 +204,14 @@ DEMO_MODELS: dict[str, DemoDefinition] = {
         scorer=multiclass_metrics, intersections=(("sex", "race"),),
         tags=("demo", "multiclass-classifier", "tabular", "census", "sector"),
         training={"loss": "cross_entropy"}),
+    "review-sentiment": DemoDefinition(
+        name="review-sentiment", label="fresh", features=("review",),
+        sensitive=("mentions",), classes=("rotten", "fresh"), positive_class="fresh",
+        card=REVIEWS_CARD, split=_reviews_split, trainer=TEXT_HEAD,
+        tags=("demo", "binary-classifier", "text", "reviews"),
+        columns=(_review_column(),),
+        # each reference text is embedded again by drift.embedding in every window
+        reference_rows=300),
 }
 
 
