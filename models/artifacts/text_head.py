@@ -12,7 +12,7 @@ under a classification head whose weights are the only network the artifact stor
   unpickled.
 
 A forward pass tokenises the rows it is given (a micro-batch) with dynamic padding:
-the texts ordered by length and cut into runs of :data:`SUB_BATCH`, each padded to its
+the texts ordered by length and cut into runs of :data:`SUB_BATCH` (8), each padded to its
 own longest text (a long review no longer pads 31 short ones), runs the encoder (CUDA under autocast to
 float16 when there is one, else the CPU), mean-pools and normalises as the encoder's
 ``modules.json`` says, then applies the head in float32. :attr:`TextHeadModel.text_stats`
@@ -41,7 +41,7 @@ FORMAT = "text_head"
 CONFIG_FILE = "text_model.json"
 HEAD_FILE = "head.safetensors"
 FILES = f"{CONFIG_FILE} + {HEAD_FILE}"
-SUB_BATCH = 16   # texts per encoder call, after ordering a micro-batch by length
+SUB_BATCH = 8   # texts per encoder call, after ordering a micro-batch by length
 
 MISSING = "Model artifact file {path} is missing (a text_head artifact holds {files})"
 BAD_CONFIG = ("Model artifact file {path} must hold {{\"encoder\": ..., \"column\": ..., "
@@ -99,15 +99,17 @@ class TextHeadModel:
         return [f"{self.column}.embedding_{i}" for i in range(self.head.in_features)]
 
     def encode(self, df: pd.DataFrame) -> np.ndarray:
-        from raigov.models.text import embed
+        from raigov.models.text import embed, token_counts
 
         texts = df[self.column].tolist()
         counts: dict[str, int] = {}
         started = time.perf_counter()
-        out = embed(self.encoder, texts, max_length=self.max_length,
-                    batch_size=max(1, len(texts)), device=self.device, stats=counts)
+        order = np.argsort(token_counts(self.encoder, texts), kind="stable")
+        out = np.empty((len(texts), self.head.in_features), dtype=np.float32)
+        out[order] = embed(self.encoder, [texts[i] for i in order], max_length=self.max_length,
+                           batch_size=SUB_BATCH, device=self.device, stats=counts)
         self.text_stats.add(counts.get("tokens", 0), counts.get("padded", 0),
-                       time.perf_counter() - started)
+                            time.perf_counter() - started)
         return out
 
     def forward(self, df: pd.DataFrame) -> np.ndarray:
