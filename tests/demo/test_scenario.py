@@ -78,7 +78,7 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
     assert problems == [
         f"{path}, line 4, field 'traffic.models': " + sc.UNKNOWN_MODEL.format(
             model="income-classifer",
-            known="income-classifier, credit-risk, hours-estimator, job-sector",
+            known="income-classifier, credit-risk, hours-estimator, job-sector, review-sentiment",
             hint=" Did you mean 'income-classifier'?"),
         f"{path}, line 6, field 'traffic.weekly_patern': " + sc.UNKNOWN_FIELD.format(
             allowed="models, weekly_pattern, daily_noise, max_rows_per_request",
