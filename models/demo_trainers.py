@@ -74,3 +74,31 @@ class ExportedTrainer:
 
 TABULAR = TabularTrainer()
 EXPORTED = ExportedTrainer()
+
+
+class TextHeadTrainer:
+    """The review-sentiment model: a logistic head on the frozen encoder's embedding of
+    the ``review`` column (:mod:`raigov.models.demo_text`; embeddings cached), written
+    as a ``text_head`` artifact. ``options``: :func:`~raigov.models.demo_text.train_head`
+    keywords."""
+
+    column = "review"
+
+    def train(self, rows, *, spec, seed, options):
+        from raigov.models.demo_text import embeddings_cache, train_head
+
+        return train_head(embeddings_cache(rows[self.column].astype(str).tolist()),
+                          rows["y_true"].to_numpy(), seed=seed, **options)
+
+    def forward(self, trained, rows):
+        from raigov.models.demo_text import embeddings_cache
+
+        return trained.logits(embeddings_cache(rows[self.column].astype(str).tolist()))
+
+    def save(self, trained, directory):
+        from raigov.models.demo_text import save_head
+
+        return save_head(trained, directory, column=self.column)
+
+
+TEXT_HEAD = TextHeadTrainer()

@@ -27,6 +27,7 @@ draws), which is where Evidently spends its time on small windows.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -196,12 +197,23 @@ def text_drift_rows(window: "WindowData", *, embeddings: bool = True,
 def embedding_row(column: "ColumnSpec", reference: pd.Series, current: pd.Series) -> MetricRow:
     from raigov.models.text import embed
 
-    ref = embed(column.tokenizer, reference.tolist(), max_length=column.max_length)
+    ref = _reference_embeddings(column, tuple(reference.tolist()))
     cur = embed(column.tokenizer, current.tolist(), max_length=column.max_length)
     result = embedding_drift(ref, cur)
     result.update({"embedded_reference": len(reference), "embedded_current": len(current)})
     return _row("drift.embedding", f"column={column.name}", result, n=len(current),
                 column=column)
+
+
+@lru_cache(maxsize=4)
+def _reference_embeddings(column: "ColumnSpec", texts: tuple[str, ...]) -> np.ndarray:
+    """The reference side, embedded once per process: every window of a version
+    compares with the same reference texts (the demo's monitor stage runs 30)."""
+    from raigov.models.text import embed
+
+    out = embed(column.tokenizer, list(texts), max_length=column.max_length)
+    out.setflags(write=False)
+    return out
 
 
 def _too_few(reference: pd.Series, current: pd.Series, column: "ColumnSpec") -> str | None:

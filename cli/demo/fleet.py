@@ -73,9 +73,10 @@ class Fleet:
                          train_rows: pd.DataFrame) -> int:
         """Register ``trained`` as the next version; its reference is a seeded sample
         of ``train_rows``, as for version 1."""
-        from raigov.models.demo_models import REFERENCE_ROWS
+        from raigov.models.demo_models import demo_definition
 
-        sample = train_rows.sample(n=min(REFERENCE_ROWS, len(train_rows)), random_state=self.seed)
+        size = demo_definition(name).reference_rows
+        sample = train_rows.sample(n=min(size, len(train_rows)), random_state=self.seed)
         return self._register(name, trained, spec=spec, reference=sample)
 
     def _register(self, name: str, trained: Any, *, spec: "ModelSpec",

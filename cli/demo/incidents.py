@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from raigov.models.tabular import TrainedModel
     from raigov.home import Home
 
-BUILTIN_KIND_MODULES = ("raigov.cli.demo.incident_kinds",)
+BUILTIN_KIND_MODULES = ("raigov.cli.demo.incident_kinds", "raigov.cli.demo.incidents_text")
 NO_KIND_NAME = "{cls} needs a default string for its 'kind' field"
 NOT_AN_INCIDENT = "{cls} is not a subclass of raigov.cli.demo.incidents.Incident"
 UNTIL_BEFORE_DAY = "'until' (day {until}) is before 'day' ({day})"

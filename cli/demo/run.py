@@ -51,6 +51,7 @@ class DemoOptions:
     scenario: str | Path | None = None     # default: cli/demo/scenarios/default.yaml
     dashboard_port: int | None = None
     concurrency: int = 4
+    models: tuple[str, ...] | None = None  # only these of the scenario's models
 
 
 @dataclass
@@ -86,7 +87,7 @@ def run_demo(home: Home, opts: DemoOptions) -> DemoResult:
     from raigov.cli.demo.scenario import load_scenario
 
     scenario, left_out = load_scenario(opts.scenario).with_overrides(
-        days=opts.days, seed=opts.seed, rows_per_day=opts.rows_per_day)
+        days=opts.days, seed=opts.seed, rows_per_day=opts.rows_per_day, models=opts.models)
     end = opts.end or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1))
     start = end - dt.timedelta(days=scenario.days - 1)
     home.ensure()

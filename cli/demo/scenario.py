@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS_DIR / "default.yaml"
+NOT_IN_SCENARIO = ("--models names {models}, not a model of scenario {scenario!r} "
+                   "(its models: {known}).{hint}")
 
 
 
@@ -152,10 +154,15 @@ class Scenario:
         return list(self.traffic.models)
 
     def with_overrides(self, *, days: int | None = None, seed: int | None = None,
-                       rows_per_day: int | None = None) -> tuple["Scenario", list[Incident]]:
+                       rows_per_day: int | None = None, models: tuple[str, ...] | None = None,
+                       ) -> tuple["Scenario", list[Incident]]:
         """The scenario with the command line's overrides, and the incidents that a
-        shorter run leaves out (those starting after its last day)."""
+        shorter run leaves out (those starting after its last day). ``models``: only
+        these of the scenario's models (and their incidents)."""
         days = days or self.days
+        scenario = self if models is None else self._only(models)
+        if scenario is not self:
+            return scenario.with_overrides(days=days, seed=seed, rows_per_day=rows_per_day)
         kept = [i for i in self.incidents if i.day <= days]
         kept = [i.model_copy(update={"until": min(i.until, days)}) if i.until else i
                 for i in kept]
@@ -166,6 +173,19 @@ class Scenario:
         changed = dataclasses.replace(self, days=days, traffic=traffic, incidents=tuple(kept),
                                       seed=self.seed if seed is None else seed)
         return changed, [i for i in self.incidents if i.day > days]
+
+
+    def _only(self, models: tuple[str, ...]) -> "Scenario":
+        unknown = [m for m in models if m not in self.traffic.models]
+        if unknown or not models:
+            raise ConfigError(NOT_IN_SCENARIO.format(
+                models=", ".join(unknown) or "(none)", scenario=self.name,
+                known=", ".join(self.traffic.models),
+                hint=did_you_mean(unknown[0], list(self.traffic.models)) if unknown else ""))
+        traffic = self.traffic.model_copy(update={"models": {
+            m: v for m, v in self.traffic.models.items() if m in models}})
+        return dataclasses.replace(self, traffic=traffic, incidents=tuple(
+            i for i in self.incidents if i.model in models))
 
 
 class ScenarioError(ConfigError):

@@ -1,6 +1,7 @@
 """Model artifacts a user can bring, loaded without unpickling anything: an exported
 program (``model.pt2``), an own ``nn.Module`` class with its ``state_dict``, the
-built-in format over raigov's preprocessor, or none at all (an external model).
+built-in format over raigov's preprocessor, a frozen text encoder (named by its
+package) under a head's weights, or none at all (an external model).
 Every loaded model satisfies :class:`~raigov.models.artifacts.loaded.LoadedModel`.
 
 This package imports no torch; the names below load their modules on first use.
@@ -18,6 +19,7 @@ _EXPORTS = {
     "ARCHITECTURES": "architectures", "register_architecture": "architectures",
     "save_artifact": "builtin", "load_builtin": "builtin", "BuiltinModel": "builtin",
     "save_module": "module", "TensorModel": "feature_tensor", "ExternalModel": "external",
+    "save_text_head": "text_head", "TextHeadModel": "text_head",
 }
 __all__ = sorted(_EXPORTS)
 

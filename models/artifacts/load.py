@@ -8,6 +8,8 @@ export     ``model.pt2`` (``torch.export``)                        feature tenso
 module     ``architecture.json`` + ``weights.pt``                  feature tensor [N, F]
 builtin    ``architecture.json`` + ``weights.pt`` +                raigov's Preprocessor
            ``preprocess.json``
+text_head  ``text_model.json`` (the encoder's package) +           a text column, embedded
+           ``head.safetensors``                                    by the frozen encoder
 external   none (the model is served elsewhere)                    (not run here)
 ========== ======================================================= ====================
 
@@ -34,6 +36,7 @@ PROGRAM_FILE = "model.pt2"
 ARCHITECTURE_FILE = "architecture.json"
 WEIGHTS_FILE = "weights.pt"
 PREPROCESS_FILE = "preprocess.json"
+TEXT_MODEL_FILE = "text_model.json"
 SPEC_FILE = "spec.json"
 
 NOT_AN_ARTIFACT = ("Model artifact {path} is neither a directory nor a .pt2 file "
@@ -74,6 +77,12 @@ def _load_builtin(path: Path, spec: "ModelSpec | None", device: str | None) -> "
     return load_builtin(path, spec, device=device)
 
 
+def _load_text_head(path: Path, spec: "ModelSpec | None", device: str | None) -> "LoadedModel":
+    from raigov.models.artifacts.text_head import load_text_head
+
+    return load_text_head(path, spec, device=device)
+
+
 def _load_external(path: Path, spec: "ModelSpec | None", device: str | None) -> "LoadedModel":
     from raigov.models.artifacts.external import ExternalModel
 
@@ -89,6 +98,8 @@ for _format in (
     ArtifactFormat("module", f"{ARCHITECTURE_FILE} + {WEIGHTS_FILE}",
                    lambda p: ((p / ARCHITECTURE_FILE).is_file() or (p / WEIGHTS_FILE).is_file())
                    and not (p / PREPROCESS_FILE).is_file(), _load_module),  # half a module: its error
+    ArtifactFormat("text_head", f"{TEXT_MODEL_FILE} + head.safetensors",
+                   lambda p: (p / TEXT_MODEL_FILE).is_file(), _load_text_head),
     ArtifactFormat("external", "no files", lambda p: False, _load_external),
 ):
     ARTIFACT_FORMATS.register(_format.name, _format)

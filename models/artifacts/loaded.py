@@ -20,8 +20,12 @@ written against :class:`LoadedModel` only:
 ``deep_exact``            True only where shap's DeepExplainer is exact (the built-in
                           ``TabularMLP``); use gradient-based attributions otherwise
 ``format``                the artifact format's name (``builtin``, ``export``,
-                          ``module``, ``external``)
+                          ``module``, ``text_head``, ``external``)
 ========================= ==============================================================
+
+A model that reads text may also carry ``text_stats`` (a
+:class:`~raigov.models.artifacts.text_head.TextStats`: tokens, padding and encoder
+seconds), which ``raigov serve`` reports on ``/metrics``.
 
 ``forward(df) == network(encode(df))`` (as float64), so an explainer may attribute
 either. The helpers here run a network in chunks and pick the default device.

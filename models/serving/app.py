@@ -85,6 +85,7 @@ class ServedModel:
     registered: RegisteredModel
     batcher: MicroBatcher | None  # None: an external model (no network to run here)
     probe: pd.DataFrame | None    # one reference row, for /healthz
+    text_stats: object | None = None   # a text model's TextStats, for /metrics
 
     @property
     def spec(self):
@@ -107,7 +108,7 @@ def _load(reg: RegisteredModel, cfg: ServeConfig, metrics: ServeMetrics) -> Serv
                            thread_init=lambda: _set_torch_threads(cfg.torch_threads),
                            columns=reg.spec.features)
     probe = reg.load_reference().head(1)[list(reg.spec.input_columns)]
-    return ServedModel(reg, batcher, probe)
+    return ServedModel(reg, batcher, probe, getattr(loaded, "text_stats", None))
 
 
 def _load_all(home: Home, cfg: ServeConfig, metrics: ServeMetrics) -> dict[str, ServedModel]:
@@ -152,6 +153,8 @@ def create_app(home: Home, config: ServeConfig | None = None) -> FastAPI:
         app.add_middleware(AuthMiddleware, watcher=watcher, metrics=metrics,
                            key_use=KeyUseLog(home, interval_s=cfg.key_use_interval_s))
     metrics.watch_capture(lambda: state.get("writer"))
+    metrics.watch_text(lambda: {name: served.text_stats for name, served
+                                in state.get("models", {}).items() if served.text_stats})
     _routes(app, home, cfg, metrics, state, events)
 
     def openapi() -> dict:   # the models are known once the lifespan has loaded them

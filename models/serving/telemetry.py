@@ -4,7 +4,9 @@ Labels are bounded: the ``model`` label is a served model's name or ``(unknown)`
 any other name a request used, so clients cannot grow the label set. Capture's own
 figures are read from the :class:`CaptureWriter` at each scrape (the writer counts them
 where they happen, in its threads, so an async commit that fails after its requests
-were answered is counted as well).
+were answered is counted as well), and so are a text model's token counts
+(:class:`~raigov.models.artifacts.text_head.TextStats`) and, under CUDA only, the
+device's memory and utilisation.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class ServeMetrics:
         """Report the capture writer ``writer()`` returns at each scrape."""
         self.registry.register(_CaptureCollector(writer))
 
+    def watch_text(self, models: Callable[[], dict[str, object]]) -> None:
+        """Report the token counts of the text models ``models()`` returns (name ->
+        :class:`~raigov.models.artifacts.text_head.TextStats`) at each scrape."""
+        self.registry.register(_TextCollector(models))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -103,3 +110,47 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+class _TextCollector:
+    def __init__(self, models: Callable[[], dict[str, object]]) -> None:
+        self._models = models
+
+    def describe(self) -> Iterable:
+        return []
+
+    def collect(self) -> Iterator:
+        tokens = CounterMetricFamily("raigov_text_tokens", "Real tokens a text model's "
+                                     "encoder read", labels=["model"])
+        padded = CounterMetricFamily("raigov_text_padded_tokens", "Token slots the batch "
+                                     "padding added (dynamic: to a batch's longest text)",
+                                     labels=["model"])
+        share = GaugeMetricFamily("raigov_text_padding_share", "Padded slots over all "
+                                  "slots the encoder ran", labels=["model"])
+        rate = GaugeMetricFamily("raigov_text_tokens_per_second", "Real tokens per second "
+                                 "of encoder time", labels=["model"])
+        for name, stats in sorted(self._models().items()):
+            real, pad, seconds = stats.snapshot()
+            tokens.add_metric([name], real)
+            padded.add_metric([name], pad)
+            share.add_metric([name], pad / (real + pad) if real + pad else 0.0)
+            rate.add_metric([name], real / seconds if seconds > 0 else 0.0)
+        yield from (tokens, padded, share, rate)
+        yield from _cuda_gauges()
+
+
+def _cuda_gauges() -> list[GaugeMetricFamily]:
+    """Device memory and utilisation, under CUDA only (no GPU: nothing)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    out = [_gauge("raigov_gpu_memory_bytes", "CUDA memory allocated by this process",
+                  torch.cuda.memory_allocated())]
+    try:
+        out.append(_gauge("raigov_gpu_utilization_ratio", "GPU busy share (NVML)",
+                          torch.cuda.utilization() / 100))
+    except Exception:  # noqa: BLE001 - NVML missing: memory alone is still reported
+        pass
+    return out

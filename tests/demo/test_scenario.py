@@ -64,7 +64,9 @@ def test_every_shipped_scenario_loads_and_the_short_one_has_every_builtin_kind()
     assert {"default", "calm", "smoke"} <= set(loaded)
     assert loaded["calm"].incidents == ()
     assert {i.kind for i in loaded["smoke"].incidents} == BUILTIN_KINDS
-    assert {i.kind for i in loaded["default"].incidents} == BUILTIN_KINDS
+    # the default scenario's text model adds the kinds of cli/demo/incidents_text.py
+    assert {i.kind for i in loaded["default"].incidents} == BUILTIN_KINDS | {"topic_shift",
+                                                                          "text_fault"}
     assert load_scenario(None).name == "default"
 
 
@@ -76,7 +78,7 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
     assert problems == [
         f"{path}, line 4, field 'traffic.models': " + sc.UNKNOWN_MODEL.format(
             model="income-classifer",
-            known="income-classifier, credit-risk, hours-estimator, job-sector",
+            known="income-classifier, credit-risk, hours-estimator, job-sector, review-sentiment",
             hint=" Did you mean 'income-classifier'?"),
         f"{path}, line 6, field 'traffic.weekly_patern': " + sc.UNKNOWN_FIELD.format(
             allowed="models, weekly_pattern, daily_noise, max_rows_per_request",
