@@ -8,6 +8,7 @@ export     ``model.pt2`` (``torch.export``)                        feature tenso
 module     ``architecture.json`` + ``weights.pt``                  feature tensor [N, F]
 builtin    ``architecture.json`` + ``weights.pt`` +                raigov's Preprocessor
            ``preprocess.json``
+text_head  ``text_head.json`` (a frozen encoder + a linear head)     a text column
 external   none (the model is served elsewhere)                    (not run here)
 ========== ======================================================= ====================
 
@@ -74,6 +75,12 @@ def _load_builtin(path: Path, spec: "ModelSpec | None", device: str | None) -> "
     return load_builtin(path, spec, device=device)
 
 
+def _load_text_head(path: Path, spec: "ModelSpec | None", device: str | None) -> "LoadedModel":
+    from raigov.models.artifacts.text_head import load_text_head
+
+    return load_text_head(path, _need(spec, path, "text_head"), device=device)
+
+
 def _load_external(path: Path, spec: "ModelSpec | None", device: str | None) -> "LoadedModel":
     from raigov.models.artifacts.external import ExternalModel
 
@@ -89,6 +96,8 @@ for _format in (
     ArtifactFormat("module", f"{ARCHITECTURE_FILE} + {WEIGHTS_FILE}",
                    lambda p: ((p / ARCHITECTURE_FILE).is_file() or (p / WEIGHTS_FILE).is_file())
                    and not (p / PREPROCESS_FILE).is_file(), _load_module),  # half a module: its error
+    ArtifactFormat("text_head", "text_head.json", lambda p: (p / "text_head.json").is_file(),
+                   _load_text_head),
     ArtifactFormat("external", "no files", lambda p: False, _load_external),
 ):
     ARTIFACT_FORMATS.register(_format.name, _format)
