@@ -61,7 +61,11 @@ TEXT_FAIRNESS_METRICS: tuple[MetricInfo, ...] = (
                "subgroup positives (low: the group's positives scored too low)", True, True),
     MetricInfo("fairness.generalized_mean_bias_auc", "per attribute: the power mean "
                "(p = -5) of each bias AUC over the groups, averaged", True, True),
+    MetricInfo("fairness.counterfactual_gap", "per group (probes, raigov probe): mean "
+               "score of template sentences naming the group minus the all-groups mean on "
+               "the same templates (0: the identity term changes nothing)"),
 )
+PROBE_METRIC = TEXT_FAIRNESS_METRICS[-1]
 
 
 @dataclass(frozen=True)
