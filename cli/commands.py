@@ -80,12 +80,13 @@ def _register_area_commands() -> None:
     from raigov.cli.models import models
     from raigov.cli.monitor import monitor
     from raigov.cli.policy_check import policy_check
+    from raigov.cli.probe import probe
     from raigov.cli.reports import card, report
     from raigov.cli.serve import serve
 
     for command in (serve, monitor, policy_check, audit, demo, dashboard, users, models,
                     card, report, explain, keys, ledger, alerts, doctor, lake, retention,
-                    erase):
+                    erase, probe):
         main.add_command(command)
 
 

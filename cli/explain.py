@@ -39,8 +39,16 @@ def explain(model: str, prediction_id: str, version: int | None, fmt: str,
     click.echo(json.dumps(result, indent=2, default=str) if fmt == "json" else render(result))
 
 
+TOKENS_LINE = ("Tokens of {column!r} (logit units; + toward {explained!r}), in text order; "
+               "the largest marked *:")
+TOKEN_COMPLETENESS = ("Completeness error |baseline + sum - logit| = {error:.3g} (bound "
+                      "{bound:.3g}); {method}, {n_steps} steps, baseline {baseline_input}")
+
+
 def render(result: dict[str, Any]) -> str:
     """The table form: header, output, inputs, contributions by size, completeness."""
+    if "tokens" in result:
+        return render_tokens(result)
     total = sum(c["contribution"] for c in result["contributions"])
     lines = [HEADER.format(**result),
              OUTPUT_LINE.format(prediction=_pairs(result["prediction"])),
@@ -72,3 +80,33 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + _pairs(value) + "}"
     return repr(value) if isinstance(value, str) and not value.isprintable() else str(value)
+
+
+def render_tokens(result: dict[str, Any]) -> str:
+    """A text model's decision: the tokens with their attributions, the text shown as
+    data (control and other non-printable characters escaped, never interpreted)."""
+    total = sum(t["attribution"] for t in result["tokens"])
+    top = {t["position"] for t in result["top_tokens"][:5]}
+    from textwrap import wrap
+
+    lines = [*wrap(HEADER.format(**result), 80),
+             *wrap(OUTPUT_LINE.format(prediction=_pairs(result["prediction"])), 80),
+             *wrap(EXPLAINED_LINE.format(total=total, **result), 80), "",
+             *wrap(f"Text: {_escaped(result['text'])}", 80), "",
+             *wrap(TOKENS_LINE.format(**result), 80)]
+    cells = [f"{_escaped(t['token'])} {t['attribution']:+.3f}"
+             + ("*" if t["position"] in top else "") for t in result["tokens"]]
+    line = " "
+    for cell in cells:
+        if len(line) + len(cell) + 2 > 78:
+            lines.append(line)
+            line = " "
+        line += f" {cell}"
+    lines += [line, "", *wrap(TOKEN_COMPLETENESS.format(
+        error=result["completeness_error"], bound=result["completeness_bound"], **result), 80)]
+    return "\n".join(lines)
+
+
+def _escaped(text: str) -> str:
+    """Printable characters as they are; anything else as a Python escape."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))

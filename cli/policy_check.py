@@ -28,6 +28,13 @@ def _formats() -> "Registry[Any]":
 @HOME_OPTION
 @click.option("--model", default=None, help="Check a live model's latest computed window.")
 @click.option("--window", default=None, help="With --model: the window starting on this date.")
+@click.option("--probes", is_flag=True,
+              help="With --model: run the counterfactual probes on a candidate version and "
+              "judge them (see raigov probe).")
+@click.option("--version", type=int, default=None,
+              help="With --probes: the candidate version (default: the latest).")
+@click.option("--templates", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="With --probes: a template file (default: the shipped templates).")
 @click.option("--data", default=None, type=click.Path(dir_okay=False),
               help="Check a hold-out file (Parquet or CSV) instead.")
 @click.option("--label", default=None, help="With --data: the ground-truth column.")
@@ -52,21 +59,38 @@ def _formats() -> "Registry[Any]":
               help="Treat insufficient_data as a failure (exit 1).")
 @translate_errors
 def policy_check(policy_files: tuple[str, ...], home: str | None, model: str | None,
-                 window: str | None, data: str | None, label: str | None,
+                 window: str | None, probes: bool, version: int | None,
+                 templates: str | None, data: str | None, label: str | None,
                  prediction: str | None, score: str | None, kind: str,
                  probabilities: str | None, classes: str | None, sensitive: tuple[str, ...],
                  intersection: tuple[str, ...], min_group_size: int, fmt: str,
                  output: str | None, fail_on_insufficient: bool) -> None:
     """Judge policies; exit 0 when every rule passes or is waived, 1 when any fails,
     2 for bad usage or input."""
-    from raigov.policies.check import check_data, check_model
+    from raigov.policies.check import check_data, check_model, check_probes
     from raigov.policies.formats import exit_code, render
 
     if (model is None) == (data is None):
         raise click.UsageError("give exactly one of --model M or --data FILE")
     if data is not None and not (label and prediction):
         raise click.UsageError("--data needs --label and --prediction")
-    if model is not None:
+    if (probes or version is not None or templates) and model is None:
+        raise click.UsageError("--probes, --version and --templates need --model M")
+    if (version is not None or templates) and not probes:
+        raise click.UsageError("--version and --templates go with --probes")
+    if probes and window:
+        raise click.UsageError("--probes judges a probe run, not a window: drop --window")
+    if probes:
+        from rich.progress import Progress
+
+        from raigov.cli.support import stderr_console
+
+        with Progress(console=stderr_console(), transient=True) as progress:
+            task = progress.add_task("scoring probe sentences", total=None)
+            result = check_probes(_home(home), policy_files, model=model, version=version,
+                                  templates=templates,
+                                  on_chunk=lambda n: progress.advance(task, n))
+    elif model is not None:
         day = _when(window).date() if window else None
         result = check_model(_home(home), policy_files, model=model, window=day)
     else:

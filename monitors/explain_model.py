@@ -40,7 +40,10 @@ UNMATCHED_INPUTS = ("model {model!r}: network inputs {inputs} belong to no featu
                     "expose feature_slices")
 UNCOVERED_FEATURES = ("model {model!r}: features {missing} have no network input "
                       "(inputs: {inputs})")
-ARTIFACT_FILES = ("weights.pt", "architecture.json", "preprocess.json", "model.pt2")
+NO_FEATURE_TENSOR = ("model {model!r} ({format}) reads token ids, not a feature tensor: "
+                     "its explanations are token attributions")
+ARTIFACT_FILES = ("weights.pt", "architecture.json", "preprocess.json", "model.pt2",
+                  "text_model.json", "head.safetensors")
 
 
 @runtime_checkable
@@ -130,6 +133,9 @@ def load_explainable(artifact_dir: str | Path | None, spec: "ModelSpec", *,
     loaded = load_model(path, spec, device=device)
     if not loaded.runnable:
         return ServedElsewhere(spec, SERVED_ELSEWHERE.format(model=spec.name))
+    if getattr(loaded, "feature_tensor", True) is False:   # e.g. a text model's token ids
+        return ServedElsewhere(spec, NO_FEATURE_TENSOR.format(model=spec.name,
+                                                              format=loaded.format))
     if isinstance(loaded, BuiltinModel):   # one-hot inputs summed back to features
         return BuiltinExplainable(spec, loaded)
     return loaded   # exported program or module class: inputs are the spec's features

@@ -134,13 +134,27 @@ def explain_prediction_id(home: "Home", model: str, prediction_id: str, *,
     get_model(home, model)  # an unknown model is named before the lake is read
     record = find_prediction(home, model, prediction_id)
     registered = get_model(home, model, version or int(record["version"]))
-    result = explain_inputs(registered.artifact_dir, registered.spec, record,
-                            reference=registered.load_reference(), version=registered.version,
-                            device=device, method=method)
+    result = _text_explanation(registered, record)
+    if result is None:
+        result = explain_inputs(registered.artifact_dir, registered.spec, record,
+                                reference=registered.load_reference(),
+                                version=registered.version, device=device, method=method)
     captured = {k: record.get(k) for k in CAPTURED if record.get(k) is not None}
     return {**result, "prediction_id": record["prediction_id"], "ts": record.get("ts"),
             "captured_version": int(record["version"]), "captured": captured,
             "y_true": record.get("y_true")}
+
+
+def _text_explanation(registered: Any, record: dict[str, Any]) -> dict[str, Any] | None:
+    """Token attributions where the version's network reads token ids, else None."""
+    from raigov.models.artifacts.load import artifact_format
+    from raigov.models.artifacts.text_head import FORMAT
+    from raigov.monitors.explain_text import explain_text_inputs
+
+    if artifact_format(registered.artifact_dir).name != FORMAT:
+        return None
+    return explain_text_inputs(registered.load(device="cpu"), record,
+                               version=registered.version)
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,10 @@ definitions. The computation depends on the output kind, so it is looked up in
   one-vs-rest per class selection rate, TPR and FPR with their disparities;
 - ``regression`` (:mod:`raigov.monitors.fairness_regression`): mean prediction, MAE and
   RMSE per group with differences and ratios, and bounded group loss.
+
+A binary text model whose text column names ``identity_terms`` also gets Borkan et al.'s
+bias AUCs per mentioned group and sensitive attribute
+(:mod:`raigov.monitors.fairness_text`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from raigov.monitors.fairness_binary import (DISPARITIES, TOO_FEW_GROUPS, Fairne
                                              binary_fairness_rows, groupings)
 from raigov.monitors.fairness_multiclass import MULTICLASS_FAIRNESS_METRICS, multiclass_fairness_rows
 from raigov.monitors.fairness_regression import REGRESSION_FAIRNESS_METRICS, regression_fairness_rows
+from raigov.monitors.fairness_text import TEXT_FAIRNESS_METRICS, bias_auc_rows
 from raigov.registry import Registry
 
 __all__ = ["DISPARITIES", "FAIRNESS_BY_KIND", "FairnessMonitor", "TOO_FEW_GROUPS",
@@ -33,7 +38,14 @@ UNSUPPORTED_OUTPUT_KIND = ("FairnessMonitor has no computation for output_kind {
 
 KindFairness = Callable[[FairnessParams, WindowData], list[MetricRow]]
 FAIRNESS_BY_KIND: Registry[KindFairness] = Registry("fairness computation")
-FAIRNESS_BY_KIND.register("binary", binary_fairness_rows)
+
+
+def _binary_rows(params: FairnessParams, window: WindowData) -> list[MetricRow]:
+    """Group rates and disparities, then (text models with identity terms) bias AUCs."""
+    return binary_fairness_rows(params, window) + bias_auc_rows(params, window)
+
+
+FAIRNESS_BY_KIND.register("binary", _binary_rows)
 FAIRNESS_BY_KIND.register("multiclass", multiclass_fairness_rows)
 FAIRNESS_BY_KIND.register("regression", regression_fairness_rows)
 
@@ -75,7 +87,8 @@ def _declared_metrics() -> tuple[MetricInfo, ...]:
 
 #: What the fairness family emits (the metric catalog is made of these declarations).
 DECLARED_METRICS: tuple[MetricInfo, ...] = tuple({m.name: m for m in (
-    *_declared_metrics(), *MULTICLASS_FAIRNESS_METRICS, *REGRESSION_FAIRNESS_METRICS)}.values())
+    *_declared_metrics(), *MULTICLASS_FAIRNESS_METRICS, *REGRESSION_FAIRNESS_METRICS,
+    *TEXT_FAIRNESS_METRICS)}.values())
 
 @register_monitor
 class FairnessMonitor:

@@ -4,9 +4,10 @@ or on a live model's latest computed window, and say whether CI may go on."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from raigov.policies.evaluate import evaluate
 from raigov.policies.findings import Finding
@@ -16,8 +17,18 @@ from raigov.clock import future_cutoff
 from raigov.errors import ConfigError, InputError
 from raigov.home import Home
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from raigov.monitors.base import MetricRow
+
 NO_POLICY_APPLIES = ("None of the policies {names} applies to model '{model}' "
                      "(tags: {tags}); check their applies_to.")
+NO_PROBE_RULES = ("None of the rules of {names} judges a probe metric ({metrics}); "
+                  "a probe check needs one (e.g. the text-fairness pack).")
+LIVE_RULES_SKIPPED = ("note: {count} rule(s) judge live-window metrics and were not judged "
+                      "by the probes: {ids}")
+PROBE_RUN_USED = "note: probe rows from the probe run of {model} v{version} at {at}"
 NO_WINDOWS = ("Model '{model}' has no computed window{which} yet: run "
               "`raigov monitor run --model {model}` first.")
 FUTURE_WINDOW = ("The window of model '{model}' starting {day} lies in the future (the "
@@ -72,6 +83,8 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
         raise ConfigError(NO_POLICY_APPLIES.format(
             names=[str(p) for p in policy_files], model=model, tags=list(registered.spec.tags)))
     frame = read_metric_rows(home, model=model, version=registered.version)
+    probe_rows, probe_notes = _latest_probe_rows(frame, model, registered.version)
+    frame = frame[frame["window_end"] > frame["window_start"]]   # probe runs have length 0
     cutoff = future_cutoff(now=now)
     if window is not None:
         frame = frame[frame["window_start"].dt.date == window]
@@ -88,9 +101,63 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
         raise InputError(NO_WINDOWS.format(model=model, which=which))
     latest = frame[frame["window_start"] == frame["window_start"].max()]
     start, end = latest["window_start"].iloc[0], latest["window_end"].iloc[0]
-    findings = evaluate(policies, to_metric_rows(latest), model=model,
+    findings = evaluate(policies, to_metric_rows(latest) + probe_rows, model=model,
                         version=registered.version, window_start=start.to_pydatetime(),
                         window_end=end.to_pydatetime(), today=today,
                         sensitive=registered.spec.sensitive)
     return CheckResult(findings, policies, f"{model} v{registered.version}, window {start:%Y-%m-%d %H:%M}",
-                       notes)
+                       notes + probe_notes)
+
+
+def _latest_probe_rows(frame: "pd.DataFrame", model: str,
+                       version: int) -> tuple[list["MetricRow"], tuple[str, ...]]:
+    """The version's latest probe run (a zero-length window), judged beside the live
+    window so one check covers both."""
+    from raigov.monitors.store import to_metric_rows
+
+    runs = frame[frame["window_end"] == frame["window_start"]]
+    if runs.empty:
+        return [], ()
+    latest = runs[runs["window_start"] == runs["window_start"].max()]
+    at = latest["window_start"].iloc[0]
+    return to_metric_rows(latest), (PROBE_RUN_USED.format(model=model, version=version,
+                                                         at=f"{at:%Y-%m-%d %H:%M:%S}"),)
+
+
+def check_probes(home: Home, policy_files: Sequence[str | Path], *, model: str,
+                 version: int | None = None, templates: str | Path | None = None,
+                 today: dt.date | None = None,
+                 on_chunk: Callable[[int], None] | None = None) -> CheckResult:
+    """Run the counterfactual probes on a candidate version (default: the latest),
+    record them, and judge the rules of the applicable policies that name a probe
+    metric; rules on live-window metrics are left out with a note."""
+    from raigov.models.registry import get_model
+    from raigov.monitors.probes import record_probes, run_probes
+
+    registered = get_model(home, model, version)
+    policies = select_policies(load_policies(policy_files), model=model,
+                               tags=registered.spec.tags)
+    if not policies:
+        raise ConfigError(NO_POLICY_APPLIES.format(
+            names=[str(p) for p in policy_files], model=model, tags=list(registered.spec.tags)))
+    from raigov.monitors.fairness_text import PROBE_METRIC
+
+    probe_metrics = {PROBE_METRIC.name}
+    judged = [p.model_copy(update={"rules": tuple(r for r in p.rules
+                                                   if r.metric in probe_metrics)})
+              for p in policies]
+    judged = [p for p in judged if p.rules]
+    if not judged:
+        raise ConfigError(NO_PROBE_RULES.format(names=[str(p) for p in policy_files],
+                                                metrics=", ".join(sorted(probe_metrics))))
+    skipped = [r.id for p in policies for r in p.rules if r.metric not in probe_metrics]
+    result = run_probes(registered.load(), registered.spec, templates=templates,
+                        on_chunk=on_chunk)
+    at = record_probes(home, model=model, version=registered.version, result=result)
+    findings = evaluate(judged, result.rows, model=model, version=registered.version,
+                        window_start=at, window_end=at, today=today,
+                        sensitive=registered.spec.sensitive)
+    notes = (LIVE_RULES_SKIPPED.format(count=len(skipped), ids=", ".join(skipped)),) \
+        if skipped else ()
+    return CheckResult(findings, judged, f"{model} v{registered.version}, probes "
+                       f"({len(result.sentences)} sentences)", notes)

@@ -17,6 +17,12 @@ own longest text (a long review no longer pads 31 short ones), runs the encoder 
 float16 when there is one, else the CPU), mean-pools and normalises as the encoder's
 ``modules.json`` says, then applies the head in float32. :attr:`TextHeadModel.text_stats`
 counts real tokens, padded slots and encoder seconds, for ``/metrics``.
+
+:attr:`TextHeadModel.token_network` is the whole forward pass from token ids
+(``forward(input_ids, attention_mask) -> logit [N]``, one-logit heads), which the
+counterfactual probes and the token attributions run. The model has no feature tensor
+(``feature_tensor`` False): its explanations are token attributions, not the
+attributions of embedding dimensions.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,10 +96,16 @@ class TextHeadModel:
     format: str = FORMAT
     runnable: bool = True
     deep_exact: bool = False
+    feature_tensor: bool = False   # the network reads token ids (see explain_model)
 
     @property
     def network(self) -> "nn.Module":
         return self.head
+
+    @cached_property
+    def token_network(self) -> "nn.Module":
+        """Token ids -> encoder -> pooled, normalised embedding -> head -> logit [N]."""
+        return text_head_network(self.encoder, self.head)
 
     @property
     def input_names(self) -> list[str]:
@@ -199,3 +212,33 @@ def _head(path: Path, encoder: str) -> "nn.Module":
         layer.weight.copy_(weight.float())
         layer.bias.copy_(bias.float())
     return layer
+
+
+def text_head_network(encoder: str, head: "nn.Module") -> "nn.Module":
+    """The module of the whole forward pass of a one-logit head, on the CPU, from token
+    ids (built lazily: torch is imported here)."""
+    import copy
+
+    import torch
+
+    from raigov.models.text import load_encoder, mean_pool
+
+    if head.out_features != 1:
+        raise ConfigError(f"token attributions need a one-logit head; this one has "
+                          f"{head.out_features} outputs")
+
+    class TextHeadNetwork(torch.nn.Module):
+        """Token ids -> encoder -> mean pool + L2 norm -> linear head -> logit ``[N]``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = load_encoder(encoder, "cpu")
+            self.head = copy.deepcopy(head).float().cpu()
+
+        def forward(self, input_ids: "torch.Tensor",
+                    attention_mask: "torch.Tensor") -> "torch.Tensor":
+            hidden = self.encoder(input_ids=input_ids,
+                                  attention_mask=attention_mask).last_hidden_state
+            return self.head(mean_pool(hidden, attention_mask)).squeeze(-1)
+
+    return TextHeadNetwork().eval()

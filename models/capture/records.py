@@ -13,6 +13,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from raigov.models.identity_terms import membership_frame
 from raigov.models.output_kinds import Outputs
 from raigov.models.spec import ModelSpec
 from raigov.ids import uuid7, uuid7_many
@@ -47,7 +48,8 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
                      key: str | None = None) -> tuple[pa.Table, list[str]]:
     """One row per prediction; returns the table and the new prediction ids. Every kind
     writes the same columns (the lake contract in :mod:`raigov.models.output_kinds`);
-    the parts a kind has no use for are NULL. ``key``: the API key's name that sent
+    the parts a kind has no use for are NULL; a text column with ``identity_terms``
+    adds its boolean membership columns (``raigov.models.identity_terms``). ``key``: the API key's name that sent
     the rows (NULL without one)."""
     n = len(inputs)
     ids = prediction_ids or uuid7_many(n)
@@ -69,6 +71,8 @@ def prediction_table(spec: ModelSpec, version: int, inputs: pd.DataFrame, output
     }
     for f in input_arrow_schema(spec):
         cols[f.name] = _column(inputs[f.name], f.type)
+    for name, member in membership_frame(spec, inputs).items():
+        cols[name] = pa.array(member, pa.bool_())
     if spec.privacy is not None and spec.privacy.pseudonymise:
         _pseudonymise(cols, spec.privacy.pseudonymise)
     return pa.table(cols), ids

@@ -75,7 +75,7 @@ def test_an_unknown_field_inside_a_column_lists_the_column_fields(tmp_path):
     assert (problem.line, problem.field) == (9, "inputs.columns[0].nulable")
     assert "Did you mean 'nullable'?" in problem.message
     assert ("Allowed fields here: name, dtype, nullable, allowed, min, max, description, "
-            "tokenizer, max_length.") in problem.message
+            "tokenizer, max_length, identity_terms.") in problem.message
 
 
 def test_a_wrong_dtype_names_the_choices_and_the_close_one(tmp_path):

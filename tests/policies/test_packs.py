@@ -16,7 +16,7 @@ from raigov.policies.schema import Policy
 PACKS = {p.stem: p for p in pack_paths()}
 EXPECTED_PACKS = {"fairness-four-fifths", "fairness-equalized-odds", "performance-floors",
                   "drift-limits", "data-quality", "multiclass-classifier", "regressor",
-                  "text-quality"}
+                  "text-quality", "text-fairness"}
 SENSITIVE = ("sex", "race")
 COLUMNS = ("age", "hours_per_week")
 # metric -> (good value, bad value); intervals are value +- 0.03
@@ -49,6 +49,11 @@ FIGURES: dict[str, tuple[float, float]] = {
     "quality.oov_rate": (0.0, 0.05),
     "quality.non_letter_rate": (0.04, 0.4),
     "quality.text_length": (27.0, 2.0),
+    "fairness.subgroup_auc": (0.85, 0.5),
+    "fairness.bpsn_auc": (0.85, 0.3),
+    "fairness.bnsp_auc": (0.85, 0.3),
+    "fairness.generalized_mean_bias_auc": (0.8, 0.5),
+    "fairness.counterfactual_gap": (0.02, -0.3),
 }
 PER_COLUMN = ("quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
               "quality.truncated_rate", "quality.oov_rate", "quality.non_letter_rate",
@@ -77,7 +82,7 @@ def run(policy: Policy, *, good: bool) -> list[str]:
     return [f.status for f in findings]
 
 
-def test_the_eight_packs_are_shipped() -> None:
+def test_the_nine_packs_are_shipped() -> None:
     assert set(PACKS) == EXPECTED_PACKS
 
 
