@@ -44,6 +44,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "quality.out_of_range_rate": (0.0, 0.2),
     "quality.rows": (5000.0, 50.0),
     "quality.label_coverage": (0.8, 0.2),
+    "quality.quarantine_rate": (0.0, 0.05),
     "quality.empty_rate": (0.0, 0.1),
     "quality.truncated_rate": (0.0, 0.1),
     "quality.oov_rate": (0.0, 0.05),
