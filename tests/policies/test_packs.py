@@ -38,6 +38,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "performance.positive_rate": (0.3, 1.0),
     "drift.share_drifted": (0.1, 0.6),
     "drift.dataset_drift": (0.0, 1.0),
+    "drift.score_ratio": (0.5, 3.0),
     "explain.attribution_shift": (0.1, 0.6),
     "quality.schema_violation_rate": (0.0, 0.05),
     "quality.missing_rate": (0.01, 0.2),
@@ -51,7 +52,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "quality.non_letter_rate": (0.04, 0.4),
     "quality.text_length": (27.0, 2.0),
 }
-PER_COLUMN = ("quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
+PER_COLUMN = ("drift.score_ratio", "quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
               "quality.truncated_rate", "quality.oov_rate", "quality.non_letter_rate",
               "quality.text_length")
 
