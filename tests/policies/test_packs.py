@@ -30,7 +30,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "performance.top_k_accuracy": (0.97, 0.6),
     "performance.r2": (0.4, -0.2),
     "fairness.accuracy_ratio": (0.93, 0.6),
-    "fairness.mae_ratio": (0.93, 0.6),
+    "fairness.mae_ratio": (0.93, 0.5),
     "fairness.mean_prediction_ratio": (0.93, 0.6),
     "performance.recall": (0.7, 0.3),
     "performance.roc_auc": (0.9, 0.6),
