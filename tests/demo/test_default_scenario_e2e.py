@@ -19,7 +19,7 @@ import yaml
 from raigov.cli.demo.scenario import DEFAULT_SCENARIO
 from raigov.cli.demo.scoreboard import SCOREBOARD_FILE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]   # a 12-day demo: minutes
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS = 12
@@ -56,20 +56,30 @@ def test_every_incident_of_the_first_days_is_caught_by_its_own_rule_within_a_win
     board = json.loads((demo_home / SCOREBOARD_FILE).read_text())
     assert {i["name"] for i in board["incidents"]} == set(expected)
     failing = _failing(demo_home)
+    problems = []
     for incident in board["incidents"]:
         plan = expected[incident["name"]]
         found = incident["detection"]
-        assert found is not None, incident
+        print(incident["name"], found and (found["policy"], found["rule"], found["segment"],
+                                           found["day"]), incident["alerted_share"])
+        if found is None:
+            problems.append((incident["name"], "not detected"))
+            continue
         entries = [(e["metric"], e.get("segment")) for e in plan["expect"]]
-        assert any(found["metric"] == m and (s is None or found["segment"] == s)
-                   for m, s in entries), (incident["name"], found)
+        if not any(found["metric"] == m and (s is None or found["segment"] == s)
+                   for m, s in entries):
+            problems.append((incident["name"], "not by its own rule", found))
         first, last = plan["day"], min(plan.get("until", DAYS), DAYS)
         window = START + dt.timedelta(days=found["day"] - 1)
-        assert first <= found["day"] <= last
-        assert found["day"] - first <= 1, (incident["name"], found)
-        assert any(m == plan["model"] and metric == found["metric"]
+        if not (first <= found["day"] <= last and found["day"] - first <= 1):
+            problems.append((incident["name"], f"caught on day {found['day']}", found))
+        if not any(m == plan["model"] and metric == found["metric"]
                    and segment == found["segment"]
                    and start.astimezone(dt.timezone.utc).date() == window
                    and (policy, rule) == (found["policy"], found["rule"])
-                   for m, metric, segment, start, policy, rule in failing), found
+                   for m, metric, segment, start, policy, rule in failing):
+            problems.append((incident["name"], "no such failing finding", found))
+    print("false alarms", board["summary"]["false_alarms"],
+          board["summary"]["false_alarms_by_severity"])
+    assert problems == []
     assert board["summary"]["detected_within_one_window"] == len(expected)
