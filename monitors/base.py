@@ -96,7 +96,9 @@ class WindowData:
     (multiclass, in ``spec.classes`` order); and ``y_true``: the true class index for
     classifiers, the true value for regression, NaN where no label has arrived yet.
     ``reference`` is the registered reference data: input columns, and where known
-    ``y_true`` and the output columns.
+    ``y_true`` and the output columns. ``quarantined``: the rows of this version the
+    server rejected and quarantined with an event time in the window (None where no
+    capture stands behind the frame, e.g. a data file).
     """
 
     spec: "ModelSpec"
@@ -107,6 +109,7 @@ class WindowData:
     reference: "pd.DataFrame"
     artifact_dir: Path | None = None
     reference_profile: dict[str, Any] | None = None  # precomputed at registration
+    quarantined: int | None = None
 
     @property
     def labelled(self) -> "pd.DataFrame":

@@ -8,7 +8,10 @@ the same for the model's output (binary: ``score``; multiclass: the predicted cl
 regression, ``drift.residual`` for ``y_true - value`` of the labelled rows against the
 reference's residuals (``raigov.monitors.drift_outputs``); ``drift.share_drifted`` is the share of tested input
 columns that drift and ``drift.dataset_drift`` is 1 when that share reaches the model's
-``monitoring.drift_share_threshold``. ``monitoring.drift`` overrides method and
+``monitoring.drift_share_threshold``. ``drift.score_ratio`` (segment ``column=<name>``)
+puts every input column on one scale, its own threshold: a distance over its
+threshold, or for a p-value ln(p) / ln(threshold) (1 at the threshold, 2 at its
+square), so one rule can ask of every column that it stays well within its test. ``monitoring.drift`` overrides method and
 threshold per column with Evidently's method names (``wasserstein``, ``psi``, ...).
 
 Two engines give the same figures: ``evidently`` runs Evidently's ``DataDriftPreset``
@@ -21,6 +24,7 @@ fast engine does not implement run through Evidently's own stattest on that colu
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -74,6 +78,8 @@ class Skipped:
 
 
 Outcome = ColumnDrift | Skipped
+MIN_P_VALUE = 1e-300       # a p-value of 0 is taken as this (its ratio stays finite)
+NO_RATIO = "the column's threshold puts no scale on its score (distance threshold <= 0 or p-value threshold outside (0, 1))"
 
 
 #: What the drift family emits (the metric catalog is made of these declarations).
@@ -84,6 +90,9 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("drift.feature.<feature>", "drift score of one feature against the reference "
                "(method and threshold in details; Evidently's definitions)", None),
     MetricInfo("drift.prediction", "drift score of the model's score against the reference", None),
+    MetricInfo("drift.score_ratio", "an input column's drift score on the scale of its own "
+               "threshold (segment column=<name>): distance / threshold, or for a p-value "
+               "ln(p) / ln(threshold); above 1 its test fires", False),
 )
 DECLARED_METRICS = tuple({m.name: m for m in (
     *DECLARED_METRICS, *OUTPUT_DRIFT_METRICS,
@@ -112,6 +121,7 @@ class DriftMonitor:
                  for metric, (column, _kind) in outputs.items()]
         rows += _share_rows(features, window.spec.monitoring.drift_share_threshold,
                             n=n)
+        rows += [_ratio_row(o) for o in features if isinstance(o, ColumnDrift)]
         rows += text_drift_rows(window)
         if self.multivariate:
             try:
@@ -312,6 +322,23 @@ def _column_row(metric: str, outcome: Outcome, *, n: int, engine: Engine) -> Met
                          details={"reason": outcome.reason, "engine": engine})
     return MetricRow(metric, outcome.score, n=outcome.n_current,
                      details={**outcome.details(), "engine": engine})
+
+
+def _ratio_row(outcome: ColumnDrift) -> MetricRow:
+    """``drift.score_ratio`` of one tested column (see the module docstring)."""
+    score, threshold = outcome.score, outcome.threshold
+    if outcome.stat_kind == "distance":
+        ratio = score / threshold if threshold > 0 else None
+    elif 0 < threshold < 1:
+        ratio = math.log(max(score, MIN_P_VALUE)) / math.log(threshold)
+    else:
+        ratio = None
+    details = {"score": score, "threshold": threshold, "method": outcome.method,
+               "stattest_kind": outcome.stat_kind, "drifted": outcome.drifted}
+    return MetricRow("drift.score_ratio", ratio, segment=f"column={outcome.column}",
+                     n=outcome.n_current, status="ok" if ratio is not None else "error",
+                     details=details if ratio is not None else {**details,
+                                                                "reason": NO_RATIO})
 
 
 def _share_rows(features: list[Outcome], threshold: float, *, n: int) -> list[MetricRow]:

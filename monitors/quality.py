@@ -6,7 +6,12 @@ least one failure of ``spec.inputs.to_pandera()`` validated lazily (a whole-colu
 failure, a missing column or a wrong dtype without element cases, counts for every
 row), with failure counts per column and check and a few failing values;
 ``quality.out_of_range_rate`` per column with a range or category list: share of its
-non-missing values outside ``min``/``max`` or not ``allowed``; ``quality.label_coverage``.
+non-missing values outside ``min``/``max`` or not ``allowed``; ``quality.label_coverage``;
+``quality.quarantine_rate``: share of the rows received for the window that the server
+rejected, quarantined / (captured + quarantined) (the quarantined rows of the window's
+version, counted at their event time: :mod:`raigov.store.window_quarantine`; the
+runner finds them, and a window with no capture behind it, a data file, has none to
+count: ``insufficient_data``).
 
 The ``vectorised`` engine (default) evaluates the schema's own checks (nullability,
 ``isin``, ``ge``, ``le``) on the column values and category counts, and hands a column
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 QualityEngine = Literal["vectorised", "pandera"]
 
 NO_ROWS = "the window holds no predictions"
+NO_CAPTURE = "no served traffic behind these rows: nothing was received or quarantined"
 MISSING_COLUMN = "column {column!r} is not in the window's frame"
 RANGE_CHECKS = ("isin", "greater_than_or_equal_to", "less_than_or_equal_to")
 FAILURE_CASE_COLUMNS = ["schema_context", "column", "check", "check_number", "failure_case",
@@ -75,6 +81,8 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("quality.out_of_range_rate", "share of values outside the registered range "
                "or category list (per column)", False),
     MetricInfo("quality.label_coverage", "share of predictions whose ground truth arrived", True),
+    MetricInfo("quality.quarantine_rate", "share of the window's received rows that were "
+               "rejected and quarantined: quarantined / (captured + quarantined)", False),
     *TEXT_QUALITY_METRICS,   # text columns: raigov.monitors.quality_text
 )
 
@@ -89,7 +97,7 @@ class QualityMonitor:
     def run(self, window: WindowData) -> list[MetricRow]:
         frame, schema = window.frame, window.spec.inputs
         n = len(frame)
-        rows = [MetricRow("quality.rows", float(n), n=n)]
+        rows = [MetricRow("quality.rows", float(n), n=n), _quarantine_row(n, window.quarantined)]
         if n == 0:
             return rows + [MetricRow(m, None, n=0, status="insufficient_data",
                                      details={"reason": NO_ROWS})
@@ -318,6 +326,16 @@ def _range_rows(frame: pd.DataFrame, schema: "InputSchema",
                               details={"out_of_range": outside, "min": spec.min,
                                        "max": spec.max, "allowed": _plain(spec.allowed)}))
     return rows
+
+
+def _quarantine_row(captured: int, quarantined: int | None) -> MetricRow:
+    if quarantined is None:
+        return MetricRow("quality.quarantine_rate", None, n=captured, status="insufficient_data",
+                         details={"reason": NO_CAPTURE})
+    received = captured + quarantined
+    return MetricRow("quality.quarantine_rate", quarantined / received if received else None,
+                     n=received, status="ok" if received else "insufficient_data",
+                     details={"quarantined": quarantined, "captured": captured})
 
 
 def _coverage_row(frame: pd.DataFrame) -> MetricRow:

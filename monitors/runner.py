@@ -256,11 +256,16 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
                             "WHERE version = ? AND ts >= ? AND ts < ? AND ts <= ? "
                             "ORDER BY ts, prediction_id",
                             [key.version, key.start, key.end, key.as_of or key.end]).df()
+    from raigov.store.window_quarantine import quarantined_in_window
+
     reference = registered.load_reference()
+    quarantined = quarantined_in_window(home, model=key.model, version=key.version,
+                                        start=key.start, end=min(key.end, key.as_of or key.end))
     return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,
                       frame=frame, reference=reference, artifact_dir=registered.artifact_dir,
                       reference_profile=reference_profile(registered.artifact_dir, reference,
-                                                          registered.spec))
+                                                          registered.spec),
+                      quarantined=quarantined)
 
 
 def reference_profile(artifact_dir: Path, reference: pd.DataFrame, spec) -> dict:

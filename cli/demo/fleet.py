@@ -79,6 +79,12 @@ class Fleet:
         sample = train_rows.sample(n=min(size, len(train_rows)), random_state=self.seed)
         return self._register(name, trained, spec=spec, reference=sample)
 
+    def restore_version(self, name: str) -> int:
+        """Register the model's first version again (its network, spec and reference)
+        as the next version: what a team rolling a bad release back does."""
+        demo = self.built[name]
+        return self._register(name, demo.trained, spec=demo.spec, reference=demo.reference)
+
     def _register(self, name: str, trained: Any, *, spec: "ModelSpec",
                   reference: pd.DataFrame) -> int:
         """Through the path a user takes: a spec file, an artifact and a reference file

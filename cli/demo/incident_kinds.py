@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from raigov.cli.demo.incidents import (Condition, Detection, Fleet, Incident, all_match,
                                    register_incident_kind)
@@ -27,7 +27,6 @@ def _is_classifier(spec: "ModelSpec") -> bool:
 
     return output_kind(spec).is_classifier
 
-NO_UNTIL = "a new model version stays in service: 'until' is not allowed for {kind}"
 NEEDS_VALUE = "fault 'new_category' needs 'value', the category upstream starts sending"
 VALUE_UNUSED = "'value' is only used by fault 'new_category'"
 ALREADY_FEATURE = "{column!r} is already a feature of {model!r}"
@@ -38,6 +37,9 @@ NEEDS_VALUES = ("{kind} moves true values, but {model!r} is a {output_kind} clas
 NEEDS_TWO_CLASSES = ("{kind} turns a group's positive labels negative, so it needs a binary "
                      "classifier; {model!r} is a {output_kind} model with classes {classes}")
 CHANGES_NOTHING = "value_shift with add 0 and factor 1 changes nothing"
+MOVES_NOTHING = "a move of 0 standard deviations changes nothing"
+SHIFT_NEEDS_ONE = "a covariate_shift needs 'oversample', 'move' or both"
+NOT_NUMERICAL = "{model!r} column {column!r} is not numerical: only numerical columns move"
 NOT_NEW = ("{value!r} is not a new category of {model!r} column {column!r}: the schema "
            "allows {allowed}")
 
@@ -48,17 +50,64 @@ class Oversample(Condition):
     factor: float = Field(gt=0)
 
 
+class Move(BaseModel):
+    """A numerical ``column`` arrives ``std`` of its standard deviation (in the model's
+    reference data) higher, rounded like the column's values (``std`` < 0: lower)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    std: float
+
+    @model_validator(mode="after")
+    def _moves(self) -> "Move":
+        if self.std == 0:
+            raise ValueError(MOVES_NOTHING)
+        return self
+
+
 @register_incident_kind
 class CovariateShift(Incident):
     """The population changes: a day's rows are drawn from the held-out rows with
     weights (the product of the ``oversample`` factors a row matches) instead of
-    uniformly. The model and the ground truth stay as they were."""
+    uniformly, and/or a numerical column arrives moved by a share of its standard
+    deviation (``move``). The model and the ground truth stay as they were."""
 
     kind: Literal["covariate_shift"] = "covariate_shift"
-    oversample: tuple[Oversample, ...] = Field(min_length=1)
+    oversample: tuple[Oversample, ...] = ()
+    move: tuple[Move, ...] = ()
+    _steps: dict[str, tuple[float, float | None, float | None]] = PrivateAttr(
+        default_factory=dict)     # column -> (step, schema min, schema max), by prepare
+
+    @model_validator(mode="after")
+    def _shifts(self) -> "CovariateShift":
+        if not self.oversample and not self.move:
+            raise ValueError(SHIFT_NEEDS_ONE)
+        return self
 
     def columns(self) -> list[str]:
-        return [o.column for o in self.oversample]
+        return [o.column for o in self.oversample] + [m.column for m in self.move]
+
+    def prepare(self, fleet: Fleet) -> None:
+        """The size of each move, from the reference's standard deviation; moved values
+        stay within the schema's range (a value past it would be refused)."""
+        demo = fleet.demo_model(self.model)
+        for move in self.move:
+            values = demo.reference[move.column]
+            if not pd.api.types.is_numeric_dtype(values):
+                raise ConfigError(NOT_NUMERICAL.format(model=self.model, column=move.column))
+            schema = demo.spec.inputs.column(move.column)
+            self._steps[move.column] = (move.std * float(values.std()), schema.min, schema.max)
+
+    def corrupt(self, rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        if not self._steps:
+            return rows
+        moved = rows.copy()
+        for column, (step, low, high) in self._steps.items():
+            values = (moved[column].astype(float) + step).clip(low, high)
+            whole = pd.api.types.is_integer_dtype(rows[column])
+            moved[column] = values.round().astype(rows[column].dtype) if whole else values
+        return moved
 
     def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
         return (Detection(metric="drift.share_drifted"), Detection(metric="drift.dataset_drift"))
@@ -99,7 +148,7 @@ class DataFault(Incident):
         if accepted:
             return (Detection(metric="quality.missing_rate", segment=f"column={self.column}"),
                     Detection(metric="quality.missing_rate", segment="all"))
-        return (Detection(quarantine=True),)
+        return (Detection(metric="quality.quarantine_rate"),)
 
     def prepare(self, fleet: Fleet) -> None:
         column = fleet.demo_model(self.model).spec.inputs.column(self.column)
@@ -119,27 +168,26 @@ class DataFault(Incident):
 @register_incident_kind
 class BiasedVersion(Incident):
     """A new model version, trained on data that under-records the good outcomes of
-    one group (a ``flip_share`` of the ``penalise`` rows' positive labels turned
-    negative), optionally with sensitive attributes added as features
-    (``add_features``). Registered on ``day``; the server restarts to serve it."""
+    one group (a ``flip_share`` of the positive labels of the rows matching every
+    ``penalise`` condition turned negative), optionally with sensitive attributes added
+    as features (``add_features``). Registered on ``day``; the server restarts to serve
+    it. After ``until`` the version it replaced is registered again and served."""
 
     kind: Literal["biased_version"] = "biased_version"
-    penalise: Condition
+    penalise: Condition | tuple[Condition, ...]
     flip_share: float = Field(gt=0, le=1)
     add_features: tuple[str, ...] = ()
 
-    @model_validator(mode="after")
-    def _stays(self) -> "BiasedVersion":
-        if self.until is not None:
-            raise ValueError(NO_UNTIL.format(kind=self.kind))
-        return self
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return self.penalise if isinstance(self.penalise, tuple) else (self.penalise,)
 
     def columns(self) -> list[str]:
-        return [self.penalise.column, *self.add_features]
+        return [*(c.column for c in self.conditions), *self.add_features]
 
     def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
-        return (Detection(metric="fairness.selection_rate_ratio", segment=self.penalise.column),
-                Detection(metric="fairness", segment=self.penalise.column))
+        segment = "&".join(c.column for c in self.conditions)
+        return (Detection(metric="fairness.selection_rate_ratio", segment=segment),)
 
     def prepare(self, fleet: Fleet) -> None:
         spec = fleet.demo_model(self.model).spec
@@ -152,7 +200,7 @@ class BiasedVersion(Incident):
                 raise ConfigError(ALREADY_FEATURE.format(column=column, model=self.model))
         rows = fleet.training_rows(self.model)
         rng = np.random.default_rng([fleet.seed, 0xB1A5])
-        flip = (all_match((self.penalise,), rows) & (rows["y_true"] == 1).to_numpy()
+        flip = (all_match(self.conditions, rows) & (rows["y_true"] == 1).to_numpy()
                 & (rng.random(len(rows)) < self.flip_share))
         rows = rows.assign(y_true=np.where(flip, 0, rows["y_true"]))
         spec = spec.model_copy(update={"features": spec.features + self.add_features})
@@ -162,6 +210,10 @@ class BiasedVersion(Incident):
     def start_day(self, fleet: Fleet) -> None:
         trained, spec, rows = fleet.resources[self.label]
         fleet.register_version(self.model, trained=trained, spec=spec, train_rows=rows)
+        fleet.restart_server()
+
+    def end_day(self, fleet: Fleet) -> None:
+        fleet.restore_version(self.model)
         fleet.restart_server()
 
 
@@ -181,7 +233,7 @@ class ConceptShift(Incident):
 
     def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
         missed = "performance.recall" if self.to == 1 else "performance.precision"
-        return (Detection(metric=missed), Detection(metric="performance"))
+        return (Detection(metric=missed),)
 
     def prepare(self, fleet: Fleet) -> None:
         spec = _spec(fleet, self.model)
@@ -219,8 +271,7 @@ class ValueShift(Incident):
         return [c.column for c in self.where]
 
     def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
-        return (Detection(metric="drift.residual"), Detection(metric="performance.mae"),
-                Detection(metric="performance"))
+        return (Detection(metric="drift.residual"), Detection(metric="performance.mae"))
 
     def prepare(self, fleet: Fleet) -> None:
         spec = _spec(fleet, self.model)

@@ -11,7 +11,9 @@ is: they call the hooks every kind has, whose defaults change nothing.
 - :meth:`Incident.corrupt`: one request's rows as an upstream system sends them (a
   data fault);
 - :meth:`Incident.prepare` before the traffic, :meth:`Incident.start_day` at the start
-  of its first day (a new model version is trained, then registered and served);
+  of its first day (a new model version is trained, then registered and served),
+  :meth:`Incident.end_day` at the start of the day after its last (the version it
+  replaced is served again);
 - :meth:`Incident.default_expectation`: which alerts should catch it, when the scenario
   does not say (``expect``).
 """
@@ -38,7 +40,9 @@ BUILTIN_KIND_MODULES = ("raigov.cli.demo.incident_kinds", "raigov.cli.demo.incid
 NO_KIND_NAME = "{cls} needs a default string for its 'kind' field"
 NOT_AN_INCIDENT = "{cls} is not a subclass of raigov.cli.demo.incidents.Incident"
 UNTIL_BEFORE_DAY = "'until' (day {until}) is before 'day' ({day})"
-DETECTION_NEEDS_ONE = "give either 'metric' or 'quarantine: true'"
+QUARANTINE_IS_A_METRIC = ("'quarantine: true' is not an expectation: rows the server refuses "
+                          "are caught by a rule on their share, {metric: "
+                          "quality.quarantine_rate}")
 CONDITION_EMPTY = "a condition needs 'min', 'max' or 'values'"
 
 
@@ -47,29 +51,25 @@ class _Frozen(BaseModel):
 
 
 class Detection(_Frozen):
-    """What should catch an incident: an alert on ``metric`` (a full metric name or a
-    family such as ``drift``; ``segment`` narrows it, e.g. ``sex`` or
-    ``column=native_country``), or rows rejected and quarantined (``quarantine``)."""
+    """A rule that should catch an incident: its ``metric``, one exact metric name
+    (``drift.share_drifted``, ``quality.quarantine_rate``), and where given its
+    ``segment`` (``sex``, ``column=native_country``). An alert on any other metric or
+    segment is no detection of this incident."""
 
-    metric: str | None = None
+    metric: str = Field(min_length=1)
     segment: str | None = None
-    quarantine: bool = False
 
-    @model_validator(mode="after")
-    def _one_target(self) -> "Detection":
-        if (self.metric is None) == (not self.quarantine):
-            raise ValueError(DETECTION_NEEDS_ONE)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_quarantine(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "quarantine" in data:
+            raise ValueError(QUARANTINE_IS_A_METRIC)
+        return data
 
     def matches(self, *, metric: str, segment: str) -> bool:
-        if self.metric is None:
-            return False
-        named = metric == self.metric or metric.startswith(self.metric + ".")
-        return named and (self.segment is None or segment == self.segment)
+        return metric == self.metric and (self.segment is None or segment == self.segment)
 
     def label(self) -> str:
-        if self.quarantine:
-            return "quarantine"
         return self.metric + (f" [{self.segment}]" if self.segment else "")
 
 
@@ -125,13 +125,15 @@ class Fleet(Protocol):
     def register_version(self, name: str, *, trained: "TrainedModel", spec: "ModelSpec",
                          train_rows: pd.DataFrame) -> int: ...
 
+    def restore_version(self, name: str) -> int: ...
+
     def restart_server(self) -> None: ...
 
 
 class Incident(BaseModel):
     """The fields every incident kind shares; a kind adds its parameters and hooks.
     ``day`` and ``until`` count from 1 (the first simulated day); no ``until``: the
-    incident lasts to the end."""
+    incident lasts to the scenario's last day (the loaded scenario sets it so)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -181,6 +183,10 @@ class Incident(BaseModel):
 
     def start_day(self, fleet: Fleet) -> None:
         """At the start of the incident's first day, before that day's traffic."""
+
+    def end_day(self, fleet: Fleet) -> None:
+        """At the start of the day after the incident's last, before that day's traffic
+        (only when the scenario goes on after it)."""
 
 
 INCIDENT_KINDS: Registry[type[Incident]] = Registry("incident kind")

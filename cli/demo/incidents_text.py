@@ -103,8 +103,8 @@ class TextFault(Incident):
         return [self.column]
 
     def default_expectation(self, spec: "ModelSpec") -> tuple[Detection, ...]:
-        if self.fault == "empty":
-            return (Detection(quarantine=True),)
+        if self.fault == "empty":         # an empty text is rejected at validation
+            return (Detection(metric="quality.quarantine_rate"),)
         return (Detection(metric="quality.text_length", segment=f"column={self.column}"),
                 Detection(metric=f"drift.feature.{self.column}"),
                 Detection(metric="drift.embedding", segment=f"column={self.column}"))

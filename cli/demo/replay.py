@@ -1,6 +1,7 @@
 """Send the planned traffic through the real server day by day, and the labels later.
 
-Each day starts with the hooks of the incidents that begin on it (a new version is
+Each day starts with the hooks of the incidents that ended the day before (the version
+a biased one replaced is served again) and of those that begin on it (a new version is
 registered and the server restarted), then that day's requests of every model go out
 concurrently. A 200 gives predictions; a 422 is a rejected request, which the server
 has quarantined; anything else stops the demo.
@@ -43,15 +44,6 @@ class ReplayLog:
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
     rejected: dict[str, dict[int, list[int]]] = field(default_factory=dict)
 
-    def rejected_rows(self, model: str, *, since_day: int = 1) -> int:
-        return sum(rows for day, (_, rows) in self.rejected.get(model, {}).items()
-                   if day >= since_day)
-
-    def first_rejection(self, model: str, *, since_day: int) -> int | None:
-        days = [d for d, (requests, _) in self.rejected.get(model, {}).items()
-                if d >= since_day and requests]
-        return min(days) if days else None
-
 
 def replay_traffic(fleet: "Fleet", plans: dict[str, list["PlannedRequest"]], *, days: int,
                    incidents: tuple["Incident", ...], concurrency: int,
@@ -65,6 +57,9 @@ def replay_traffic(fleet: "Fleet", plans: dict[str, list["PlannedRequest"]], *, 
     log = ReplayLog(rejected={model: {} for model in plans})
     with httpx.Client(timeout=120) as client, ThreadPoolExecutor(concurrency) as pool:
         for day in range(1, days + 1):
+            for incident in incidents:
+                if incident.until is not None and incident.until + 1 == day:
+                    incident.end_day(fleet)
             for incident in incidents:
                 if incident.day == day:
                     incident.start_day(fleet)

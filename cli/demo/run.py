@@ -205,18 +205,24 @@ def run_governance(home: Home) -> "GovernanceRun":
 
 def score(home: Home, fleet: Fleet, scenario: Scenario, *, start: dt.date, end: dt.date,
           log: "ReplayLog", labels: dict[str, int], left_out: list[str]) -> DemoResult:
+    from raigov.cli.demo.scoreboard import (Injected, build_scoreboard, failed_windows,
+                                            print_scoreboard, write_scoreboard)
+    from raigov.monitors.store import computed_windows
     from raigov.policies.alerts import list_alerts
-    from raigov.cli.demo.scoreboard import (Injected, build_scoreboard, print_scoreboard,
-                                        write_scoreboard)
 
     injected = [Injected(i, i.expectation(fleet.demo_model(i.model).spec))
                 for i in scenario.incidents]
     header = {"scenario": scenario.name, "scenario_file": Path(scenario.path).name,
               "seed": scenario.seed, "days": scenario.days, "start": start.isoformat(),
               "end": end.isoformat(), "not_injected": left_out}
+    labelled = {m: {s.astimezone(dt.timezone.utc).date()
+                    for (_, s), (_, n, _) in computed_windows(home, m).items() if n}
+                for m in scenario.models}
     board = build_scoreboard(scenario=header, start=start, injected=injected,
-                             alerts=list_alerts(home), replay=log,
-                             totals=model_totals(home, scenario, log, labels))
+                             failures=failed_windows(home, scenario.models), replay=log,
+                             totals=model_totals(home, scenario, log, labels),
+                             labelled=labelled,
+                             statuses={a.alert_id: a.status for a in list_alerts(home)})
     path = write_scoreboard(home, board)
     print_scoreboard(board, console)
     console.print(f"Scoreboard written to {path}")

@@ -244,9 +244,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     incidents = check_incidents(doc.data, problems, load_incident_kinds())
     if problems.messages or file is None:
         raise ScenarioError(shown, problems.messages)
+    ending = tuple(i if i.until is not None else i.model_copy(update={"until": file.days})
+                   for i in incidents)     # every incident has its last day
     return Scenario(name=file.scenario, description=file.description, days=file.days,
                     seed=file.seed, traffic=file.traffic, labels=file.labels,
-                    monitoring=file.monitoring, incidents=tuple(incidents), path=shown)
+                    monitoring=file.monitoring, incidents=ending, path=shown)
 
 
 def shipped_scenarios() -> list[Path]:

@@ -17,8 +17,9 @@ from raigov.errors import did_you_mean
 from raigov.registry import Registry
 
 NOT_AN_INCIDENT = "an incident must be a mapping with 'kind', 'model' and 'day'"
-UNKNOWN_METRIC = ("unknown metric or family {metric!r} (see `raigov metrics`; a family such "
-                  "as 'drift' or a name such as 'drift.share_drifted').{hint}")
+UNKNOWN_METRIC = "unknown metric {metric!r} (see `raigov metrics`).{hint}"
+NOT_ONE_METRIC = ("{metric!r} is a family, not one metric: an expectation names the metric "
+                  "of the rule that must catch the incident, e.g. {examples}")
 
 
 class Problems:
@@ -148,15 +149,14 @@ def _check_against(incident: Incident, loc: tuple[Any, ...], *, days: int | None
 
 
 def _check_detection(detection: Detection, loc: tuple[Any, ...], problems: Problems) -> None:
-    from raigov.monitors.catalog import metric_names
+    from raigov.monitors.catalog import metric_info, metric_names
 
-    if detection.metric is None:
+    metric = detection.metric
+    if metric_info(metric) is not None:
         return
     names = metric_names()
-    stems = {n.split(".<", 1)[0] for n in names}
-    prefixes = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1)}
-    metric = detection.metric
-    if metric in names or metric in prefixes or any(metric.startswith(s + ".") for s in stems
-                                                    if s not in names):
+    members = [n for n in names if n.startswith(metric + ".")]
+    if members:
+        problems.add(loc, NOT_ONE_METRIC.format(metric=metric, examples=", ".join(members[:3])))
         return
     problems.add(loc, UNKNOWN_METRIC.format(metric=metric, hint=did_you_mean(metric, names)))

@@ -167,10 +167,12 @@ def feedback_table(prediction_ids: Sequence[str], y_true: Sequence[Any] | None =
 
 
 def quarantine_table(rows: Sequence[dict[str, Any]], *, version: int | None,
-                     request_id: str, key: str | None = None) -> pa.Table:
+                     request_id: str, key: str | None = None,
+                     ts: dt.datetime | None = None) -> pa.Table:
     """``rows``: dicts with ``row_index`` (or None for a whole request), ``payload``
     (the row or raw body as received), ``reasons`` (list of dicts) and ``reason``;
-    ``key``: the API key's name that sent them."""
+    ``key``: the API key's name that sent them; ``ts``: the request's event time where
+    it gave a valid one (NULL otherwise: the row then counts at ``received_at``)."""
     now = dt.datetime.now(dt.timezone.utc)
     return pa.table({
         "quarantine_id": pa.array([uuid7() for _ in rows], pa.string()),
@@ -182,6 +184,7 @@ def quarantine_table(rows: Sequence[dict[str, Any]], *, version: int | None,
         "reasons": pa.array([orjson.dumps(r.get("reasons", [])).decode() for r in rows], pa.string()),
         "reason": pa.array([r.get("reason", "") for r in rows], pa.string()),
         "key": _repeated(key, len(rows)),
+        "ts": pa.array([ts] * len(rows), _TS),
     })
 
 

@@ -301,7 +301,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         errors = [*errors, *time_errors([(None, "timestamp", ts)], caller)]
         if errors:
             return await _reject(name, version, errors, payload_rows=rows, raw=body,
-                                 key=key)
+                                 key=key, ts=ts)
         kind = output_kind(spec)
         try:
             outputs = kind.outputs(await served.batcher.predict(frame), spec)  # batcher picks features
@@ -321,7 +321,8 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
             {"prediction_id": i, **row} for i, row in zip(ids, kind.response_rows(outputs, spec))]})
 
     async def _reject(name: str, version: int | None, errors: list[RowError], *, payload_rows,
-                      raw: bytes, status: int | None = None, key: str | None = None) -> Response:
+                      raw: bytes, status: int | None = None, key: str | None = None,
+                      ts=None) -> Response:
         """Quarantine a refused request (each row with its reasons, or the raw body; one
         row without payload for a request a cap refused) and answer 413, 403 (a past
         time without scope backfill), 422, or the ``status`` given."""
@@ -331,7 +332,7 @@ def _routes(app: FastAPI, home: Home, cfg: ServeConfig, metrics: ServeMetrics, s
         elif status == 422:
             status = refusal_status(errors)
         table = await run_work(cfg.limits, len(raw), quarantine_of, errors, payload_rows, raw,
-                               version, key)
+                               version, key, ts)
         try:
             await capture(table, "quarantine", name)
         except CaptureError as exc:

@@ -38,6 +38,6 @@ def prediction_table_of(spec, version: int, frame: pd.DataFrame, outputs, ts, la
 
 
 def quarantine_of(errors: list[RowError], rows: object, raw: bytes, version: int | None,
-                  key: str | None = None):
+                  key: str | None = None, ts=None):
     return quarantine_table(quarantine_rows(errors, rows, raw), version=version,
-                            request_id=uuid7(), key=key)
+                            request_id=uuid7(), key=key, ts=ts)

@@ -46,7 +46,7 @@ PREDICTION_COLUMNS = ("prediction_id", "version", "ts", "captured_at", "label", 
 FEEDBACK_COLUMNS = ("prediction_id", "y_true", "y_value", "received_at", "correction", "reason",
                     "key")
 QUARANTINE_COLUMNS = ("quarantine_id", "request_id", "received_at", "version", "row_index",
-                      "payload", "reasons", "reason", "key")
+                      "payload", "reasons", "reason", "key", "ts")
 # ``key``: the name of the API key that sent the row (NULL: the Python logger without
 # one, or a segment written before keys existed).
 RESERVED_COLUMNS = frozenset(PREDICTION_COLUMNS) | {"model", "date", "y_true",
@@ -69,6 +69,7 @@ _EMPTY = {
                   "NULL::TIMESTAMPTZ AS received_at, NULL::INTEGER AS version, "
                   "NULL::INTEGER AS row_index, NULL::VARCHAR AS payload, "
                   "NULL::VARCHAR AS reasons, NULL::VARCHAR AS reason, NULL::VARCHAR AS key, "
+                  "NULL::TIMESTAMPTZ AS ts, "
                   "NULL::VARCHAR AS model, NULL::DATE AS date WHERE false",
 }
 

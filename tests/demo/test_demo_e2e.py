@@ -43,7 +43,7 @@ def test_the_short_scenario_catches_every_incident_within_a_window_without_criti
     assert {i["kind"] for i in board["incidents"]} == BUILTIN_KINDS
     for incident in board["incidents"]:
         assert incident["detected"], incident
-        assert 0 <= incident["delay_days"] <= 1, incident
+        assert 0 <= incident["delay_windows"] <= 1, incident
     assert board["detection_rate"] == 1.0
     assert [a for a in board["false_alarms"] if a["severity"] == "critical"] == []
     assert set(result.timings) >= {"train", "traffic", "labels", "monitor", "scoreboard"}

@@ -9,8 +9,9 @@ from typing import Literal
 import pytest
 
 from raigov.cli.demo import scenario as sc
-from raigov.cli.demo.incidents import (INCIDENT_KINDS, Incident, load_incident_kinds,
-                                   register_incident_kind)
+from raigov.cli.demo.incidents import (INCIDENT_KINDS, QUARANTINE_IS_A_METRIC, Incident,
+                                       load_incident_kinds, register_incident_kind)
+from raigov.cli.demo.scenario_checks import NOT_ONE_METRIC
 from raigov.cli.demo.scenario import ScenarioError, load_scenario, shipped_scenarios
 from raigov.errors import ConfigError
 
@@ -38,7 +39,7 @@ incidents:
   - kind: biased_version
     model: credit-risk
     day: 4
-    until: 5
+    expect: [{metric: fairness, segment: sex}]
     penalise: {column: sex, values: [female]}
     flip_share: 0.2
 """
@@ -90,8 +91,11 @@ def test_a_broken_scenario_reports_every_problem_with_file_line_and_field(tmp_pa
             hint=" Did you mean 'covariate_shift' or 'value_shift'?"),
         f"{path}, line 16, field 'incidents[1].fault': Input should be 'null' or "
         "'new_category' (got 'nul') Did you mean 'null'?",
-        f"{path}, line 18, field 'incidents[2]': a new model version stays in service: "
-        "'until' is not allowed for biased_version",
+        f"{path}, line 19, field 'incidents[2].model': "
+        + sc.MODEL_WITHOUT_TRAFFIC.format(model="credit-risk"),
+        f"{path}, line 21, field 'incidents[2].expect[0].metric': " + NOT_ONE_METRIC.format(
+            metric="fairness", examples="fairness.demographic_parity_difference, "
+            "fairness.demographic_parity_ratio, fairness.equalized_odds_difference"),
     ]
     assert str(path) in str(caught.value) and caught.value.exit_code == 2
 
@@ -102,6 +106,8 @@ def test_incidents_are_checked_against_the_days_the_models_and_their_columns(tmp
      share: 0.5, expect: [{metric: performance.recal}]}
   - {kind: covariate_shift, model: credit-risk, day: 2,
      oversample: [{column: age, min: 50, factor: 2}]}
+  - {kind: data_fault, model: income-classifier, day: 2, column: workclass, fault: "null",
+     share: 0.5, expect: [{quarantine: true}]}
 """)
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
@@ -109,7 +115,8 @@ def test_incidents_are_checked_against_the_days_the_models_and_their_columns(tmp
     assert sc.DAY_AFTER_END.format(day=12, days=10) in text
     assert "'income-classifier' has no input column 'agee'" in text
     assert "Did you mean 'age'?" in text
-    assert "unknown metric or family 'performance.recal'" in text
+    assert "unknown metric 'performance.recal'" in text
+    assert "field 'incidents[2].expect[0]': " + QUARANTINE_IS_A_METRIC in text
     assert "Did you mean 'performance.recall'" in text
     assert sc.MODEL_WITHOUT_TRAFFIC.format(model="credit-risk") in text
 
@@ -128,6 +135,8 @@ def test_a_shorter_run_leaves_out_later_incidents_and_clips_the_others() -> None
     assert [i.label for i in left_out] == ["country-feed-down", "retrain-penalises-women",
                                            "young-graduates-earn-more", "women-work-longer"]
     assert [i.until for i in short.incidents] == [2, 4, 4]
+    assert smoke.incidents[-2].label == "young-graduates-earn-more"
+    assert smoke.incidents[-2].until == 8, "no 'until': the incident lasts to the last day"
     assert {m.rows_per_day for m in short.traffic.models.values()} == {50}
 
 

@@ -239,3 +239,30 @@ def test_the_evidently_report_gets_values_back_without_a_script_breakout() -> No
     assert html.count("<script>") == 1 and html.count("</script>") == 1
     body = html.removeprefix("<script>var data = ").removesuffix(";</script>")
     assert json.loads(body) == [hostile, "car", "a & b"]
+
+
+def test_a_move_of_a_third_of_a_standard_deviation_is_three_times_the_threshold() -> None:
+    from scipy.stats import wasserstein_distance
+
+    reference, current = halves(rows=3000)
+    current = current.assign(age=current["age"] + 0.3 * reference["age"].std())
+    rows = DriftMonitor().run(make_window(adult_spec(), current, reference))
+    ratios = {r.segment: r for r in rows if r.metric == "drift.score_ratio"}
+    assert len(ratios) == 14 and ratios["column=age"].details["method"] == "wasserstein"
+    normed = wasserstein_distance(reference["age"], current["age"]) / np.std(reference["age"])
+    assert ratios["column=age"].value == pytest.approx(normed / 0.1, rel=0.02)
+    assert 2.5 < ratios["column=age"].value < 4.0, "past the column-drift rule's 2.5"
+    others = [r.value for s, r in ratios.items() if s != "column=age"]
+    assert max(others) < 2.0, "random halves stay well within every column's threshold"
+
+
+def test_a_p_value_ratio_is_one_at_the_threshold_and_two_at_its_square() -> None:
+    from raigov.monitors.drift import _ratio_row
+    from raigov.monitors.drift_fast import ColumnDrift
+
+    def ratio(p: float) -> float:
+        return _ratio_row(ColumnDrift("age", "numerical", "ks", "K-S", "p_value", 0.05, p,
+                                      p < 0.05, 100, 100)).value
+
+    assert ratio(0.05) == pytest.approx(1.0) and ratio(0.0025) == pytest.approx(2.0)
+    assert ratio(0.0) == pytest.approx(math.log(1e-300) / math.log(0.05))

@@ -30,7 +30,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "performance.top_k_accuracy": (0.97, 0.6),
     "performance.r2": (0.4, -0.2),
     "fairness.accuracy_ratio": (0.93, 0.6),
-    "fairness.mae_ratio": (0.93, 0.6),
+    "fairness.mae_ratio": (0.93, 0.5),
     "fairness.mean_prediction_ratio": (0.93, 0.6),
     "performance.recall": (0.7, 0.3),
     "performance.roc_auc": (0.9, 0.6),
@@ -38,12 +38,14 @@ FIGURES: dict[str, tuple[float, float]] = {
     "performance.positive_rate": (0.3, 1.0),
     "drift.share_drifted": (0.1, 0.6),
     "drift.dataset_drift": (0.0, 1.0),
+    "drift.score_ratio": (0.5, 3.0),
     "explain.attribution_shift": (0.1, 0.6),
     "quality.schema_violation_rate": (0.0, 0.05),
     "quality.missing_rate": (0.01, 0.2),
     "quality.out_of_range_rate": (0.0, 0.2),
     "quality.rows": (5000.0, 50.0),
     "quality.label_coverage": (0.8, 0.2),
+    "quality.quarantine_rate": (0.0, 0.05),
     "quality.empty_rate": (0.0, 0.1),
     "quality.truncated_rate": (0.0, 0.1),
     "quality.oov_rate": (0.0, 0.05),
@@ -55,7 +57,7 @@ FIGURES: dict[str, tuple[float, float]] = {
     "fairness.generalized_mean_bias_auc": (0.8, 0.5),
     "fairness.counterfactual_gap": (0.02, -0.3),
 }
-PER_COLUMN = ("quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
+PER_COLUMN = ("drift.score_ratio", "quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
               "quality.truncated_rate", "quality.oov_rate", "quality.non_letter_rate",
               "quality.text_length")
 
