@@ -17,6 +17,8 @@ so what a monitor run derives from it is kept:
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +67,7 @@ def cached_reference_profile(home: Home, registered: "RegisteredModel",
     profile = build_reference_profile(reference, spec=registered.spec)
     for directory in (path.parent.parent.parent, path.parent.parent, path.parent):
         private_dir(directory)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")  # runs race
     tmp.write_text(json.dumps({"stamp": stamp, "profile": profile}))
     tmp.replace(path)
     return profile
