@@ -400,18 +400,28 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
 
 
 def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, str]:
-    """Per day, a fingerprint of the partition's visible files (manifest generation,
-    names, sizes): it changes whenever rows may have changed. Opens no Parquet file."""
+    """Per day, a fingerprint of the partition's visible files: it changes whenever rows
+    may have changed. Opens no Parquet file; a partition whose directory has settled
+    (:mod:`raigov.store.partition_stamps`) costs one ``stat``, a fresher one a listing
+    (manifest generation, names, sizes)."""
     import hashlib
+    import time
+
+    from raigov.store.partition_stamps import settled_stamp
 
     out = {}
+    now = time.time()
     with reading(home):
         for directory in partitions(home, table, model):
-            parts = [str(read_manifest(directory)["generation"])]
-            for path in partition_files(directory):
-                try:
-                    parts.append(f"{path.name}:{path.stat().st_size}")
-                except FileNotFoundError:
-                    parts.append(f"{path.name}:gone")
+            stamp = settled_stamp(directory, now=now)
+            if stamp is not None:
+                parts = [f"settled:{stamp}"]
+            else:
+                parts = [str(read_manifest(directory)["generation"])]
+                for path in partition_files(directory):
+                    try:
+                        parts.append(f"{path.name}:{path.stat().st_size}")
+                    except FileNotFoundError:
+                        parts.append(f"{path.name}:gone")
             out[partition_day(directory)] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
     return out

@@ -1,0 +1,71 @@
+"""Change stamps of lake partitions, from one ``stat`` of the partition's directory.
+
+Every change to what a partition shows goes through a directory entry: a segment is
+renamed into place, a manifest is replaced by a rename, a superseded file is unlinked.
+Each moves the directory's mtime, so a directory whose mtime has not moved holds the
+files it held, and a run need not list them again (a year of partitions is then a
+stat each, not a manifest read, a listing and a stat per file).
+
+One caveat: the kernel stamps times from a coarse clock (ticks of a few ms), so two
+changes within one tick leave one mtime. A stamp is therefore given only for a
+directory whose mtime is at least :data:`SETTLED_S` seconds old; a fresher one gets
+None, and the caller lists its files as before.
+
+:class:`CompactionState` keeps, per model directory of a lake table, the stamp each
+closed partition had when compaction last found nothing to do in it
+(``.compaction.json``, a cache: lost or damaged, every partition is checked again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+SETTLED_S = 2.0
+STATE_FILE = ".compaction.json"
+
+
+def settled_stamp(directory: Path, *, now: float | None = None) -> str | None:
+    """``mtime:inode`` of ``directory`` when its mtime is settled, else None (also
+    for a directory that is gone)."""
+    try:
+        stat = os.stat(directory)
+    except FileNotFoundError:
+        return None
+    if (time.time() if now is None else now) - stat.st_mtime < SETTLED_S:
+        return None
+    return f"{stat.st_mtime_ns}:{stat.st_ino}"
+
+
+class CompactionState:
+    """The stamps of one model directory's partitions that need no compaction."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.path = model_dir / STATE_FILE
+        try:
+            loaded = json.loads(self.path.read_text())
+            self.stamps: dict[str, str] = {str(k): str(v) for k, v in loaded.items()}
+        except (FileNotFoundError, ValueError, AttributeError):
+            self.stamps = {}
+        self.changed = False
+
+    def unchanged(self, directory: Path, *, now: float) -> bool:
+        stamp = settled_stamp(directory, now=now)
+        return stamp is not None and self.stamps.get(directory.name) == stamp
+
+    def remember(self, directory: Path, *, now: float) -> None:
+        """Record ``directory`` as needing nothing (when its stamp is settled)."""
+        stamp = settled_stamp(directory, now=now)
+        if stamp is not None and self.stamps.get(directory.name) != stamp:
+            self.stamps[directory.name] = stamp
+            self.changed = True
+
+    def save(self) -> None:
+        if not self.changed or not self.path.parent.is_dir():
+            return
+        tmp = self.path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.stamps, sort_keys=True))
+        os.replace(tmp, self.path)
+        self.changed = False
