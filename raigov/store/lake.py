@@ -37,6 +37,7 @@ from raigov.store.parquet_crypto import is_encrypted
 MANIFEST = "_manifest.json"
 PUBLISHED_PREFIX = "c-"       # files written by compaction or a rewrite; visible once listed
 READERS_LOCK = ".readers.lock"
+BOUNDED_SPAN_DAYS = 62    # a range up to this long is looked up day by day, not listed
 
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
@@ -195,6 +196,12 @@ def partitions(home: Home, table: str, model: str | None = None, *,
     out = []
     for model_dir in models:
         if not model_dir.is_dir():
+            continue
+        if since and until and (until - since).days < BOUNDED_SPAN_DAYS:
+            # A bounded read names its days: no listing of a year of partitions.
+            days = (since + dt.timedelta(days=i) for i in range((until - since).days + 1))
+            out += [d for d in (model_dir / f"date={day.isoformat()}" for day in days)
+                    if d.is_dir()]
             continue
         for directory in sorted(model_dir.glob("date=*")):
             day = partition_day(directory)
