@@ -107,6 +107,7 @@ class WindowData:
     reference: "pd.DataFrame"
     artifact_dir: Path | None = None
     reference_profile: dict[str, Any] | None = None  # precomputed at registration
+    cache_dir: Path | None = None   # the version's derived state on disk (None: none kept)
 
     @property
     def labelled(self) -> "pd.DataFrame":

@@ -22,7 +22,7 @@ import pandas as pd
 from raigov.monitors.base import MetricRow, WindowData, serves_kind
 from raigov.monitors.builtin import load_builtin_monitors
 from raigov.monitors.store import computed_windows, write_window
-from raigov.monitors.version_state import VersionStates
+from raigov.monitors.version_state import VersionStates, version_cache_dir
 from raigov.clock import future_cutoff
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -260,7 +260,8 @@ def load_window(home: Home, key: WindowKey, *,
     return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,
                       frame=frame, reference=states.reference(key.model, key.version),
                       artifact_dir=registered.artifact_dir,
-                      reference_profile=states.profile(key.model, key.version))
+                      reference_profile=states.profile(key.model, key.version),
+                      cache_dir=version_cache_dir(home, key.model, key.version))
 
 
 def compute_window(window: WindowData, *, families: tuple[str, ...] | None = None) -> tuple[list[MetricRow], list[str]]:
