@@ -28,7 +28,7 @@ STATE_FILE = ".compaction.json"
 
 
 def settled_stamp(directory: Path, *, now: float | None = None) -> str | None:
-    """``mtime:inode`` of ``directory`` when its mtime is settled, else None (also
+    """The mtime of ``directory`` (ns) when it is settled, else None (also
     for a directory that is gone)."""
     try:
         stat = os.stat(directory)
@@ -36,7 +36,7 @@ def settled_stamp(directory: Path, *, now: float | None = None) -> str | None:
         return None
     if (time.time() if now is None else now) - stat.st_mtime < SETTLED_S:
         return None
-    return f"{stat.st_mtime_ns}:{stat.st_ino}"
+    return str(stat.st_mtime_ns)   # kept by a copy (copytree, rsync -t), as it should be
 
 
 class CompactionState:
