@@ -407,28 +407,33 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
 
 
 def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, str]:
-    """Per day, a fingerprint of the partition's visible files: it changes whenever rows
-    may have changed. Opens no Parquet file; a partition whose directory has settled
-    (:mod:`raigov.store.partition_stamps`) costs one ``stat``, a fresher one a listing
-    (manifest generation, names, sizes)."""
+    """Per day, a fingerprint of the partition's visible files (manifest generation,
+    names, sizes): it changes whenever rows may have changed. Opens no Parquet file;
+    a partition whose directory has settled since its fingerprint was last taken costs
+    one ``stat`` (:mod:`raigov.store.partition_stamps`)."""
     import hashlib
     import time
 
-    from raigov.store.partition_stamps import settled_stamp
+    from raigov.store.partition_stamps import FingerprintCache, settled_stamp
 
     out = {}
     now = time.time()
+    caches: dict[Path, FingerprintCache] = {}
     with reading(home):
         for directory in partitions(home, table, model):
+            cache = caches.setdefault(directory.parent, FingerprintCache(directory.parent))
             stamp = settled_stamp(directory, now=now)
-            if stamp is not None:
-                parts = [f"settled:{stamp}"]
-            else:
+            fingerprint = cache.get(directory, stamp)
+            if fingerprint is None:
                 parts = [str(read_manifest(directory)["generation"])]
                 for path in partition_files(directory):
                     try:
                         parts.append(f"{path.name}:{path.stat().st_size}")
                     except FileNotFoundError:
                         parts.append(f"{path.name}:gone")
-            out[partition_day(directory)] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+                fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+                cache.put(directory, stamp, fingerprint)
+            out[partition_day(directory)] = fingerprint
+    for cache in caches.values():
+        cache.save()
     return out

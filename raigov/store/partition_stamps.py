@@ -14,6 +14,9 @@ None, and the caller lists its files as before.
 :class:`CompactionState` keeps, per model directory of a lake table, the stamp each
 closed partition had when compaction last found nothing to do in it
 (``.compaction.json``, a cache: lost or damaged, every partition is checked again).
+:class:`FingerprintCache` keeps, the same way, each settled partition's fingerprint
+with the stamp it was computed at (``.fingerprints.json``): the fingerprint itself is
+always the one a listing gives, so a cached and a listed one never differ.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 SETTLED_S = 2.0
 STATE_FILE = ".compaction.json"
+FINGERPRINT_FILE = ".fingerprints.json"
 
 
 def settled_stamp(directory: Path, *, now: float | None = None) -> str | None:
@@ -68,4 +72,40 @@ class CompactionState:
         tmp = self.path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.stamps, sort_keys=True))
         os.replace(tmp, self.path)
+        self.changed = False
+
+
+class FingerprintCache:
+    """Fingerprints of one model directory's settled partitions, by stamp."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.path = model_dir / FINGERPRINT_FILE
+        try:
+            loaded = json.loads(self.path.read_text())
+            self.entries: dict[str, list[str]] = {
+                str(k): [str(v[0]), str(v[1])] for k, v in loaded.items()}
+        except (FileNotFoundError, ValueError, AttributeError, TypeError, IndexError,
+                KeyError):
+            self.entries = {}
+        self.changed = False
+
+    def get(self, directory: Path, stamp: str | None) -> str | None:
+        entry = self.entries.get(directory.name)
+        return entry[1] if stamp is not None and entry and entry[0] == stamp else None
+
+    def put(self, directory: Path, stamp: str | None, fingerprint: str) -> None:
+        if stamp is not None and self.entries.get(directory.name) != [stamp, fingerprint]:
+            self.entries[directory.name] = [stamp, fingerprint]
+            self.changed = True
+
+    def save(self) -> None:
+        """Write the cache (a read-only home keeps none)."""
+        if not self.changed or not self.path.parent.is_dir():
+            return
+        tmp = self.path.with_name(f".{FINGERPRINT_FILE}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.entries, sort_keys=True))
+            os.replace(tmp, self.path)
+        except OSError:
+            return
         self.changed = False

@@ -16,7 +16,7 @@ from raigov.home import Home
 from raigov.models.capture.segments import write_segment
 from raigov.store.compaction import compact
 from raigov.store.lake import partition_dir, partition_fingerprints, partition_files
-from raigov.store.partition_stamps import SETTLED_S, STATE_FILE, settled_stamp
+from raigov.store.partition_stamps import FINGERPRINT_FILE, SETTLED_S, STATE_FILE, settled_stamp
 
 DAYS = ("2026-03-02", "2026-03-03", "2026-03-04")
 NOW = dt.datetime(2026, 3, 9, tzinfo=dt.timezone.utc)
@@ -63,7 +63,11 @@ def test_fingerprints_change_when_a_segment_lands_in_a_settled_partition(home: H
         _segment(home, day, f"{day.replace('-', '')}T000000-a", 0)
         _age(partition_dir(home, "predictions", "m", day))
     before = partition_fingerprints(home, "predictions", "m")
-    assert partition_fingerprints(home, "predictions", "m") == before
+    cache = home.lake_table("predictions") / "model=m" / FINGERPRINT_FILE
+    assert sorted(json.loads(cache.read_text())) == [f"date={d}" for d in DAYS]
+    assert partition_fingerprints(home, "predictions", "m") == before    # from the cache
+    cache.unlink()
+    assert partition_fingerprints(home, "predictions", "m") == before    # a listing agrees
     _segment(home, DAYS[1], "20260303T050000-late", 500)
     after = partition_fingerprints(home, "predictions", "m")
     changed = {d.isoformat() for d in after if after[d] != before[d]}
