@@ -171,7 +171,9 @@ def compact(home: Home, *, model: str | None = None, before: dt.date | None = No
         states: dict[Path, CompactionState] = {}
         todo = []
         for directory in closed_partitions(home, model=model, before=before, now=now):
-            state = states.setdefault(directory.parent, CompactionState(directory.parent))
+            if directory.parent not in states:        # one state file per model directory
+                states[directory.parent] = CompactionState(directory.parent)
+            state = states[directory.parent]
             if not state.unchanged(directory, now=clock):   # one stat, not a listing
                 todo.append(directory)
         for i, directory in enumerate(todo):

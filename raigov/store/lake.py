@@ -421,7 +421,9 @@ def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, 
     caches: dict[Path, FingerprintCache] = {}
     with reading(home):
         for directory in partitions(home, table, model):
-            cache = caches.setdefault(directory.parent, FingerprintCache(directory.parent))
+            if directory.parent not in caches:        # one cache file per model directory
+                caches[directory.parent] = FingerprintCache(directory.parent)
+            cache = caches[directory.parent]
             stamp = settled_stamp(directory, now=now)
             fingerprint = cache.get(directory, stamp)
             if fingerprint is None:
