@@ -110,6 +110,7 @@ class WindowData:
     artifact_dir: Path | None = None
     reference_profile: dict[str, Any] | None = None  # precomputed at registration
     quarantined: int | None = None
+    cache_dir: Path | None = None   # the version's derived state on disk (None: none kept)
 
     @property
     def labelled(self) -> "pd.DataFrame":

@@ -18,6 +18,8 @@ network's raw output (logit, probability or value; per class for multiclass, see
   (0: same ranking, 1: unrelated, 2: reversed); details hold the top-5 features of each,
   their overlap and every explained row's completeness error by prediction id.
 
+The reference sample's explanation is computed once per fitted method (kept with it in
+the process, and on disk in the version's cache directory: ``explain_disk_cache``).
 Every row's details report the method, the explained output, the completeness errors
 (largest, median, the bound) and the cost per row. A row above its method's bound
 turns every metric row into an error naming the count and the worst miss. A model that
@@ -39,11 +41,12 @@ from raigov.monitors.attribution_methods import AUTO, Attributions, Fitted, expl
 from raigov.monitors.attribution_targets import CLASS_COLUMN, EXPLAIN_TARGETS, explain_target
 from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
 from raigov.monitors.counts import Grouping, group_rows, overall_grouping
-from raigov.monitors.explain_cache import cached_fit
+from raigov.monitors.explain_cache import artifact_key, cached_fit
+from raigov.monitors.explain_disk_cache import load_reference, save_reference
 from raigov.monitors.explain_model import SERVED_ELSEWHERE
 from raigov.monitors.explain_rows import (IMPORTANCE, SHIFT, Context, completeness_summary,
                                           importance_rows, shift_row, spearman)
-from raigov.monitors.shap_explainer import sample_frame
+from raigov.monitors.shap_explainer import frame_fingerprint, sample_frame
 
 EXPLAINER_UNAVAILABLE = "the model could not be loaded and explained: {error}"
 NO_ROWS = "the window holds no predictions to explain"
@@ -177,11 +180,27 @@ def _reference_importance(fitted: Fitted, window: WindowData, *, size: int) -> _
     fitted method and sample size."""
     key = ("reference_importance", size)
     if key not in fitted.memo:
-        rows = sample_frame(window.reference, size=size, seed=fitted.seed,
-                            key="explain:reference")
-        found = explain_frame(fitted, rows)
+        disk_key = _disk_key(fitted, window, size=size)
+        found = load_reference(window.cache_dir, disk_key)
+        if found is None:
+            rows = sample_frame(window.reference, size=size, seed=fitted.seed,
+                                key="explain:reference")
+            found = explain_frame(fitted, rows)
+            save_reference(window.cache_dir, disk_key, found)
         fitted.memo[key] = _Reference(np.abs(found.decision_values()).mean(axis=0), found)
     return fitted.memo[key]
+
+
+def _disk_key(fitted: Fitted, window: WindowData, *, size: int) -> dict[str, Any]:
+    """What the reference explanation depends on (see ``explain_disk_cache``)."""
+    import hashlib
+
+    artifact = artifact_key(window.artifact_dir)
+    return {"artifact": None if artifact is None else [list(s) for s in artifact[1]],
+            "spec": hashlib.sha256(window.spec.model_dump_json().encode()).hexdigest(),
+            "reference": frame_fingerprint(window.reference), "method": fitted.method.name,
+            "background_size": fitted.background_size, "seed": fitted.seed,
+            "device": str(fitted.model.device), "size": size}
 
 
 def _incomplete(fitted: Fitted, *parts: Attributions) -> str:

@@ -31,7 +31,7 @@ def cached_fit(artifact_dir: str | Path | None, spec: "ModelSpec", *,
     """The loaded model and its fitted method (None for a model that cannot run here).
     Raises ConfigError for an artifact that cannot be loaded, InputError for a
     reference without usable rows."""
-    key = (_artifact_key(artifact_dir), hashlib.sha256(spec.model_dump_json().encode())
+    key = (artifact_key(artifact_dir), hashlib.sha256(spec.model_dump_json().encode())
            .hexdigest(), device, background_size, seed, method, frame_fingerprint(reference))
     with _LOCK:
         if key in _CACHE:
@@ -54,7 +54,7 @@ def clear_explainer_cache() -> None:
         _CACHE.clear()
 
 
-def _artifact_key(artifact_dir: str | Path | None) -> tuple[Any, ...] | None:
+def artifact_key(artifact_dir: str | Path | None) -> tuple[Any, ...] | None:
     """The directory and the state (mtime, size) of its artifact files."""
     if artifact_dir is None:
         return None

@@ -12,7 +12,6 @@ kind: that one is skipped, with no rows at all.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import pandas as pd
 from raigov.monitors.base import MetricRow, WindowData, serves_kind
 from raigov.monitors.builtin import load_builtin_monitors
 from raigov.monitors.store import computed_windows, write_window
+from raigov.monitors.version_state import VersionStates, version_cache_dir
 from raigov.clock import future_cutoff
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -30,7 +30,6 @@ from raigov.plugins import load_plugins
 from raigov.store.lake import lake_connection, partition_day
 
 WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
-PROFILE_FILE = "reference_profile.json"
 
 
 @dataclass(frozen=True)
@@ -245,10 +244,12 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
     return out
 
 
-def load_window(home: Home, key: WindowKey) -> WindowData:
-    from raigov.models.registry import get_model
-
-    registered = get_model(home, key.model, key.version)
+def load_window(home: Home, key: WindowKey, *,
+                states: VersionStates | None = None) -> WindowData:
+    """One window's rows with its version's spec, reference and reference profile
+    (taken from ``states`` when given, so a run reads each version's once)."""
+    states = states or VersionStates(home)
+    registered = states.model(key.model, key.version)
     days = _days_of(key.start, key.end)
     with lake_connection(home, model=key.model, since=min(days) - dt.timedelta(days=1),
                          until=max(days) + dt.timedelta(days=1)) as con:
@@ -258,32 +259,14 @@ def load_window(home: Home, key: WindowKey) -> WindowData:
                             [key.version, key.start, key.end, key.as_of or key.end]).df()
     from raigov.store.window_quarantine import quarantined_in_window
 
-    reference = registered.load_reference()
     quarantined = quarantined_in_window(home, model=key.model, version=key.version,
                                         start=key.start, end=min(key.end, key.as_of or key.end))
     return WindowData(spec=registered.spec, version=key.version, start=key.start, end=key.end,
-                      frame=frame, reference=reference, artifact_dir=registered.artifact_dir,
-                      reference_profile=reference_profile(registered.artifact_dir, reference,
-                                                          registered.spec),
+                      frame=frame, reference=states.reference(key.model, key.version),
+                      artifact_dir=registered.artifact_dir,
+                      reference_profile=states.profile(key.model, key.version),
+                      cache_dir=version_cache_dir(home, key.model, key.version),
                       quarantined=quarantined)
-
-
-def reference_profile(artifact_dir: Path, reference: pd.DataFrame, spec) -> dict:
-    """The drift profile of a version's reference, computed once and kept beside it."""
-    from raigov.monitors.reference_profile import build_reference_profile, check_profile
-    from raigov.errors import ConfigError
-
-    path = artifact_dir / PROFILE_FILE
-    if path.exists():
-        try:   # a profile written by an older raigov is rebuilt, not trusted
-            return check_profile(json.loads(path.read_text()))
-        except (ConfigError, ValueError, KeyError):
-            pass
-    profile = build_reference_profile(reference, spec=spec)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(profile))
-    tmp.replace(path)
-    return profile
 
 
 def compute_window(window: WindowData, *, families: tuple[str, ...] | None = None) -> tuple[list[MetricRow], list[str]]:
@@ -339,31 +322,35 @@ def _write_only(home: Home) -> CommitFn:
 
 
 _WORKER_HOME: Home | None = None
+_WORKER_STATES: VersionStates | None = None
 
 
 def _worker_start(root: str) -> None:
     """A worker of ``--jobs``: Ctrl-C is the parent's to handle (it stops the run)."""
     import signal
 
-    global _WORKER_HOME
+    global _WORKER_HOME, _WORKER_STATES
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_HOME = Home.resolve(root)
+    _WORKER_STATES = VersionStates(_WORKER_HOME)
     load_plugins(_WORKER_HOME)
 
 
 def _worker_compute(key: WindowKey, families: tuple[str, ...] | None) -> tuple[list[MetricRow], list[str]]:
     assert _WORKER_HOME is not None
-    return compute_window(load_window(_WORKER_HOME, key), families=families)
+    return compute_window(load_window(_WORKER_HOME, key, states=_WORKER_STATES),
+                          families=families)
 
 
 def _computed(home: Home, pending: list[WindowKey], *, families: tuple[str, ...] | None,
-              jobs: int):
+              jobs: int, states: VersionStates):
     """(key, rows, errors) for each pending window, in order: computed here one after
     another, or by ``jobs`` worker processes at once (each window is read and computed
     in a worker; nothing is written there)."""
     if jobs <= 1 or len(pending) <= 1:
         for key in pending:
-            yield (key, *compute_window(load_window(home, key), families=families))
+            yield (key, *compute_window(load_window(home, key, states=states),
+                                        families=families))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -387,7 +374,8 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                  now: dt.datetime | None = None, commit: CommitFn | None = None,
                  wait: bool = False, jobs: int = 1,
                  on_busy: Callable[[str, str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[WindowResult]:
+                 should_stop: Callable[[], bool] | None = None,
+                 states: VersionStates | None = None) -> list[WindowResult]:
     """Compute every pending window of one model (or all); returns what was computed.
     Windows that start in the future are left alone and reported to ``on_future``.
 
@@ -399,7 +387,8 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     commit never happened is pending again for the next run. ``jobs`` > 1 computes
     windows in that many worker processes; commits stay serial, in window order.
     ``should_stop`` is asked before each window: once it says yes, the windows not yet
-    committed are abandoned (left pending) and the run returns."""
+    committed are abandoned (left pending) and the run returns. ``states`` keeps what
+    the run derives per version (the caller's, to share it with ``commit``)."""
     from raigov.durable import held_lock
     from raigov.models.registry import list_models
 
@@ -413,6 +402,7 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     from raigov.models.erasure import apply_retention
 
     commit = commit or _write_only(home)
+    states = states or VersionStates(home)
     run_id, results = uuid7(), []
     for m in models:
         if should_stop and should_stop():
@@ -433,7 +423,7 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                                       on_future=on_future, plans=plans)
             stopped = False
             for i, (key, rows, errors) in enumerate(_computed(home, pending, families=families,
-                                                              jobs=jobs)):
+                                                              jobs=jobs, states=states)):
                 if on_progress:
                     on_progress(i, len(pending),
                                 f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")

@@ -80,8 +80,8 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
     Each window is one catalog unit: its metric rows, its "computed" mark, its findings,
     its alert transitions and their ledger events commit together, or none of them
     does and the next run judges the window again. Webhooks go out after the commit."""
-    from raigov.models.registry import get_model
     from raigov.monitors.store import write_window
+    from raigov.monitors.version_state import VersionStates
     from raigov.policies.alerts import _webhook_for
     from raigov.policies.record_findings import record_findings_in, summarize
     from raigov.store.catalog import catalog
@@ -89,10 +89,11 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
     policies = policies_in_force(home)
     run = GovernanceRun()
     config = _webhook_for(home, True, None) if policies else None
+    states = VersionStates(home)
 
     def commit(result: WindowResult) -> None:
         key = result.key
-        spec = get_model(home, key.model, key.version).spec
+        spec = states.model(key.model, key.version).spec
         applicable = select_policies(policies, model=key.model, tags=spec.tags)
         findings = evaluate(applicable, result.rows, model=key.model, version=key.version,
                             window_start=key.start, window_end=key.end, sensitive=spec.sensitive,
@@ -118,5 +119,6 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
 
     run_monitors(home, model=model, since=since, until=until, force=force,
                  on_progress=on_progress, commit=commit, on_future=run.future.extend,
-                 wait=wait, jobs=jobs, on_busy=on_busy, should_stop=should_stop)
+                 wait=wait, jobs=jobs, on_busy=on_busy, should_stop=should_stop,
+                 states=states)
     return run

@@ -10,10 +10,11 @@ from typing import Any
 
 import duckdb
 
-from raigov.policies.alerts import (_AUTO_RESOLVE, AUTO_RESOLVED_COMMENT,
-                             BAD_AUTO_RESOLVE, SYSTEM_ACTOR, Alert, AlertSummary, _active_alert,
-                             _apply_move, _get_alert, _Move, _record_transition, _require_actor,
-                             _utc, _webhook_for)
+from raigov.policies.alerts import _ALERT_COLUMNS as _ALERT_COLUMNS_SQL
+from raigov.policies.alerts import (_AUTO_RESOLVE, AUTO_RESOLVED_COMMENT, BAD_AUTO_RESOLVE,
+                                    SYSTEM_ACTOR, Alert, AlertSummary, _active_alert,
+                                    _apply_move, _get_alert, _Move, _record_transition,
+                                    _require_actor, _row_to, _utc, _webhook_for)
 from raigov.policies.findings import Finding
 from raigov.policies.notify import WebhookConfig, notify
 from raigov.canonical import canonical_json, utcnow
@@ -31,8 +32,6 @@ _FINDING_COLUMNS = (
     "policy_sha256, rule_id, metric, segment, status, severity, observed, judged, judge, op, "
     "threshold, ci_low, ci_high, n, groups, reason, waiver, refs, alert_id, actor, run_id, "
     "evaluated_at")
-_INSERT_FINDING = (f"INSERT INTO findings ({_FINDING_COLUMNS}) VALUES "
-                   f"({', '.join('?' * len(_FINDING_COLUMNS.split(',')))})")
 _INSERT_ALERT = (
     "INSERT INTO alerts (alert_id, model, version, policy, rule_id, rule_key, metric, segment, "
     "severity, status, reason, observed, threshold, opened_at, opened_by, first_window_start, "
@@ -50,8 +49,43 @@ def _newer(moment: dt.datetime | None, than: dt.datetime | None) -> bool:
     return utc is None or than is None or utc > than
 
 
+_FINDING_SCHEMA = None
+
+
+def _finding_schema():
+    """The Arrow schema of a batch of finding rows (``_FINDING_COLUMNS`` in order)."""
+    global _FINDING_SCHEMA
+    if _FINDING_SCHEMA is None:
+        import pyarrow as pa
+
+        text, real, stamp = pa.string(), pa.float64(), pa.timestamp("us", tz="UTC")
+        types = {"version": pa.int64(), "window_start": stamp, "window_end": stamp,
+                 "policy_version": pa.int64(), "observed": real, "judged": real,
+                 "threshold": real, "ci_low": real, "ci_high": real, "n": pa.int64(),
+                 "refs": pa.list_(text), "evaluated_at": stamp}
+        _FINDING_SCHEMA = pa.schema([(c, types.get(c, text)) for c in _FINDING_NAMES])
+    return _FINDING_SCHEMA
+
+
+_FINDING_NAMES = tuple(c.strip() for c in _FINDING_COLUMNS.split(","))
+_INSERT_FINDINGS = (f"INSERT INTO findings ({_FINDING_COLUMNS}) SELECT "
+                    + ", ".join(f"{c}::JSON" if c in ("groups", "waiver") else c
+                                for c in _FINDING_NAMES) + " FROM new_findings")
+_ACTIVE_ALERTS = (f"SELECT {_ALERT_COLUMNS_SQL} FROM alerts WHERE list_contains(?, model) "
+                  "AND status IN ('open', 'acknowledged') ORDER BY opened_at DESC")
+_AlertKey = tuple[str, str, str, str]
+
+
+def _alert_key(f: Finding) -> _AlertKey:
+    return (f.model, f.policy, f.rule_id, f.segment)
+
+
 class _EvaluationUnit:
-    """One :func:`record_findings` call, inside its catalog transaction."""
+    """One :func:`record_findings` call, inside its catalog transaction.
+
+    Written in batches: the active alerts of the unit's models are read with one query
+    (an alert the unit changes is read again when next needed), and the finding rows
+    go in with one insert at the end of :meth:`record_all`."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, *, actor: str, run_id: str,
                  now: dt.datetime, auto_resolve_after: int) -> None:
@@ -62,6 +96,26 @@ class _EvaluationUnit:
         self.auto_resolved: list[str] = []
         self.ledger_seqs: list[int] = []
         self.notifications: list[dict[str, Any]] = []
+        self._active: dict[_AlertKey, Alert | None] = {}
+        self._rows: list[tuple[Any, ...]] = []
+
+    def _load_active(self, findings: list[Finding]) -> None:
+        models = sorted({f.model for f in findings})
+        for row in self.con.execute(_ACTIVE_ALERTS, [models]).fetchall():
+            alert = _row_to(Alert, row)
+            self._active.setdefault((alert.model, alert.policy, alert.rule_id,
+                                     alert.segment), alert)
+        for f in findings:   # no active alert for the rest (until the unit opens one)
+            self._active.setdefault(_alert_key(f), None)
+
+    def _active_for(self, f: Finding) -> Alert | None:
+        key = _alert_key(f)
+        if key not in self._active:            # changed by this unit: read it again
+            self._active[key] = _active_alert(self.con, f)
+        return self._active[key]
+
+    def _changed(self, alert: Alert) -> None:
+        self._active.pop((alert.model, alert.policy, alert.rule_id, alert.segment), None)
 
     def record_all(self, findings: list[Finding]) -> None:
         policies: dict[tuple[str, int, str], list[Finding]] = {}
@@ -72,8 +126,25 @@ class _EvaluationUnit:
                 "policy": policy, "policy_version": version, "policy_sha256": sha256,
                 "run_id": self.run_id, "models": sorted({_subject(f) for f in group}),
                 "statuses": dict(Counter(f.status for f in group))})
+        self._load_active(findings)
         for f in findings:
             self._record(f)
+        self._flush_findings()
+
+    def _flush_findings(self) -> None:
+        import pyarrow as pa
+
+        if not self._rows:
+            return
+        columns = list(zip(*self._rows))
+        table = pa.table([pa.array(list(values), type=field.type) for values, field
+                          in zip(columns, _finding_schema())], schema=_finding_schema())
+        self.con.register("new_findings", table)
+        try:
+            self.con.execute(_INSERT_FINDINGS)
+        finally:
+            self.con.unregister("new_findings")
+        self._rows.clear()
 
     def _event(self, kind: str, *, subject: str, payload: dict[str, Any]) -> None:
         event = append_event(self.con, kind, actor=self.actor, subject=subject,
@@ -94,7 +165,7 @@ class _EvaluationUnit:
 
     def _record(self, f: Finding) -> None:
         finding_id = uuid7()
-        active = _active_alert(self.con, f)
+        active = self._active_for(f)
         alert_id = active.alert_id if active is not None else None
         if f.status == "fail":
             alert_id = alert_id or uuid7()
@@ -113,6 +184,7 @@ class _EvaluationUnit:
         elif active is not None and f.status in ("insufficient_data", "error"):
             self.con.execute("UPDATE alerts SET passing_streak = 0, updated_at = ? "
                              "WHERE alert_id = ?", [self.now, active.alert_id])
+            self._changed(active)
         self._insert_finding(f, finding_id, alert_id)
         if f.status == "waived" or f.waiver is not None:
             # The waiver a finding carries is accounted for by the ledger
@@ -129,6 +201,7 @@ class _EvaluationUnit:
             alert_id, f.model, f.version, f.policy, f.rule_id, f"{f.policy}/{f.rule_id}",
             f.metric, f.segment, f.severity, f.reason, f.observed, f.threshold, self.now,
             self.actor, start, end, start, end, self.now, self.now])
+        self._active.pop(_alert_key(f), None)
         self._transition(_get_alert(self.con, alert_id), "opened", actor=self.actor,
                          comment=None, extra={"finding_id": finding_id, "reason": f.reason,
                                               "window_start": start, "observed": f.observed,
@@ -150,6 +223,7 @@ class _EvaluationUnit:
             "updated_at = ? WHERE alert_id = ?",
             [int(new_window), f.version, f.severity, f.reason, f.observed, f.threshold,
              self.now, latest, start, latest, _utc(f.window_end), self.now, alert.alert_id])
+        self._changed(alert)
         if alert.alert_id not in self.opened + self.updated:
             self.updated.append(alert.alert_id)
 
@@ -168,6 +242,7 @@ class _EvaluationUnit:
         self.con.execute("UPDATE alerts SET passing_streak = ?, last_pass_window_start = ?, "
                          "updated_at = ? WHERE alert_id = ?",
                          [streak, start, self.now, alert.alert_id])
+        self._changed(alert)
         if streak >= self.auto_resolve_after:
             self._transition(_get_alert(self.con, alert.alert_id), "auto_resolved",
                              actor=SYSTEM_ACTOR, move=_AUTO_RESOLVE,
@@ -180,13 +255,13 @@ class _EvaluationUnit:
             self.auto_resolved.append(alert.alert_id)
 
     def _insert_finding(self, f: Finding, finding_id: str, alert_id: str | None) -> None:
-        self.con.execute(_INSERT_FINDING, [
+        self._rows.append((
             finding_id, f.model, f.version, _utc(f.window_start), _utc(f.window_end), f.policy,
             f.policy_version, f.policy_sha256, f.rule_id, f.metric, f.segment, f.status,
             f.severity, f.observed, f.judged, f.judge, f.op, f.threshold, f.ci_low, f.ci_high,
             f.n, canonical_json(f.groups), f.reason,
             None if f.waiver is None else canonical_json(f.waiver), list(f.references),
-            alert_id, self.actor, self.run_id, self.now])
+            alert_id, self.actor, self.run_id, self.now))
 
 
 def record_findings(home: Home, findings: Iterable[Finding], *, actor: str, run_id: str,

@@ -55,6 +55,13 @@ class Home:
     def artifact_dir(self, model: str, version: int) -> Path:
         return self.artifacts / model / str(version)
 
+    def cache_dir(self, model_key: str, version: int) -> Path:
+        """Derived state of one model version (its reference profile, the fitted
+        explainer's state), rebuilt when missing: never inside the artifact directory,
+        whose files the registration event hashed. ``model_key`` is the model's
+        escaped name (``raigov.store.lake.model_key``)."""
+        return self.root / "cache" / model_key / str(version)
+
     @property
     def policies(self) -> Path:
         """Policy files in force for live monitoring (``raigov monitor run``)."""

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from raigov.durable import exclusive_lock, write_durably
 from raigov.home import LAKE_TABLES, Home
+from raigov.store.partition_stamps import CompactionState
 from raigov.store.lake import (MANIFEST, PUBLISHED_PREFIX, no_readers, partition_day,
                                partition_files, partitions, read_manifest, read_parquet_table,
                                write_parquet)
@@ -70,20 +71,25 @@ def _step(name: str) -> None:
         time.sleep(3600)
 
 
-def sweep(home: Home, directory: Path, *, wait: bool = False) -> int:
-    """Delete what the manifest no longer shows (replaced segments, unlisted ``c-``
-    files) when no reader holds the reader lock. Call under :func:`rewriting`."""
+def _doomed(directory: Path) -> list[Path]:
+    """What the manifest no longer shows: replaced segments, unlisted ``c-`` files."""
     manifest = read_manifest(directory)
     listed, replaced = set(manifest["files"]), set(manifest["replaced"])
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
-        return 0
-    doomed = [directory / n for n in names
-              if (n.endswith(".parquet") and (n in replaced or (n.startswith(PUBLISHED_PREFIX)
-                                                               and n not in listed)))
-              or (n.startswith(".") and n.endswith(".parquet.tmp")
-                  and n.removeprefix(".").startswith(PUBLISHED_PREFIX))]
+        return []
+    return [directory / n for n in names
+            if (n.endswith(".parquet") and (n in replaced or (n.startswith(PUBLISHED_PREFIX)
+                                                             and n not in listed)))
+            or (n.startswith(".") and n.endswith(".parquet.tmp")
+                and n.removeprefix(".").startswith(PUBLISHED_PREFIX))]
+
+
+def sweep(home: Home, directory: Path, *, wait: bool = False) -> int:
+    """Delete what the manifest no longer shows (replaced segments, unlisted ``c-``
+    files) when no reader holds the reader lock. Call under :func:`rewriting`."""
+    doomed = _doomed(directory)
     if not doomed:
         return 0
     with no_readers(home, wait=wait, patience_s=SWEEP_PATIENCE_S) as held:
@@ -159,15 +165,27 @@ def compact(home: Home, *, model: str | None = None, before: dt.date | None = No
             target_bytes: int = DEFAULT_TARGET_BYTES, now: dt.datetime | None = None,
             progress: Callable[[int, int, str], None] | None = None) -> Compacted:
     """Compact every closed day's partitions (of one model when given)."""
+    import time
+
     result = Compacted()
     if not home.lake.exists():
         return result
     with rewriting(home):
-        todo = closed_partitions(home, model=model, before=before, now=now)
+        clock = time.time()
+        states: dict[Path, CompactionState] = {}
+        todo = []
+        for directory in closed_partitions(home, model=model, before=before, now=now):
+            if directory.parent not in states:        # one state file per model directory
+                states[directory.parent] = CompactionState(directory.parent)
+            state = states[directory.parent]
+            if not state.unchanged(directory, now=clock):   # one stat, not a listing
+                todo.append(directory)
         for i, directory in enumerate(todo):
             if progress:
                 progress(i, len(todo), str(directory.relative_to(home.lake)))
             done = compact_partition(home, directory, target_bytes=target_bytes)
+            if not done and not _doomed(directory):   # nothing to merge or delete there
+                states[directory.parent].remember(directory, now=clock)
             if done:
                 result.partitions += 1
                 result.files_before += done["files_before"]
@@ -176,6 +194,8 @@ def compact(home: Home, *, model: str | None = None, before: dt.date | None = No
                 result.details.append(done)
         if progress:
             progress(len(todo), len(todo), "")
+        for state in states.values():
+            state.save()
     return result
 
 

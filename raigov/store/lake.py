@@ -38,6 +38,7 @@ from raigov.store.parquet_crypto import is_encrypted
 MANIFEST = "_manifest.json"
 PUBLISHED_PREFIX = "c-"       # files written by compaction or a rewrite; visible once listed
 READERS_LOCK = ".readers.lock"
+BOUNDED_SPAN_DAYS = 62    # a range up to this long is looked up day by day, not listed
 
 # Columns that capture writes next to a model's input columns. Input (feature or
 # sensitive) columns may not use these names; ``model`` and ``date`` come from the path.
@@ -197,6 +198,12 @@ def partitions(home: Home, table: str, model: str | None = None, *,
     out = []
     for model_dir in models:
         if not model_dir.is_dir():
+            continue
+        if since and until and (until - since).days < BOUNDED_SPAN_DAYS:
+            # A bounded read names its days: no listing of a year of partitions.
+            days = (since + dt.timedelta(days=i) for i in range((until - since).days + 1))
+            out += [d for d in (model_dir / f"date={day.isoformat()}" for day in days)
+                    if d.is_dir()]
             continue
         for directory in sorted(model_dir.glob("date=*")):
             day = partition_day(directory)
@@ -412,17 +419,34 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
 
 def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, str]:
     """Per day, a fingerprint of the partition's visible files (manifest generation,
-    names, sizes): it changes whenever rows may have changed. Opens no Parquet file."""
+    names, sizes): it changes whenever rows may have changed. Opens no Parquet file;
+    a partition whose directory has settled since its fingerprint was last taken costs
+    one ``stat`` (:mod:`raigov.store.partition_stamps`)."""
     import hashlib
+    import time
+
+    from raigov.store.partition_stamps import FingerprintCache, settled_stamp
 
     out = {}
+    now = time.time()
+    caches: dict[Path, FingerprintCache] = {}
     with reading(home):
         for directory in partitions(home, table, model):
-            parts = [str(read_manifest(directory)["generation"])]
-            for path in partition_files(directory):
-                try:
-                    parts.append(f"{path.name}:{path.stat().st_size}")
-                except FileNotFoundError:
-                    parts.append(f"{path.name}:gone")
-            out[partition_day(directory)] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+            if directory.parent not in caches:        # one cache file per model directory
+                caches[directory.parent] = FingerprintCache(directory.parent)
+            cache = caches[directory.parent]
+            stamp = settled_stamp(directory, now=now)
+            fingerprint = cache.get(directory, stamp)
+            if fingerprint is None:
+                parts = [str(read_manifest(directory)["generation"])]
+                for path in partition_files(directory):
+                    try:
+                        parts.append(f"{path.name}:{path.stat().st_size}")
+                    except FileNotFoundError:
+                        parts.append(f"{path.name}:gone")
+                fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+                cache.put(directory, stamp, fingerprint)
+            out[partition_day(directory)] = fingerprint
+    for cache in caches.values():
+        cache.save()
     return out

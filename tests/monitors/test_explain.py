@@ -359,3 +359,39 @@ def test_the_monitor_is_registered_and_rejects_a_kind_without_an_explained_outpu
         ExplainMonitor().run(dataclasses.replace(frame, spec=spec))
     assert str(info.value) == UNSUPPORTED_OUTPUT_KIND.format(
         kind="ranking", model="credit-risk", kinds=["binary", "multiclass", "regression"])
+
+
+def test_the_reference_explanation_is_kept_on_disk_and_read_back_by_a_new_process(
+        credit: Saved, tmp_path: Path) -> None:
+    import json
+
+    from raigov.monitors.explain_disk_cache import FILE
+
+    frame = credit.demo.heldout
+    cache = tmp_path / "cache" / "credit-risk" / "1"
+    cached = dataclasses.replace(window(credit, frame), cache_dir=cache)
+    clear_explainer_cache()
+    plain = monitor().run(window(credit, frame))      # no cache directory: nothing kept
+    assert not cache.exists()
+    clear_explainer_cache()
+    first = monitor().run(cached)
+    text = (cache / FILE).read_text()
+    stored = json.loads(text)
+    assert stored["key"]["seed"] == 0 and stored["key"]["size"] == SAMPLE
+    clear_explainer_cache()                           # as a new process would start
+    second = monitor().run(cached)
+
+    def values(rows: list[MetricRow]) -> dict:
+        return {k: (r.value, r.ci_low, r.ci_high, r.status) for k, r in by_key(rows).items()}
+
+    assert values(first) == values(plain) == values(second)
+    # What is read back is what decides: a stored reference with errors above the bound
+    # turns every row into an error (only a read-back can have seen it).
+    errors = stored["attributions"]["errors"]
+    errors["data"] = [1.0] * len(errors["data"])
+    (cache / FILE).write_text(json.dumps(stored))
+    clear_explainer_cache()
+    assert {r.status for r in monitor().run(cached)} == {"error"}
+    clear_explainer_cache()
+    monitor(seed=1).run(cached)                       # another key: computed and replaced
+    assert json.loads((cache / FILE).read_text())["key"]["seed"] == 1
