@@ -95,6 +95,7 @@ CALM_DAYS = 20
 MAX_CALM_WARNINGS = 3
 
 
+@pytest.mark.timeout(1800)   # about 4 minutes on an idle 2-core machine; far more when shared
 def test_calm_days_with_the_shipped_packs_raise_no_critical_and_at_most_three_warnings(
         tmp_path) -> None:
     """The acceptance of the shipped packs, shortened: ``raigov demo --scenario calm`` as a
