@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,8 +125,8 @@ def _collect(per_chunk: list[list[MetricRow]]) -> dict[str, list[float]]:
     values: dict[str, list[float]] = {}
     for rows in per_chunk:
         for row in rows:
-            if row.status == "ok" and isinstance(row.value, (int, float)) \
-                    and math.isfinite(row.value):
+            if row.status == "ok" and isinstance(row.value, numbers.Real) \
+                    and not isinstance(row.value, bool) and math.isfinite(row.value):
                 values.setdefault(_key(row.metric, row.segment), []).append(float(row.value))
     return values
 
