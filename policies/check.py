@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from raigov.policies.evaluate import evaluate
 from raigov.policies.findings import Finding
 from raigov.policies.loader import load_policies
-from raigov.policies.schema import Policy, select_policies
+from raigov.policies.schema import Policy, select_policies, with_waiver_files
 from raigov.clock import future_cutoff
 from raigov.errors import ConfigError, InputError
 from raigov.home import Home
@@ -56,7 +56,7 @@ def check_data(policy_files: Sequence[str | Path], *, data: str | Path, label: s
     consulted: naming them on the command line applies them."""
     from raigov.monitors.offline import run_on_file
 
-    policies = load_policies(policy_files)
+    policies = with_waiver_files(load_policies(policy_files))
     result = run_on_file(data, label=label, prediction=prediction, score=score,
                          sensitive=sensitive, intersections=intersections,
                          min_group_size=min_group_size, families=("performance", "fairness"),
@@ -99,12 +99,15 @@ def check_model(home: Home, policy_files: Sequence[str | Path], *, model: str,
     if frame.empty:
         which = "" if window is None else f" starting {window}"
         raise InputError(NO_WINDOWS.format(model=model, which=which))
+    from raigov.monitors.reference_chunks import ReferenceChunks
+
     latest = frame[frame["window_start"] == frame["window_start"].max()]
     start, end = latest["window_start"].iloc[0], latest["window_end"].iloc[0]
     findings = evaluate(policies, to_metric_rows(latest) + probe_rows, model=model,
                         version=registered.version, window_start=start.to_pydatetime(),
                         window_end=end.to_pydatetime(), today=today,
-                        sensitive=registered.spec.sensitive)
+                        sensitive=registered.spec.sensitive,
+                        reference=ReferenceChunks(home, model, registered.version))
     return CheckResult(findings, policies, f"{model} v{registered.version}, window {start:%Y-%m-%d %H:%M}",
                        notes + probe_notes)
 

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Sequence
 
 from raigov.monitors.base import MetricRow
 from raigov.policies.findings import Finding, FindingStatus
-from raigov.policies.rules import EVERY, Rule, Verdict, is_finite_number
+from raigov.policies.rules import EVERY, ReferenceLookup, Rule, Verdict, is_finite_number
 from raigov.policies.schema import Policy
 from raigov.policies.waivers import apply_waivers
 from raigov.canonical import utcnow
@@ -70,6 +70,7 @@ class _Window:
     start: dt.datetime | None
     end: dt.datetime | None
     today: dt.date
+    reference: ReferenceLookup | None = None
 
 
 class _Rows:
@@ -91,13 +92,17 @@ class _Rows:
 def evaluate(policies: Sequence[Policy], metric_rows: Iterable[MetricRow], *, model: str,
              version: int | None, window_start: dt.datetime | None,
              window_end: dt.datetime | None, today: dt.date | None = None,
-             sensitive: Sequence[str] | None = None) -> list[Finding]:
+             sensitive: Sequence[str] | None = None,
+             reference: ReferenceLookup | None = None) -> list[Finding]:
     """Judge every rule of every policy on ``metric_rows``. ``today`` (default: the UTC
     date) decides which waivers are in force; ``sensitive`` (the model's declared
-    attributes) is what ``sensitive: "*"`` expands to. Policies are not filtered by
-    ``applies_to`` here: see :func:`raigov.policies.schema.select_policies`."""
+    attributes) is what ``sensitive: "*"`` expands to; ``reference`` gives rules that
+    judge against the reference (``reference_band``) the values over its chunks.
+    Policies are not filtered by ``applies_to`` here: see
+    :func:`raigov.policies.schema.select_policies`."""
     rows = _Rows(metric_rows)
-    window = _Window(model, version, window_start, window_end, today or utcnow().date())
+    window = _Window(model, version, window_start, window_end, today or utcnow().date(),
+                     reference)
     findings: list[Finding] = []
     for policy in policies:
         for rule in policy.rules:
@@ -130,7 +135,7 @@ def _judge_target(policy: Policy, rule: Rule, segment: str, rows: _Rows,
     if early is not None:
         return _finding(policy, rule, segment, window, early[0], early[1], row=row)
     try:
-        verdict = rule.judge(row, segment=segment)
+        verdict = rule.judge_with(row, segment=segment, reference=window.reference)
     except Exception as exc:  # a broken rule type is an error finding, not a crash
         reason = RULE_CRASHED.format(type=rule.type, error=repr(exc), metric=rule.metric,
                                      segment=segment)

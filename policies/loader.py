@@ -14,7 +14,9 @@ from typing import Any, Iterable
 
 from raigov.file_problems import show_value
 from raigov.policies.load_errors import PolicyError, PolicyProblem, ProblemCollector
-from raigov.policies.schema import Policy, PolicyFile, policy_applies, select_policies
+from raigov.policies.schema import (WAIVER_NEEDS_POLICY, WAIVER_POLICY_WITH_RULES, Policy,
+                                    PolicyFile, is_waiver_file, policy_applies,
+                                    select_policies)
 from raigov.yaml_positions import YamlDocument, YamlSyntaxError, parse_yaml
 from raigov.canonical import sha256_hex
 from raigov.errors import did_you_mean
@@ -36,6 +38,10 @@ DUPLICATE_KEY = ("Duplicate field '{field}' in {where} ({path}, line {line}); fi
                  "{first}, and YAML would silently keep only the last one.")
 DUPLICATE_POLICY = ("Policy '{policy}' is defined twice ({path}, line {line}, field 'policy'): "
                     "first in {first}.")
+UNKNOWN_WAIVER_POLICY = ("Waiver for policy '{policy}' in field 'policy' of {where} ({path}, "
+                         "line {line}), which is not among the policies loaded with it.{hint} "
+                         "Policies: {policies}.")
+WAIVER_FILE_PROBLEM = "{detail}: field '{field}' of {where} ({path}, line {line})."
 QUOTE_OPERATOR_HINT = ' Quote operators in YAML, e.g. op: ">=".'
 
 def pack_paths() -> list[Path]:
@@ -77,6 +83,7 @@ def load_policies(paths: Iterable[str | Path]) -> list[Policy]:
             continue
         first[policy.policy] = policy
         policies.append(policy)
+    problems.extend(_check_waiver_files(policies))
     if problems:
         raise PolicyError(problems)
     return policies
@@ -112,8 +119,9 @@ def _build(doc: YamlDocument, *, path: str, sha256: str) -> Policy:
     fields = {k: getattr(header, k) for k in ("policy", "version", "description",
                                              "applies_to", "references", "waivers")}
     lines = tuple((r.id, doc.line_of(("rules", i))) for i, r in enumerate(rules) if r)
+    waiver_lines = tuple(doc.line_of(("waivers", i, "rule")) for i in range(len(header.waivers)))
     return Policy(**fields, rules=tuple(typed), path=path, sha256=sha256,
-                  line=doc.line_of(("policy",)), rule_lines=lines)
+                  line=doc.line_of(("policy",)), rule_lines=lines, waiver_lines=waiver_lines)
 
 
 def _list(value: Any) -> list[Any]:
@@ -140,7 +148,18 @@ def _check_waivers(ctx: ProblemCollector, data: dict[str, Any]) -> None:
     ids = [r["id"] for r in _list(data.get("rules"))
            if isinstance(r, dict) and isinstance(r.get("id"), str)]
     for index, raw in enumerate(_list(data.get("waivers"))):
-        rule = raw.get("rule") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            continue
+        named = raw.get("policy")
+        if not _list(data.get("rules")):   # a waiver file: the rule is another policy's
+            if named is None:
+                _waiver_file_problem(ctx, ("waivers", index), "waiver_needs_policy",
+                                     WAIVER_NEEDS_POLICY)
+            continue
+        if named is not None:
+            _waiver_file_problem(ctx, ("waivers", index, "policy"), "waiver_policy_with_rules",
+                                 WAIVER_POLICY_WITH_RULES)
+        rule = raw.get("rule")
         if not isinstance(rule, str) or not rule or rule in ids:
             continue
         loc = ("waivers", index, "rule")
@@ -150,3 +169,37 @@ def _check_waivers(ctx: ProblemCollector, data: dict[str, Any]) -> None:
             hint=did_you_mean(rule, ids), rules=", ".join(f"'{i}'" for i in ids)))
 
 
+
+
+def _waiver_file_problem(ctx: ProblemCollector, loc: tuple[Any, ...], code: str,
+                         detail: str) -> None:
+    where, _ = ctx.where(loc)
+    ctx.add(loc, code, WAIVER_FILE_PROBLEM.format(
+        detail=detail[0].upper() + detail[1:], field="policy", where=where, path=ctx.path,
+        line=ctx.doc.line_of(loc)))
+
+
+def _check_waiver_files(policies: list[Policy]) -> list[PolicyProblem]:
+    """Every waiver of a waiver file names a policy loaded with it, and a rule of it."""
+    by_name = {p.policy: p for p in policies if not is_waiver_file(p)}
+    problems = []
+    for policy in (p for p in policies if is_waiver_file(p)):
+        for index, waiver in enumerate(policy.waivers):
+            line = policy.waiver_lines[index] if index < len(policy.waiver_lines) else policy.line
+            where = f"waivers[{index}] (rule '{waiver.rule}')"
+            target = by_name.get(waiver.policy or "")
+            if target is None:
+                problems.append(PolicyProblem(policy.path, line, "policy", "unknown_waiver_policy",
+                                              UNKNOWN_WAIVER_POLICY.format(
+                    policy=waiver.policy, where=where, path=policy.path, line=line,
+                    hint=did_you_mean(str(waiver.policy), list(by_name)),
+                    policies=", ".join(f"'{n}'" for n in by_name) or "none")))
+                continue
+            ids = [r.id for r in target.rules]
+            if waiver.rule not in ids:
+                problems.append(PolicyProblem(policy.path, line, "rule", "unknown_waiver_rule",
+                                              UNKNOWN_WAIVER_RULE.format(
+                    rule=waiver.rule, where=f"{where} for policy '{target.policy}'",
+                    path=policy.path, line=line, hint=did_you_mean(waiver.rule, ids),
+                    rules=", ".join(f"'{i}'" for i in ids))))
+    return problems

@@ -86,18 +86,24 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
     from raigov.policies.record_findings import record_findings_in, summarize
     from raigov.store.catalog import catalog
 
+    from raigov.monitors.reference_chunks import ReferenceChunks
+
     policies = policies_in_force(home)
     run = GovernanceRun()
     config = _webhook_for(home, True, None) if policies else None
     states = VersionStates(home)
+    references: dict[tuple[str, int], ReferenceChunks] = {}
 
     def commit(result: WindowResult) -> None:
         key = result.key
         spec = states.model(key.model, key.version).spec
         applicable = select_policies(policies, model=key.model, tags=spec.tags)
+        reference = references.setdefault((key.model, key.version),
+                                          ReferenceChunks(home, key.model, key.version))
         findings = evaluate(applicable, result.rows, model=key.model, version=key.version,
                             window_start=key.start, window_end=key.end, sensitive=spec.sensitive,
-                            today=today or key.end.date()) if applicable else []
+                            today=today or key.end.date(), reference=reference) \
+            if applicable else []
         unit = None
         with catalog(home) as con:
             write_window(home, model=key.model, version=key.version, start=key.start,

@@ -16,7 +16,7 @@ import numbers
 import operator
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "warning", "critical"]
 Judge = Literal["point", "ci_bound"]
+Bound = Literal["unfavourable", "favourable"]
 VerdictStatus = Literal["pass", "fail", "insufficient_data", "error"]
 
 #: Metric families computed per sensitive attribute (their rows' segment is the
@@ -45,6 +46,11 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 #: For ``judge: ci_bound``: the CI bound on the unfavourable side of each operator.
 UNFAVOURABLE_BOUND: dict[str, str] = {">=": "ci_low", ">": "ci_low",
                                       "<=": "ci_high", "<": "ci_high"}
+#: ``bound: favourable``: the other end, so the rule fails only when the whole interval
+#: violates the limit (the data show a violation; sampling noise alone does not fire).
+FAVOURABLE_BOUND: dict[str, str] = {">=": "ci_high", ">": "ci_high",
+                                    "<=": "ci_low", "<": "ci_low"}
+BOUND_NEEDS_CI = "'bound' applies only to judge 'ci_bound'"
 
 UNKNOWN_METRIC_SHORT = "Unknown metric '{metric}'"
 UNKNOWN_OPERATOR_SHORT = "Unknown operator '{op}'"
@@ -72,6 +78,16 @@ class Verdict:
     reason: str
     judged: float | None = None
     judge: Judge = "point"
+
+
+class ReferenceLookup(Protocol):
+    """Where a rule that judges against the reference finds a metric's values over
+    reference chunks (:mod:`raigov.monitors.reference_chunks` gives them per model
+    version): ``(values, chunk_size)``, or None when there is no reference. ``chunks``
+    (how many) or ``chunk_size`` (rows each) choose the split; neither: the default."""
+
+    def chunk_values(self, metric: str, segment: str, *, chunk_size: int | None = None,
+                     chunks: int | None = None) -> tuple[list[float], int] | None: ...
 
 
 class Rule(BaseModel):
@@ -128,6 +144,12 @@ class Rule(BaseModel):
         """Judge a metric row whose value is a finite number."""
         raise NotImplementedError
 
+    def judge_with(self, row: "MetricRow", *, segment: str,
+                   reference: ReferenceLookup | None) -> Verdict:
+        """What the evaluator calls: :meth:`judge`, unless the type also needs the
+        model's reference (``reference_band`` does); ``reference`` may be None."""
+        return self.judge(row, segment=segment)
+
 
 def metric_hint(name: str) -> str:
     """``" Did you mean 'x'?"`` for a mistyped metric name: the close names that
@@ -176,6 +198,7 @@ class ThresholdRule(Rule):
     op: str
     threshold: float = Field(strict=True, allow_inf_nan=False)
     judge_on: Judge = Field(default="point", alias="judge")
+    bound: Bound | None = Field(default=None, validate_default=True)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -195,6 +218,13 @@ class ThresholdRule(Rule):
             raise PydanticCustomError("ci_bound_op", CI_BOUND_OP, {"op": op})
         return judge
 
+    @field_validator("bound")
+    @classmethod
+    def _bound_with_ci(cls, bound: str | None, info: ValidationInfo) -> str | None:
+        if bound is not None and info.data.get("judge_on") == "point":
+            raise PydanticCustomError("bound_needs_ci", BOUND_NEEDS_CI)
+        return bound
+
     def expectation(self) -> str:
         return f"{self.op} {self.threshold:g}"
 
@@ -205,7 +235,8 @@ class ThresholdRule(Rule):
         if self.judge_on == "point":
             judged, label = row.value, "point estimate"
         else:
-            bound = UNFAVOURABLE_BOUND[self.op]
+            bound = (FAVOURABLE_BOUND if self.bound == "favourable"
+                     else UNFAVOURABLE_BOUND)[self.op]
             judged = getattr(row, bound)
             label = ("lower" if bound == "ci_low" else "upper") + " CI bound"
             if not is_finite_number(judged):

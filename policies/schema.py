@@ -17,6 +17,13 @@ from pydantic_core import PydanticCustomError
 from raigov.policies.rules import Rule
 
 APPLIES_TO_EMPTY = "applies_to needs 'models', 'tags' or both"
+NO_RULES_NOR_WAIVERS = ("a policy file needs 'rules', or 'waivers' alone (a waiver file, "
+                        "whose every waiver names the 'policy' it waives a rule of)")
+WAIVER_NEEDS_POLICY = ("a waiver in a file without rules (a waiver file) must name the "
+                       "'policy' whose rule it waives")
+WAIVER_POLICY_WITH_RULES = ("'policy' in a waiver names another policy's rule; it belongs "
+                            "in a waiver file (one without rules), not beside this "
+                            "policy's own rules")
 ALL_MODELS = "*"
 
 
@@ -43,6 +50,7 @@ class Waiver(_Frozen):
     exception nobody approved, without a reason or without an end is not a waiver."""
 
     rule: str = Field(min_length=1)
+    policy: str | None = Field(default=None, min_length=1)  # only in a waiver file
     reason: str = Field(min_length=1)
     approved_by: str = Field(min_length=1)
     expires: dt.date
@@ -53,7 +61,8 @@ class Waiver(_Frozen):
 
     def as_dict(self, *, today: dt.date) -> dict[str, Any]:
         return {"rule": self.rule, "reason": self.reason, "approved_by": self.approved_by,
-                "expires": self.expires.isoformat(), "active": self.is_active(today=today)}
+                "expires": self.expires.isoformat(), "active": self.is_active(today=today),
+                **({"policy": self.policy} if self.policy else {})}
 
 
 class _PolicyFields(_Frozen):
@@ -69,17 +78,26 @@ class PolicyFile(_PolicyFields):
     """The YAML schema. ``rules`` are mappings here; each is validated by the model
     class of its rule type (``type``, default ``threshold``)."""
 
-    rules: tuple[dict[str, Any], ...] = Field(min_length=1)
+    rules: tuple[dict[str, Any], ...] = ()
+
+    @model_validator(mode="after")
+    def _rules_or_waivers(self) -> "PolicyFile":
+        if not self.rules and not self.waivers:
+            raise PydanticCustomError("no_rules_nor_waivers", NO_RULES_NOR_WAIVERS)
+        return self
 
 
 class Policy(_PolicyFields):
-    """A loaded policy: typed rules plus its source."""
+    """A loaded policy: typed rules plus its source. Without rules it is a waiver
+    file: its waivers name the policies they waive rules of, and
+    :func:`select_policies` hands them to those policies for the models it applies to."""
 
-    rules: tuple[Rule, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = ()
     path: str = "<memory>"
     sha256: str = ""
     line: int = 1
     rule_lines: tuple[tuple[str, int], ...] = ()  # (rule id, line): hashable, frozen
+    waiver_lines: tuple[int, ...] = ()            # the line of each waiver's ``rule``
 
     def rule_line(self, rule_id: str) -> int | None:
         """The line of the rule's ``- id:`` item in the policy file, when known."""
@@ -103,7 +121,25 @@ def policy_applies(policy: Policy, *, model: str, tags: tuple[str, ...] | list[s
             or bool(set(wanted.tags) & set(tags)))
 
 
+def is_waiver_file(policy: Policy) -> bool:
+    """A file of waivers only: it judges nothing itself."""
+    return not policy.rules
+
+
 def select_policies(policies: list[Policy] | tuple[Policy, ...], *, model: str,
                     tags: tuple[str, ...] | list[str] = ()) -> list[Policy]:
-    """The policies among ``policies`` that apply to ``model``."""
-    return [p for p in policies if policy_applies(p, model=model, tags=tags)]
+    """The policies among ``policies`` that apply to ``model``, each with the waivers of
+    the waiver files that apply to ``model`` too."""
+    return with_waiver_files([p for p in policies if policy_applies(p, model=model, tags=tags)])
+
+
+def with_waiver_files(policies: list[Policy] | tuple[Policy, ...]) -> list[Policy]:
+    """The policies that hold rules, each given the waivers that waiver files among
+    ``policies`` hold for it (after its own)."""
+    extra: dict[str, list[Waiver]] = {}
+    for policy in policies:
+        if is_waiver_file(policy):
+            for waiver in policy.waivers:
+                extra.setdefault(waiver.policy or "", []).append(waiver)
+    return [p.model_copy(update={"waivers": (*p.waivers, *extra[p.policy])})
+            if p.policy in extra else p for p in policies if not is_waiver_file(p)]

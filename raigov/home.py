@@ -63,6 +63,12 @@ class Home:
         return self.root / "cache" / model_key / str(version)
 
     @property
+    def cache(self) -> Path:
+        """Derived per-version state, rebuilt when missing or stale (never inside the
+        immutable artifact directories): e.g. reference-chunk values."""
+        return self.root / "cache"
+
+    @property
     def policies(self) -> Path:
         """Policy files in force for live monitoring (``raigov monitor run``)."""
         return self.root / "policies"

@@ -77,10 +77,21 @@ def rows(*, good: bool) -> list[MetricRow]:
     return out
 
 
+class ChunksAroundGood:
+    """Reference-chunk values for band rules: ten chunks whose values spread by 10%
+    around the good figure (a fair stand-in for a reference the good figures came
+    from; tests/policies/test_reference_band.py draws them from real data)."""
+
+    def chunk_values(self, metric: str, segment: str, *, chunk_size: int | None = None,
+                     chunks: int | None = None) -> tuple[list[float], int]:
+        good = FIGURES[metric][0]
+        return [good * (0.9 + 0.02 * i) for i in range(10)], 500
+
+
 def run(policy: Policy, *, good: bool) -> list[str]:
     findings = evaluate([policy], rows(good=good), model="income", version=1,
                         window_start=None, window_end=None, today=dt.date(2026, 3, 2),
-                        sensitive=SENSITIVE)
+                        sensitive=SENSITIVE, reference=ChunksAroundGood())
     return [f.status for f in findings]
 
 

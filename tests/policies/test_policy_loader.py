@@ -95,7 +95,7 @@ def test_a_typo_in_a_field_name_suggests_the_right_field(tmp_path: Path) -> None
     path = write(tmp_path, GOOD.replace("    threshold: 0.6", "    thresold: 0.6"))
     problem = only_problem(path)
     allowed = ("type, id, metric, severity, segment, sensitive, min_samples, description, "
-               "references, op, threshold, judge")
+               "references, op, threshold, judge, bound")
     assert problem.message == load_errors.UNKNOWN_FIELD.format(
         field="thresold", where="rule 'recall-floor'", path=str(path), line=17,
         hint=" Did you mean 'threshold'?", allowed=allowed)
