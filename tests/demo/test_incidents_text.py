@@ -55,7 +55,7 @@ def test_text_fault_empties_or_cuts_whole_requests(pool) -> None:
         _kind("text_fault")(model="m", day=1, column="review", fault="empty", share=1,
                             keep_words=2)
     assert [d.label() for d in cut.expectation(None)][0] == "quality.text_length [column=review]"
-    assert [d.label() for d in empty.expectation(None)] == ["quarantine"]
+    assert [d.label() for d in empty.expectation(None)] == ["quality.quarantine_rate"]
 
 
 def test_models_keeps_only_the_named_models_and_their_incidents() -> None:

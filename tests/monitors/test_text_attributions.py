@@ -47,7 +47,7 @@ def test_attributions_sum_to_the_logit_within_1e_2_for_every_row(artifact: Path)
     model = load_model(artifact, SPEC, device="cpu")
     texts = demo_text.reviews()["text"].iloc[[5, 77]].tolist()
     found = attribute_texts(model, texts)
-    served = model.forward(pd.DataFrame({"review": texts}))
+    served = model.forward(pd.DataFrame({"review": texts})).reshape(-1)   # [N, 1] logits
     direct = AutoTokenizer.from_pretrained(str(tokenizer_folder(demo_text.ENCODER)))
     for text, one, logit in zip(texts, found, served):
         assert one.completeness_error < 1e-2
@@ -67,7 +67,7 @@ def test_raigov_explain_prints_a_text_decisions_tokens_escaped(tmp_path: Path,
     register_model_files(home, SPEC, artifact=artifact, reference=reference)
     text = "<b>Superb</b> and \x1b[31mmoving\x1b[0m, a joy."
     logit = float(load_model(artifact, SPEC, device="cpu").forward(
-        pd.DataFrame({"review": [text]}))[0])
+        pd.DataFrame({"review": [text]})).reshape(-1)[0])
     with PredictionLogger(SPEC.name, home=home) as log:
         [pid] = log.log_predictions([{"review": text}], labels=[int(logit >= 0)],
                                     scores=[1 / (1 + np.exp(-logit))]).prediction_ids
