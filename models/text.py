@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,21 @@ def tokenizer_folder(name: str) -> Path:
     raise ConfigError(NOT_A_FOLDER.format(name=name, known=", ".join(KNOWN_PACKAGES)))
 
 
+_TOKENIZING: dict[str, threading.Lock] = {}
+_LOCKS = threading.Lock()
+
+
+def tokenize(name: str, texts: Any, **options: Any) -> Any:
+    """``load_tokenizer(name)(texts, **options)`` under the tokenizer's lock. A fast
+    tokenizer keeps padding and truncation settings on the shared object, so two
+    threads calling it with different options (validation counting tokens while a
+    micro-batch is embedded) would each run with the other's settings."""
+    with _LOCKS:
+        lock = _TOKENIZING.setdefault(name, threading.Lock())
+    with lock:
+        return load_tokenizer(name)(texts, **options)
+
+
 @lru_cache(maxsize=8)
 def load_tokenizer(name: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,17 +97,17 @@ def token_counts(name: str, texts: list[str]) -> np.ndarray:
     """Tokens in each text, special tokens included, nothing cut."""
     if not texts:
         return np.zeros(0, dtype=np.int64)
-    ids = load_tokenizer(name)(list(texts), add_special_tokens=True, truncation=False,
-                               verbose=False)["input_ids"]
+    ids = tokenize(name, list(texts), add_special_tokens=True, truncation=False,
+                   verbose=False)["input_ids"]
     return np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def unknown_counts(name: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per text: word-piece tokens the tokenizer maps to its unknown token, and all its
     tokens (special tokens left out of both)."""
-    tok = load_tokenizer(name)
-    ids = tok(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-    unk = tok.unk_token_id
+    ids = tokenize(name, list(texts), add_special_tokens=False, truncation=False,
+                   verbose=False)["input_ids"]
+    unk = load_tokenizer(name).unk_token_id
     return (np.fromiter((sum(1 for t in i if t == unk) for i in ids), np.int64, len(ids)),
             np.fromiter((len(i) for i in ids), np.int64, len(ids)))
 
@@ -102,12 +118,12 @@ def embed(name: str, texts: list[str], *, max_length: int, batch_size: int = 64,
     ``tokens`` (real tokens) and ``padded`` (token slots the batch padding added)."""
     import torch
 
-    tok, model = load_tokenizer(name), load_encoder(name, device)
+    model = load_encoder(name, device)
     dev = next(model.parameters()).device
     out = []
     for start in range(0, len(texts), batch_size):
-        batch = tok(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                    max_length=max_length, return_tensors="pt")
+        batch = tokenize(name, list(texts[start:start + batch_size]), padding=True,
+                         truncation=True, max_length=max_length, return_tensors="pt")
         batch = {k: v.to(dev) for k, v in batch.items()}
         with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.float16,
                                                     enabled=dev.type == "cuda"):
