@@ -63,14 +63,17 @@ for policy in mine:
         st.caption(ui.md(SOURCE.format(path=policy.path, version=policy.version,
                                        sha=policy.sha256[:12])))
         st.caption(ui.md("Applies to " + governance.applies_to_text(policy)))
-        st.markdown("**Rules**")
-        ui.table(governance.rules_frame(policy))
-        st.markdown("**Latest findings**")
-        latest = governance.findings_for(findings, policy.policy)
-        if latest.empty:
-            st.caption(NO_FINDINGS)
+        if policy.rules:
+            st.markdown("**Rules**")
+            ui.table(governance.rules_frame(policy))
+            st.markdown("**Latest findings**")
+            latest = governance.findings_for(findings, policy.policy)
+            if latest.empty:
+                st.caption(NO_FINDINGS)
+            else:
+                ui.table(latest)
         else:
-            ui.table(latest)
+            st.caption(governance.WAIVER_FILE)
         st.markdown("**Waivers**")
         waivers = governance.waivers_frame(policy, today=ui.today())
         if waivers.empty:

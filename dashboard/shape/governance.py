@@ -148,8 +148,13 @@ def rules_frame(policy: Policy) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+WAIVER_FILE = ("A waiver file: no rules of its own. Each waiver below names the policy "
+               "and rule it waives for the models this file applies to.")
+
+
 def waivers_frame(policy: Policy, *, today: dt.date) -> pd.DataFrame:
-    rows = [{"rule": w.rule, "reason": w.reason, "approved by": w.approved_by,
+    rows = [{"rule": f"{w.policy}/{w.rule}" if w.policy else w.rule, "reason": w.reason,
+             "approved by": w.approved_by,
              "expires": w.expires.isoformat(),
              "state": "active" if w.is_active(today=today) else "expired",
              "days left": (w.expires - today).days} for w in policy.waivers]

@@ -278,6 +278,21 @@ def test_the_policies_page_lists_rules_findings_and_waivers(signed_in) -> None:
     assert any({"rule_id", "status", "observed"} <= set(f.columns) for f in frames)
 
 
+def test_a_waiver_file_shows_its_waivers_by_policy_and_rule_and_no_empty_rules_table(
+        signed_in) -> None:
+    from raigov.dashboard.shape.governance import WAIVER_FILE
+
+    at = signed_in("vera", page="policies")
+    at.selectbox(key="policies_model").select("income-classifier").run()
+    no_failures(at)
+    assert WAIVER_FILE in [c.value for c in at.caption]
+    frames = [d.value for d in at.dataframe[1:]]
+    waived = {r for f in frames if "approved by" in f.columns for r in f["rule"]}
+    assert "fairness-four-fifths/four-fifths" in waived     # the demo's waiver file
+    rules_tables = [f for f in frames if {"rule", "metric", "expects"} <= set(f.columns)]
+    assert rules_tables and all(len(f) > 0 for f in rules_tables)
+
+
 def test_the_cards_page_shows_missing_fields_as_missing_and_the_ledger_head(
         signed_in, dashboard_home: Home) -> None:
     from raigov.ledger.verify import audit_verify
