@@ -108,9 +108,9 @@ def reference_values(home: Home, model: str, version: int, *, family: str,
     entry = cache["entries"].get(f"{family}:{chunk_size}")
     if entry is None:
         reference = registered.load_reference() if reference is None else reference
-        from raigov.monitors.runner import reference_profile
+        from raigov.monitors.version_state import cached_reference_profile
 
-        profile = reference_profile(registered.artifact_dir, reference, registered.spec)
+        profile = cached_reference_profile(home, registered, reference)
         per_chunk = chunk_rows(registered, reference, family=family, chunk_size=chunk_size,
                                profile=profile)
         entry = {"chunks": len(per_chunk), "values": _collect(per_chunk)}
