@@ -57,7 +57,12 @@ def _label(alert_id: str) -> str:
 
 
 ids = found["alert_id"].tolist()
-chosen = st.selectbox("Open alert", ids, format_func=_label, key="alert", bind="query-params")
+# A shared link carries ?alert=<id>. Streamlit's bind="query-params" would put the
+# formatted label in the URL and ignore an id, so the id is read and written here.
+wanted = st.query_params.get("alert")
+chosen = st.selectbox("Open alert", ids, index=ids.index(wanted) if wanted in ids else 0,
+                      format_func=_label, key="alert")
+st.query_params["alert"] = chosen
 alert = found[found["alert_id"] == chosen].iloc[0]
 
 

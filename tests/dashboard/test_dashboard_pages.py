@@ -127,8 +127,9 @@ def test_an_owner_acknowledges_an_alert_with_a_comment_recorded_in_the_ledger(
         signed_in, dashboard_home: Home) -> None:
     alert = _open_alert(dashboard_home)
     at = signed_in("olga")
+    at.switch_page("app_pages/alerts.py")  # a page switch starts with no query params
     at.query_params["alert"] = alert.alert_id
-    at.switch_page("app_pages/alerts.py").run()
+    at.run()
     before = ledger_count(dashboard_home)
     at.text_area(key="alert_comment").input("looking into the label backlog")
     next(b for b in at.button if b.label == "Acknowledge").click().run()
@@ -146,8 +147,9 @@ def test_a_viewers_acknowledge_is_refused_and_the_ledger_does_not_change(
         signed_in, dashboard_home: Home) -> None:
     alert = _open_alert(dashboard_home)
     at = signed_in("vera")
+    at.switch_page("app_pages/alerts.py")  # a page switch starts with no query params
     at.query_params["alert"] = alert.alert_id
-    at.switch_page("app_pages/alerts.py").run()
+    at.run()
     before = ledger_count(dashboard_home)
     at.text_area(key="alert_comment").input("I should not be able to")
     next(b for b in at.button if b.label == "Acknowledge").click().run()
@@ -160,8 +162,9 @@ def test_a_viewers_acknowledge_is_refused_and_the_ledger_does_not_change(
 def test_resolving_needs_a_comment(signed_in, dashboard_home: Home) -> None:
     alert = _open_alert(dashboard_home)
     at = signed_in("olga")
+    at.switch_page("app_pages/alerts.py")  # a page switch starts with no query params
     at.query_params["alert"] = alert.alert_id
-    at.switch_page("app_pages/alerts.py").run()
+    at.run()
     before = ledger_count(dashboard_home)
     next(b for b in at.button if b.label == "Resolve").click().run()
     assert "needs a comment" in at.error[0].value
