@@ -16,7 +16,7 @@ from raigov.policies.schema import Policy
 PACKS = {p.stem: p for p in pack_paths()}
 EXPECTED_PACKS = {"fairness-four-fifths", "fairness-equalized-odds", "performance-floors",
                   "drift-limits", "data-quality", "multiclass-classifier", "regressor",
-                  "text-quality", "text-fairness"}
+                  "text-quality", "text-fairness", "text-drift"}
 SENSITIVE = ("sex", "race")
 COLUMNS = ("age", "hours_per_week")
 # metric -> (good value, bad value); intervals are value +- 0.03
@@ -56,10 +56,11 @@ FIGURES: dict[str, tuple[float, float]] = {
     "fairness.bnsp_auc": (0.85, 0.3),
     "fairness.generalized_mean_bias_auc": (0.8, 0.5),
     "fairness.counterfactual_gap": (0.02, -0.3),
+    "drift.embedding": (0.52, 0.7),
 }
 PER_COLUMN = ("drift.score_ratio", "quality.missing_rate", "quality.out_of_range_rate", "quality.empty_rate",
               "quality.truncated_rate", "quality.oov_rate", "quality.non_letter_rate",
-              "quality.text_length")
+              "quality.text_length", "drift.embedding")
 
 
 def rows(*, good: bool) -> list[MetricRow]:
@@ -71,7 +72,7 @@ def rows(*, good: bool) -> list[MetricRow]:
             groups = {"groups": {"A": {"value": 0.4, "n": 500}, "B": {"value": 0.42, "n": 600}}}
             out += [MetricRow(metric, value, attr, *ci, 1100, details=groups) for attr in SENSITIVE]
         elif metric in PER_COLUMN:
-            out += [MetricRow(metric, value, f"column={c}", n=2000) for c in COLUMNS]
+            out += [MetricRow(metric, value, f"column={c}", *ci, 2000) for c in COLUMNS]
         else:
             out.append(MetricRow(metric, value, "all", *ci, 2000))
     return out
@@ -95,7 +96,7 @@ def run(policy: Policy, *, good: bool) -> list[str]:
     return [f.status for f in findings]
 
 
-def test_the_nine_packs_are_shipped() -> None:
+def test_the_ten_packs_are_shipped() -> None:
     assert set(PACKS) == EXPECTED_PACKS
 
 
