@@ -9,9 +9,6 @@ import click
 from raigov.cli.support import HOME_OPTION, translate_errors
 from raigov.cli.support import resolve_home as _home
 
-KEY_ALREADY = ("The ledger already records signing key {fp} (event {seq}); to replace it, "
-               "run `raigov ledger rotate-key --new-private-key PATH` with the current key "
-               "in RAIGOV_SIGNING_KEY_FILE.")
 INITIALISED = ("Signing key {fp} written to {path} (mode 0600) and recorded in the ledger as "
                "event {seq}; checkpoint written for event {head}.\n"
                "Every raigov process must now run with RAIGOV_SIGNING_KEY_FILE={path}.\n"
@@ -39,31 +36,11 @@ def ledger() -> None:
 def init_signing(home: str | None, private_key: Path) -> None:
     """Create the checkpoint signing key outside the home, record its public key in the
     ledger and sign a first checkpoint of the current head."""
-    from raigov.errors import ConfigError
-    from raigov.ledger.chain import read_events, record_signing_key
-    from raigov.ledger.checkpoints import write_checkpoint
-    from raigov.ledger.signing import (KEY_INSIDE_HOME, SIGNING_KEY_EVENT, fingerprint,
-                                       generate_private_key, is_inside, write_private_key)
-    from raigov.store.catalog import catalog
+    from raigov.ledger.init_signing import init_signing as create_signing_key
 
-    h = _home(home)
-    target = private_key.expanduser().absolute()
-    if is_inside(target, h.root):
-        raise ConfigError(KEY_INSIDE_HOME.format(path=target, home=h.root))
-    with catalog(h, read_only=True) as con:
-        existing = read_events(con, kind=SIGNING_KEY_EVENT)
-    if existing:
-        raise ConfigError(KEY_ALREADY.format(fp=existing[0].payload.get("fingerprint"),
-                                             seq=existing[0].seq))
-    key = generate_private_key()
-    write_private_key(target, key)
-    legacy = (h.root / "ledger.checkpoints").exists()
-    with catalog(h) as con:
-        event = record_signing_key(con, key.public_key(), actor="cli",
-                                   extra={"migrated_legacy_checkpoints": legacy})
-    checkpoint = write_checkpoint(h, key=key)
-    click.echo(INITIALISED.format(fp=fingerprint(key.public_key()), path=target,
-                                  seq=event.seq, head=checkpoint.seq if checkpoint else "-"))
+    done = create_signing_key(_home(home), private_key, actor="cli")
+    click.echo(INITIALISED.format(fp=done.fingerprint, path=done.path, seq=done.event_seq,
+                                  head=done.checkpoint_seq or "-"))
 
 
 ROTATED = ("Signing key {old} rotated to {new}: the new key is written to {path} (mode "

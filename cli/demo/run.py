@@ -95,11 +95,15 @@ def run_demo(home: Home, opts: DemoOptions) -> DemoResult:
     console.print(HEADER.format(root=home.root, name=scenario.name, days=scenario.days,
                                 start=start, end=end, seed=scenario.seed))
     from raigov.cli.demo.data_key import KEY_LINE, ensure_demo_data_key
+    from raigov.cli.demo.signing_key import SIGNING_KEY_LINE, ensure_demo_signing_key
+    from raigov.ledger.signing import SIGNING_KEY_ENV
     from raigov.store.parquet_crypto import DATA_KEY_FILE_ENV
 
     key_path = ensure_demo_data_key(home)
     if key_path is not None:
         console.print(KEY_LINE.format(path=key_path, env=DATA_KEY_FILE_ENV))
+    console.print(SIGNING_KEY_LINE.format(path=ensure_demo_signing_key(home),
+                                          env=SIGNING_KEY_ENV))
     for incident in left_out:
         console.print(LEFT_OUT.format(name=incident.label, day=incident.day, days=scenario.days))
     stages = _Stages()
