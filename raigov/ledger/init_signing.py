@@ -7,6 +7,9 @@ first checkpoint of the head is signed with it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +53,27 @@ def init_signing(home: Home, private_key: Path, *, actor: str) -> SigningInit:
     key = generate_private_key()
     write_private_key(target, key)
     legacy = (home.root / "ledger.checkpoints").exists()
-    with catalog(home) as con:
-        event = record_signing_key(con, key.public_key(), actor=actor,
-                                   extra={"migrated_legacy_checkpoints": legacy})
+    with _signing_with(target):       # the unit's own checkpoint is signed by the new key
+        with catalog(home) as con:
+            event = record_signing_key(con, key.public_key(), actor=actor,
+                                       extra={"migrated_legacy_checkpoints": legacy})
     checkpoint = write_checkpoint(home, key=key)
     return SigningInit(fingerprint(key.public_key()), target, event.seq,
                        checkpoint.seq if checkpoint else None)
+
+
+@contextmanager
+def _signing_with(path: Path) -> Iterator[None]:
+    """``RAIGOV_SIGNING_KEY_FILE`` names ``path`` for the block, so the checkpoint the
+    ledger writes after the key's own event is signed (no "no checkpoint" warning)."""
+    from raigov.ledger.signing import SIGNING_KEY_ENV
+
+    before = os.environ.get(SIGNING_KEY_ENV)
+    os.environ[SIGNING_KEY_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SIGNING_KEY_ENV, None)
+        else:
+            os.environ[SIGNING_KEY_ENV] = before
