@@ -194,6 +194,9 @@ class MonitoringConfig(_Frozen):
     drift: dict[str, DriftOverride] = Field(default_factory=dict)
     drift_share_threshold: float = Field(default=0.5, gt=0, le=1)
     explain_sample: int = Field(default=200, ge=1)
+    # a text model's rows explained by token attributions each window (integrated
+    # gradients through a transformer: seconds a row on a CPU), so a model asks for them
+    token_sample: int = Field(default=0, ge=0)
     bootstrap: int = Field(default=200, ge=0)
     top_k: int | None = Field(default=None, ge=1)   # multiclass top-k accuracy; None: 2 for 3 classes, else 3
     retention_days: int = Field(default=400, ge=1)   # lake partitions older than this are removed

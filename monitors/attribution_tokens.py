@@ -9,6 +9,14 @@ The completeness error ``|baseline logit + sum - logit|`` is measured for every 
 ``n_steps`` doubles (from ``n_steps`` up to ``max_steps``) until it is under ``bound``
 (1e-2 of a logit unless told), and a row that still misses says so (``within_bound``
 False) rather than being dropped.
+
+Word pieces are merged into words (:class:`Word`) by the fast tokenizer's word ids (a
+word is what its pre-tokenizer split off: punctuation is a word of its own), each
+word's attribution the sum of its pieces' (a sum keeps completeness), its text the
+tokenizer's own string of the pieces (``un ##bel ##ie ##va ##bly`` -> ``unbelievably``,
+lower-cased by an uncased tokenizer) and its span the characters of the original text
+it came from. Special tokens belong to no word. A slow tokenizer (no word ids) merges by
+WordPiece's ``##`` continuation mark and gives no spans.
 """
 
 from __future__ import annotations
@@ -24,6 +32,18 @@ MAX_STEPS = 512
 
 
 @dataclass(frozen=True)
+class Word:
+    """One word of a text: the tokenizer's text of its pieces, their summed attribution,
+    and the ``[start, end)`` characters of the original text (None without offsets)."""
+
+    text: str
+    attribution: float
+    positions: tuple[int, ...]     # its tokens' positions in ``TokenAttribution.tokens``
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
 class TokenAttribution:
     """One text's tokens (word pieces, special tokens included) and attributions."""
 
@@ -34,6 +54,7 @@ class TokenAttribution:
     completeness_error: float
     n_steps: int
     bound: float
+    words: tuple[Word, ...] = ()
 
     @property
     def within_bound(self) -> bool:
@@ -58,7 +79,8 @@ def attribute_text(network: Any, tokenizer: Any, text: str, *, max_length: int,
     import torch
     from captum.attr import LayerIntegratedGradients
 
-    enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+    enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt",
+                    return_offsets_mapping=bool(getattr(tokenizer, "is_fast", False)))
     ids, mask = enc["input_ids"], enc["attention_mask"]
     base = baseline_ids(ids, tokenizer)
     lig = LayerIntegratedGradients(network, network.encoder.embeddings)
@@ -74,8 +96,46 @@ def attribute_text(network: Any, tokenizer: Any, text: str, *, max_length: int,
         if error <= bound or steps >= max_steps:
             break
         steps *= 2
-    return TokenAttribution(tokenizer.convert_ids_to_tokens(ids[0].tolist()), per_token,
-                            logit, base_logit, error, steps, bound)
+    tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    return TokenAttribution(tokens, per_token, logit, base_logit, error, steps, bound,
+                            merge_words(enc, tokens, per_token, tokenizer))
+
+
+def merge_words(enc: Any, tokens: list[str], attributions: np.ndarray,
+                tokenizer: Any) -> tuple[Word, ...]:
+    """The text's words from its tokens (see the module docstring)."""
+    special = set(tokenizer.all_special_tokens)
+    fast = bool(getattr(enc, "is_fast", False))
+    ids = enc.word_ids(0) if fast else _continuation_ids(tokens, special)
+    offsets = enc["offset_mapping"][0].tolist() if fast else [None] * len(tokens)
+    groups: dict[int, list[int]] = {}
+    for position, (word, token) in enumerate(zip(ids, tokens)):
+        if word is not None and token not in special:
+            groups.setdefault(word, []).append(position)
+    words = []
+    for positions in groups.values():
+        text = tokenizer.convert_tokens_to_string([tokens[p] for p in positions]).strip()
+        if not text:
+            continue
+        spans = [offsets[p] for p in positions if offsets[p] is not None]
+        words.append(Word(text, float(attributions[positions].sum()), tuple(positions),
+                          min(s for s, _ in spans) if spans else None,
+                          max(e for _, e in spans) if spans else None))
+    return tuple(words)
+
+
+def _continuation_ids(tokens: list[str], special: set[str]) -> list[int | None]:
+    """Word ids by WordPiece's ``##`` mark: a piece starting with it continues the word."""
+    out: list[int | None] = []
+    word = -1
+    for token in tokens:
+        if token in special:
+            out.append(None)
+            continue
+        if not (token.startswith("##") and word >= 0):
+            word += 1
+        out.append(word)
+    return out
 
 
 def attribute_texts(model: Any, texts: list[str], **options: Any) -> list[TokenAttribution]:

@@ -22,8 +22,11 @@ The reference sample's explanation is computed once per fitted method (kept with
 the process, and on disk in the version's cache directory: ``explain_disk_cache``).
 Every row's details report the method, the explained output, the completeness errors
 (largest, median, the bound) and the cost per row. A row above its method's bound
-turns every metric row into an error naming the count and the worst miss. A model that
-cannot run here (served elsewhere, no artifact) gives ``insufficient_data`` rows with
+turns every metric row into an error naming the count and the worst miss. A model whose
+network reads token ids (a ``text_head``) is explained by token attributions instead:
+``explain.importance.<token>`` rows per text column (segment ``column=<name>``) and per
+group, when its ``monitoring.token_sample`` asks for them (``raigov.monitors.explain_tokens``).
+A model that cannot run here (served elsewhere, no artifact) gives ``insufficient_data`` rows with
 the reason; an artifact that cannot be loaded gives error rows.
 """
 
@@ -39,13 +42,14 @@ from raigov.errors import ConfigError, InputError
 from raigov.models.spec import ModelSpec
 from raigov.monitors.attribution_methods import AUTO, Attributions, Fitted, explain_frame
 from raigov.monitors.attribution_targets import CLASS_COLUMN, EXPLAIN_TARGETS, explain_target
-from raigov.monitors.base import MetricInfo, MetricRow, RowStatus, WindowData, register_monitor
+from raigov.monitors.base import MetricInfo, MetricRow, WindowData, register_monitor
 from raigov.monitors.counts import Grouping, group_rows, overall_grouping
 from raigov.monitors.explain_cache import artifact_key, cached_fit
 from raigov.monitors.explain_disk_cache import load_reference, save_reference
-from raigov.monitors.explain_model import SERVED_ELSEWHERE
-from raigov.monitors.explain_rows import (IMPORTANCE, SHIFT, Context, completeness_summary,
+from raigov.monitors.explain_model import SERVED_ELSEWHERE, TokenIdModel
+from raigov.monitors.explain_rows import (Context, completeness_summary, failed_rows,
                                           importance_rows, shift_row, spearman)
+from raigov.monitors.explain_tokens import text_rows
 from raigov.monitors.shap_explainer import frame_fingerprint, sample_frame
 
 EXPLAINER_UNAVAILABLE = "the model could not be loaded and explained: {error}"
@@ -63,7 +67,8 @@ __all__ = ["ExplainMonitor", "ExplainParams", "failed_rows", "spearman"]
 class ExplainParams(BaseModel):
     """``sample_size`` None takes the model's ``monitoring.explain_sample``; ``bootstrap``
     None its ``monitoring.bootstrap``; ``device`` None the model's own (CUDA if any);
-    ``method`` ``auto`` the model's (see ``raigov.monitors.attribution_methods``)."""
+    ``method`` ``auto`` the model's (see ``raigov.monitors.attribution_methods``);
+    ``top_tokens`` the words a text model's segment reports (``explain_tokens``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     background_size: int = Field(default=200, ge=1)
@@ -73,6 +78,7 @@ class ExplainParams(BaseModel):
     confidence: float = Field(default=0.95, gt=0, lt=1)
     device: Literal["cpu", "cuda"] | None = None
     method: str = AUTO
+    top_tokens: int = Field(default=20, ge=1)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ DECLARED_METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("explain.importance.<feature>", "mean |attribution| of one feature to the "
                "model's raw output (logit, probability or value; DeepExplainer or integrated "
                "gradients); segment all, per sensitive group and per class (class=<name>)", None),
+    MetricInfo("explain.importance.<token>", "a text model: mean |attribution| of one word "
+               "(word pieces summed) to the logit over a window's sampled texts, 0 where "
+               "absent; the top words of segment column=<name> and of each group "
+               "(column=<name>&<attribute>=<value>); n = rows holding the word", None),
     MetricInfo("explain.attribution_shift", "1 minus the Spearman rank agreement of feature "
                "importance between the window and the reference", False),
 )
@@ -100,10 +110,11 @@ class ExplainMonitor:
 
     def __init__(self, *, background_size: int = 200, sample_size: int | None = None,
                  seed: int = 0, bootstrap: int | None = None, confidence: float = 0.95,
-                 device: Literal["cpu", "cuda"] | None = None, method: str = AUTO) -> None:
+                 device: Literal["cpu", "cuda"] | None = None, method: str = AUTO,
+                 top_tokens: int = 20) -> None:
         self.params = ExplainParams(background_size=background_size, sample_size=sample_size,
                                     seed=seed, bootstrap=bootstrap, confidence=confidence,
-                                    device=device, method=method)
+                                    device=device, method=method, top_tokens=top_tokens)
 
     def run(self, window: WindowData) -> list[MetricRow]:
         spec, params = window.spec, self.params
@@ -117,6 +128,8 @@ class ExplainMonitor:
         except (ConfigError, InputError) as exc:  # a broken artifact or an empty reference
             return failed_rows(spec, status="error",
                                reason=EXPLAINER_UNAVAILABLE.format(error=exc))
+        if isinstance(model, TokenIdModel):
+            return text_rows(window, model.loaded, reason=model.reason, params=params)
         if fitted is None:
             reason = getattr(model, "reason", SERVED_ELSEWHERE.format(model=spec.name))
             return failed_rows(spec, status="insufficient_data", reason=reason)
@@ -164,15 +177,6 @@ class ExplainMonitor:
         return Context(features=tuple(spec.features), replicates=replicates,
                        confidence=params.confidence, min_n=monitoring.min_group_size,
                        seed=params.seed, base=base)
-
-
-def failed_rows(spec: ModelSpec, *, status: RowStatus, reason: str,
-                details: dict[str, Any] | None = None) -> list[MetricRow]:
-    """One row per metric (segment ``all``) without a value, saying why."""
-    details = {**(details or {}), "reason": reason}
-    names = [IMPORTANCE.format(feature=f) for f in spec.features] + [SHIFT]
-    return [MetricRow(metric=name, value=None, status=status, details=dict(details))
-            for name in names]
 
 
 def _reference_importance(fitted: Fitted, window: WindowData, *, size: int) -> _Reference:

@@ -14,7 +14,9 @@ input named like a spec feature is that feature.
 :func:`load_explainable` is the one place that turns an artifact directory into such a
 model; :class:`BuiltinExplainable` adapts :class:`raigov.models.artifact.LoadedModel`
 (module + ``Preprocessor``), and a directory holding no artifact files is a model
-served elsewhere (:class:`ServedElsewhere`).
+served elsewhere (:class:`ServedElsewhere`), and a model whose network reads token ids
+rather than a feature tensor is a :class:`TokenIdModel` (explained by token
+attributions: ``raigov.monitors.explain_tokens``).
 """
 
 from __future__ import annotations
@@ -119,6 +121,27 @@ class ServedElsewhere:
         raise ConfigError(self.reason)
 
 
+@dataclass(frozen=True)
+class TokenIdModel:
+    """A loaded model whose network reads token ids (``feature_tensor`` False, e.g. a
+    ``text_head``): no feature attributions; ``loaded`` has ``token_network``."""
+
+    spec: "ModelSpec"
+    reason: str
+    loaded: Any
+    device: str = "cpu"
+    network: Any = None
+    input_names: tuple[str, ...] = ()
+    deep_exact: bool = False
+    runnable: bool = False
+
+    def forward(self, df: "pd.DataFrame") -> np.ndarray:
+        return self.loaded.forward(df)
+
+    def encode(self, df: "pd.DataFrame") -> np.ndarray:
+        raise ConfigError(self.reason)
+
+
 def load_explainable(artifact_dir: str | Path | None, spec: "ModelSpec", *,
                      device: str | None = None) -> ExplainableModel:
     """The model of ``artifact_dir`` as an :class:`ExplainableModel`. No directory, or
@@ -134,8 +157,8 @@ def load_explainable(artifact_dir: str | Path | None, spec: "ModelSpec", *,
     if not loaded.runnable:
         return ServedElsewhere(spec, SERVED_ELSEWHERE.format(model=spec.name))
     if getattr(loaded, "feature_tensor", True) is False:   # e.g. a text model's token ids
-        return ServedElsewhere(spec, NO_FEATURE_TENSOR.format(model=spec.name,
-                                                              format=loaded.format))
+        return TokenIdModel(spec, NO_FEATURE_TENSOR.format(model=spec.name,
+                                                           format=loaded.format), loaded)
     if isinstance(loaded, BuiltinModel):   # one-hot inputs summed back to features
         return BuiltinExplainable(spec, loaded)
     return loaded   # exported program or module class: inputs are the spec's features

@@ -134,7 +134,7 @@ def explain_prediction_id(home: "Home", model: str, prediction_id: str, *,
     get_model(home, model)  # an unknown model is named before the lake is read
     record = find_prediction(home, model, prediction_id)
     registered = get_model(home, model, version or int(record["version"]))
-    result = _text_explanation(registered, record)
+    result = text_explanation(registered, record)
     if result is None:
         result = explain_inputs(registered.artifact_dir, registered.spec, record,
                                 reference=registered.load_reference(),
@@ -145,7 +145,7 @@ def explain_prediction_id(home: "Home", model: str, prediction_id: str, *,
             "y_true": record.get("y_true")}
 
 
-def _text_explanation(registered: Any, record: dict[str, Any]) -> dict[str, Any] | None:
+def text_explanation(registered: Any, record: dict[str, Any]) -> dict[str, Any] | None:
     """Token attributions where the version's network reads token ids, else None."""
     from raigov.models.artifacts.load import artifact_format
     from raigov.models.artifacts.text_head import FORMAT

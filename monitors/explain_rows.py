@@ -1,5 +1,6 @@
 """The explain family's metric rows: importance per segment with bootstrap intervals,
-the attribution shift against the reference, and the completeness summary."""
+the attribution shift against the reference, the completeness summary, and the rows
+without a value that say why."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raigov.monitors.base import MetricRow
+from raigov.monitors.base import MetricRow, RowStatus
 from raigov.monitors.counts import Grouping, figure_row, make_rng, percentile_interval
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from raigov.models.spec import ModelSpec
 
     from raigov.monitors.attribution_methods import Attributions
 
@@ -33,6 +36,15 @@ class Context:
     min_n: int
     seed: int
     base: dict[str, Any]
+
+
+def failed_rows(spec: "ModelSpec", *, status: RowStatus, reason: str,
+                details: dict[str, Any] | None = None) -> list[MetricRow]:
+    """One row per metric (segment ``all``) without a value, saying why."""
+    details = {**(details or {}), "reason": reason}
+    names = [IMPORTANCE.format(feature=f) for f in spec.features] + [SHIFT]
+    return [MetricRow(metric=name, value=None, status=status, details=dict(details))
+            for name in names]
 
 
 def completeness_summary(parts: Sequence["Attributions"], bound: np.ndarray,

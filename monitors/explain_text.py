@@ -1,6 +1,8 @@
 """Why one decision of a text model: its tokens with their attributions
-(:mod:`raigov.monitors.attribution_tokens`), for ``raigov explain`` and the dashboard.
-The text is returned as data, never as markup: whoever shows it escapes it."""
+(:mod:`raigov.monitors.attribution_tokens`), for ``raigov explain`` and the dashboard:
+``tokens`` as the model saw them and ``words`` (pieces summed, with each word's
+``[start, end)`` characters in ``text``, for highlighting the text itself). The text is
+returned as data, never as markup: whoever shows it escapes it."""
 
 from __future__ import annotations
 
@@ -35,13 +37,15 @@ def explain_text_inputs(model: Any, inputs: dict[str, Any], *,
     prediction = kind.response_rows(kind.outputs(model.forward(frame), spec), spec)[0]
     tokens = [{"position": i, "token": t, "attribution": float(a)}
               for i, (t, a) in enumerate(zip(found.tokens, found.attributions))]
+    words = [{"word": w.text, "attribution": w.attribution, "start": w.start, "end": w.end}
+             for w in found.words]
     order = np.argsort(-np.abs(found.attributions), kind="stable")
     return {"model": spec.name, "version": version, "output_kind": spec.output_kind,
             "method": "layer_integrated_gradients", "output": "logit",
             "explained": spec.positive_class, "column": model.column, "text": text,
             "output_value": found.logit, "baseline": found.baseline_logit,
             "baseline_input": "[CLS] [PAD]... [SEP]", "tokens": tokens,
-            "top_tokens": [tokens[j] for j in order[:10]],
+            "words": words, "top_tokens": [tokens[j] for j in order[:10]],
             "inputs": {c: inputs.get(c) for c in spec.input_columns},
             "prediction": prediction, "completeness_error": found.completeness_error,
             "completeness_bound": found.bound, "n_steps": found.n_steps,

@@ -1,5 +1,6 @@
 """The prediction explorer: look a prediction up by id, or filter the window's
-predictions; see its inputs, outcome and label, and why (its SHAP waterfall)."""
+predictions; see its inputs, outcome and label, and why (its SHAP waterfall; for a text
+model its text with each word coloured by its token attribution)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from raigov.dashboard import actions, charts, queries, settings, ui
+from raigov.dashboard.highlight import highlighted_text
 from raigov.dashboard.sections.context import ModelView
 from raigov.dashboard.shape.predictions import (OUTCOMES, PredictionFilter, mask_explanation,
                                                 mask_values, protected_columns,
@@ -24,6 +26,11 @@ MASKED_NOTE = ("Sensitive values and pseudonymised identifiers are masked: your 
                "({role}) lacks the 'sensitive.read' permission.")
 REVEAL = "Reveal sensitive values"
 REVEALED_NOTE = "Revealed to you; the reveal is recorded in the ledger (sensitive.revealed)."
+TOKENS_NOTE = ("Each word coloured by its integrated-gradients attribution to the logit of "
+               "{explained!r} (red toward it, blue against; deeper is larger; hover for the "
+               "value). Baseline {baseline} + the attributions = logit {logit} within "
+               "{error} ({n_steps} steps).")
+TEXT_MASKED = "The text of {column!r} is masked: your role lacks 'sensitive.read'."
 SHAP_NOTE = ("SHAP values explain the logit (log-odds of the positive class): the base "
              "value plus every contribution is this prediction's logit, probability {p}.")
 
@@ -109,14 +116,32 @@ def _revealed(view: ModelView, outcome: dict[str, Any], protected: list[str]) ->
 def _explanation(view: ModelView, outcome: dict[str, Any], inputs: dict[str, Any],
                  hidden: list[str]) -> None:
     try:
-        with st.spinner("Computing SHAP values..."):
+        with st.spinner("Computing the attributions..."):
             result = queries.explanation(view.root, view.model, int(outcome["version"]),
                                          outcome["prediction_id"], inputs)
     except (RaigovError, ValueError) as exc:
         st.error(EXPLAIN_FAILED.format(error=exc))
         return
+    if "words" in result:
+        _tokens(view, result, hidden)
+        return
     ui.chart(charts.waterfall(mask_explanation(result, hidden)), key=f"waterfall_{view.key}")
     st.caption(SHAP_NOTE.format(p=ui.num(result["probability"])))
+
+
+def _tokens(view: ModelView, result: dict[str, Any], hidden: list[str]) -> None:
+    """A text decision: the text with its words coloured, and the words by size."""
+    if result["column"] in hidden:
+        st.caption(TEXT_MASKED.format(column=result["column"]))
+        return
+    # every piece of data in the fragment is html.escape'd (raigov.dashboard.highlight)
+    st.markdown(highlighted_text(result["text"], result["words"]), unsafe_allow_html=True)
+    st.caption(TOKENS_NOTE.format(explained=result["explained"], baseline=ui.num(
+        result["baseline"]), logit=ui.num(result["output_value"]),
+        error=ui.num(result["completeness_error"]), n_steps=result["n_steps"]))
+    words = pd.DataFrame(result["words"], columns=["word", "attribution"])
+    words = words.reindex(words["attribution"].abs().sort_values(ascending=False).index)
+    ui.table(words, height=240, column_config={"attribution": ui.NUMBER_COLUMN})
 
 
 def _text(value: Any) -> str:

@@ -94,11 +94,15 @@ def split_prediction(record: dict[str, Any], input_columns: list[str]) -> tuple[
 
 
 def explain(home: Home, model: str, version: int, inputs: dict[str, Any]) -> dict[str, Any]:
-    """``raigov.monitors.explain_one.explain_prediction`` on the version's artifact."""
+    """``raigov.monitors.explain_one.explain_prediction`` on the version's artifact; a
+    text model's token attributions where its network reads token ids."""
     from raigov.models.registry import get_model
-    from raigov.monitors.explain_one import explain_prediction
+    from raigov.monitors.explain_one import explain_prediction, text_explanation
 
     registered = get_model(home, model, version)
+    text = text_explanation(registered, inputs)
+    if text is not None:
+        return text
     return explain_prediction(registered.artifact_dir, inputs, spec=registered.spec,
                               reference=registered.load_reference())
 
