@@ -122,24 +122,15 @@ class ServedElsewhere:
 
 
 @dataclass(frozen=True)
-class TokenIdModel:
+class TokenIdModel(ServedElsewhere):
     """A loaded model whose network reads token ids (``feature_tensor`` False, e.g. a
-    ``text_head``): no feature attributions; ``loaded`` has ``token_network``."""
+    ``text_head``): no feature attributions (``encode`` refuses, as for a model served
+    elsewhere), but it runs; ``loaded`` has ``token_network``."""
 
-    spec: "ModelSpec"
-    reason: str
-    loaded: Any
-    device: str = "cpu"
-    network: Any = None
-    input_names: tuple[str, ...] = ()
-    deep_exact: bool = False
-    runnable: bool = False
+    loaded: Any = None
 
     def forward(self, df: "pd.DataFrame") -> np.ndarray:
         return self.loaded.forward(df)
-
-    def encode(self, df: "pd.DataFrame") -> np.ndarray:
-        raise ConfigError(self.reason)
 
 
 def load_explainable(artifact_dir: str | Path | None, spec: "ModelSpec", *,
@@ -158,7 +149,8 @@ def load_explainable(artifact_dir: str | Path | None, spec: "ModelSpec", *,
         return ServedElsewhere(spec, SERVED_ELSEWHERE.format(model=spec.name))
     if getattr(loaded, "feature_tensor", True) is False:   # e.g. a text model's token ids
         return TokenIdModel(spec, NO_FEATURE_TENSOR.format(model=spec.name,
-                                                           format=loaded.format), loaded)
+                                                           format=loaded.format),
+                            loaded=loaded)
     if isinstance(loaded, BuiltinModel):   # one-hot inputs summed back to features
         return BuiltinExplainable(spec, loaded)
     return loaded   # exported program or module class: inputs are the spec's features
