@@ -109,6 +109,22 @@ def check_disk(home) -> Check:
     return Check("disk space", "ok", text)
 
 
+def check_catalog(home) -> Check:
+    """Where the catalog is (RAIGOV_CATALOG_URL), and that it answers."""
+    from raigov.errors import RaigovError
+    from raigov.store.catalog import catalog
+    from raigov.store.catalog_url import catalog_target
+
+    try:
+        target = catalog_target(home)
+        with catalog(home, read_only=True) as con:
+            models = con.execute("SELECT count(*) FROM models").fetchone()[0]
+    except RaigovError as exc:
+        return Check("catalog", "fail", str(exc))
+    return Check("catalog", "ok", f"{target.engine} at {target.display}: {models} model "
+                 "version(s)")
+
+
 def check_checkpoint(home) -> Check:
     """The ledger head is covered by the last signed checkpoint."""
     from raigov.ledger.checkpoints import read_checkpoints
@@ -129,8 +145,8 @@ def check_checkpoint(home) -> Check:
     return Check("ledger checkpoint", "ok", f"head seq {head[0]} checkpointed at {last.at}")
 
 
-CHECKS: tuple[Callable, ...] = (check_permissions, check_spool, check_unsealed, check_locks,
-                                check_disk, check_checkpoint)
+CHECKS: tuple[Callable, ...] = (check_permissions, check_catalog, check_spool, check_unsealed,
+                                check_locks, check_disk, check_checkpoint)
 
 
 def run_checks(home) -> list[Check]:

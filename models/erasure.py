@@ -219,7 +219,9 @@ def erase(home: Home, model: str, *, prediction_ids: list[str] | None = None,
             "reason": reason, "selector": "prediction-id" if prediction_ids else f"where:{column}",
             "predictions": result.predictions, "feedback": result.feedback,
             "quarantine": result.quarantine, "partitions": result.partitions})
-        con.executemany("INSERT OR REPLACE INTO erasures VALUES (?, ?, ?, ?)",
+        con.executemany("INSERT INTO erasures VALUES (?, ?, ?, ?) ON CONFLICT (model, id_sha256) "
+                        "DO UPDATE SET erased_at = excluded.erased_at, "
+                        "ledger_seq = excluded.ledger_seq",
                         [(model, id_digest(i), now, event.seq) for i in sorted(ids)])
     return result
 

@@ -182,7 +182,9 @@ class _Plan:
         if not rows:
             return
         with catalog(home) as con:
-            con.executemany("INSERT OR REPLACE INTO lake_scan_state VALUES (?, ?, ?, ?, ?)",
+            con.executemany("INSERT INTO lake_scan_state VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                            "(model, window_size, lake_table, day) "
+                            "DO UPDATE SET fingerprint = excluded.fingerprint",
                             [(self.model, self.window, t, d, fp) for t, d, fp in rows])
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
-import duckdb
 import pandas as pd
 
 from raigov.monitors.base import MetricRow
 from raigov.canonical import canonical_json, iso_utc, utcnow
 from raigov.ledger.chain import append_event
 from raigov.ledger.reconcile import WINDOW_EVENT, metric_window_digest
-from raigov.store.catalog import catalog
+from raigov.store.catalog import catalog, insert_rows
 from raigov.home import Home
 
 COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric", "segment",
@@ -23,7 +23,7 @@ COLUMNS = ["model", "version", "window_start", "window_end", "family", "metric",
 
 def write_window(home: Home, *, model: str, version: int, start: dt.datetime, end: dt.datetime,
                  rows: list[MetricRow], n_rows: int, n_labelled: int, run_id: str,
-                 n_corrections: int = 0, con: duckdb.DuckDBPyConnection | None = None) -> None:
+                 n_corrections: int = 0, con: Any = None) -> None:
     """Replace one window's metric rows and remember its row, label and label
     correction counts (the window's "computed" mark). Given ``con`` (an open catalog
     transaction), the rows join that unit, so they commit with whatever else it holds
@@ -45,14 +45,14 @@ def write_window(home: Home, *, model: str, version: int, start: dt.datetime, en
                           "n": "Int64"})
     con.execute("DELETE FROM metric_rows WHERE model = ? AND version = ? AND window_start = ?",
                 [model, version, start])
-    con.register("new_rows", frame)
-    con.execute("INSERT INTO metric_rows SELECT model, version, window_start, window_end, "
-                "family, metric, segment, value, ci_low, ci_high, n, status, "
-                "details::JSON, run_id, computed_at FROM new_rows")
-    con.unregister("new_rows")
-    con.execute("INSERT OR REPLACE INTO monitor_windows (model, version, window_start, "
+    insert_rows(con, "metric_rows", COLUMNS, frame, json_columns=("details",))
+    con.execute("INSERT INTO monitor_windows (model, version, window_start, "
                 "window_end, rows, labelled_rows, run_id, computed_at, label_corrections) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, version, window_start) "
+                "DO UPDATE SET window_end = excluded.window_end, rows = excluded.rows, "
+                "labelled_rows = excluded.labelled_rows, run_id = excluded.run_id, "
+                "computed_at = excluded.computed_at, "
+                "label_corrections = excluded.label_corrections",
                 [model, version, start, end, n_rows, n_labelled, run_id, now, n_corrections])
     digest, count = metric_window_digest(con, model, version, start)
     append_event(con, WINDOW_EVENT, actor="monitor", subject=f"{model}@{version}",
@@ -75,7 +75,8 @@ def read_metric_rows(home: Home, *, model: str | None = None, version: int | Non
                      since: dt.datetime | None = None, until: dt.datetime | None = None,
                      metric_prefix: str | None = None) -> pd.DataFrame:
     """Metric rows as a frame (details parsed), newest window last."""
-    sql = ("SELECT * EXCLUDE (details), details::VARCHAR AS details FROM metric_rows WHERE "
+    columns = ", ".join(c if c != "details" else "details::VARCHAR AS details" for c in COLUMNS)
+    sql = (f"SELECT {columns} FROM metric_rows WHERE "
            "(? IS NULL OR model = ?) AND (? IS NULL OR version = ?) AND "
            "(? IS NULL OR window_start >= ?) AND (? IS NULL OR window_start < ?) AND "
            "(? IS NULL OR starts_with(metric, ?)) ORDER BY model, window_start, metric, segment")

@@ -19,7 +19,7 @@ from raigov.policies.findings import Finding
 from raigov.policies.notify import WebhookConfig, notify
 from raigov.canonical import canonical_json, utcnow
 from raigov.clock import starts_in_future
-from raigov.store.catalog import catalog
+from raigov.store.catalog import catalog, insert_rows
 from raigov.errors import ConfigError
 from raigov.home import Home
 from raigov.ids import uuid7
@@ -68,10 +68,7 @@ def _finding_schema():
 
 
 _FINDING_NAMES = tuple(c.strip() for c in _FINDING_COLUMNS.split(","))
-_INSERT_FINDINGS = (f"INSERT INTO findings ({_FINDING_COLUMNS}) SELECT "
-                    + ", ".join(f"{c}::JSON" if c in ("groups", "waiver") else c
-                                for c in _FINDING_NAMES) + " FROM new_findings")
-_ACTIVE_ALERTS = (f"SELECT {_ALERT_COLUMNS_SQL} FROM alerts WHERE list_contains(?, model) "
+_ACTIVE_ALERTS = (f"SELECT {_ALERT_COLUMNS_SQL} FROM alerts WHERE model IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
                   "AND status IN ('open', 'acknowledged') ORDER BY opened_at DESC")
 _AlertKey = tuple[str, str, str, str]
 
@@ -139,11 +136,8 @@ class _EvaluationUnit:
         columns = list(zip(*self._rows))
         table = pa.table([pa.array(list(values), type=field.type) for values, field
                           in zip(columns, _finding_schema())], schema=_finding_schema())
-        self.con.register("new_findings", table)
-        try:
-            self.con.execute(_INSERT_FINDINGS)
-        finally:
-            self.con.unregister("new_findings")
+        insert_rows(self.con, "findings", _FINDING_NAMES, table,
+                    json_columns=("groups", "waiver"))
         self._rows.clear()
 
     def _event(self, kind: str, *, subject: str, payload: dict[str, Any]) -> None:

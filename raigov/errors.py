@@ -26,6 +26,10 @@ class CatalogBusyError(RaigovError):
     """The catalog stayed locked by another process past the deadline."""
 
 
+class CatalogUnavailableError(RaigovError):
+    """The catalog's database (RAIGOV_CATALOG_URL) cannot be reached."""
+
+
 class CaptureError(RaigovError):
     """Capture cannot take rows now (the spool fails, or a capture thread stopped);
     nothing of the refused rows was acknowledged. The server answers 503."""

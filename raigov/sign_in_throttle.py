@@ -31,7 +31,7 @@ def failures(home: Home, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
         return {}
     with catalog(home, read_only=True) as con:
         rows = con.execute("SELECT subject, failures, last_failure FROM sign_in_failures "
-                           "WHERE subject IN (SELECT unnest(?))", [list(keys)]).fetchall()
+                           "WHERE subject IN (SELECT unnest(CAST(? AS VARCHAR[])))", [list(keys)]).fetchall()
     return {s: (int(n), float(t)) for s, n, t in rows}
 
 
@@ -48,11 +48,11 @@ def record_failure(home: Home, keys: Sequence[str], *, now: float | None = None)
         con.execute("DELETE FROM sign_in_failures WHERE subject IN (SELECT subject FROM "
                     "sign_in_failures ORDER BY last_failure DESC OFFSET ?)", [MAX_ROWS])
         counts = con.execute("SELECT max(failures) FROM sign_in_failures WHERE subject IN "
-                             "(SELECT unnest(?))", [list(keys)]).fetchone()
+                             "(SELECT unnest(CAST(? AS VARCHAR[])))", [list(keys)]).fetchone()
     return int(counts[0] or 0)
 
 
 def clear(home: Home, keys: Sequence[str]) -> None:
     with catalog(home) as con:
-        con.execute("DELETE FROM sign_in_failures WHERE subject IN (SELECT unnest(?))",
+        con.execute("DELETE FROM sign_in_failures WHERE subject IN (SELECT unnest(CAST(? AS VARCHAR[])))",
                     [list(keys)])

@@ -40,6 +40,50 @@ def signing_public_key(signing_key_file: Path, tmp_path_factory) -> Path:
     return path
 
 
+# ---- the catalog's engine --------------------------------------------------------------
+# RAIGOV_TEST_CATALOG=postgresql runs the whole suite with every test's catalog in its
+# own database of one throwaway PostgreSQL server (tests/pg_cluster.py); the seeded home's
+# catalog is a database that each private copy clones (CREATE DATABASE ... TEMPLATE).
+PG_MATRIX = os.environ.get("RAIGOV_TEST_CATALOG", "duckdb") == "postgresql"
+_SEEDED_CATALOG: list[str] = []      # the seeded template's database name (PG matrix)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real PostgreSQL server for this session (Debian's binaries, .ci/install)."""
+    from tests import pg_cluster as cluster_mod
+
+    if not cluster_mod.available():
+        pytest.fail("PostgreSQL's initdb/pg_ctl are not installed: run bash .ci/install")
+    cluster = cluster_mod.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _catalog_database(request):
+    """On the PostgreSQL matrix, point RAIGOV_CATALOG_URL at a database of this test's
+    own (subprocesses inherit it); otherwise leave the default (the home's DuckDB file)."""
+    if not PG_MATRIX:
+        yield
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    names = set(request.fixturenames)
+    if "seeded_home" in names and _SEEDED_CATALOG:
+        url = cluster.create_database(template=_SEEDED_CATALOG[0])
+    elif "seeded_home_template" in names and _SEEDED_CATALOG:
+        url = cluster.url(_SEEDED_CATALOG[0])
+    else:
+        url = cluster.create_database()
+    old = os.environ.get("RAIGOV_CATALOG_URL")
+    os.environ["RAIGOV_CATALOG_URL"] = url
+    yield url
+    if old is None:
+        os.environ.pop("RAIGOV_CATALOG_URL", None)
+    else:
+        os.environ["RAIGOV_CATALOG_URL"] = old
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home.resolve(tmp_path / "home").ensure()
@@ -79,7 +123,7 @@ TABULAR_DEMO_MODELS = ("income-classifier", "credit-risk", "hours-estimator", "j
 
 
 @pytest.fixture(scope="session")
-def seeded_home_template(tmp_path_factory) -> Home:
+def seeded_home_template(tmp_path_factory, request) -> Home:
     """A real home seeded by the demo pipeline once per session: both demo models
     trained and registered, 4 days of traffic through a real ``raigov serve`` process,
     labels sent later, monitors and the shipped policy packs run on every window.
@@ -87,8 +131,21 @@ def seeded_home_template(tmp_path_factory) -> Home:
     from raigov.cli.demo.run import DemoOptions, run_demo
 
     home = Home.resolve(tmp_path_factory.mktemp("seeded") / "home")
-    run_demo(home, DemoOptions(days=4, seed=0, dashboard=False, rows_per_day=250,
-                               models=TABULAR_DEMO_MODELS))
+    old_url = os.environ.get("RAIGOV_CATALOG_URL")
+    if PG_MATRIX:
+        cluster = request.getfixturevalue("pg_cluster")
+        name = "seeded_template"
+        os.environ["RAIGOV_CATALOG_URL"] = cluster.create_database(name)
+    try:
+        run_demo(home, DemoOptions(days=4, seed=0, dashboard=False, rows_per_day=250,
+                                   models=TABULAR_DEMO_MODELS))
+    finally:
+        if old_url is None:
+            os.environ.pop("RAIGOV_CATALOG_URL", None)
+        else:
+            os.environ["RAIGOV_CATALOG_URL"] = old_url
+    if PG_MATRIX:
+        _SEEDED_CATALOG.append(name)
     _SEEDED_DATA_KEY.append(os.environ["RAIGOV_DATA_KEY_FILE"])
     return home
 

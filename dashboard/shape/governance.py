@@ -107,10 +107,11 @@ def history_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
 
 def latest_findings(home: Home, model: str) -> pd.DataFrame:
     """The newest finding per policy, rule and segment of ``model``."""
-    sql = (f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE model = ? "
-           "QUALIFY row_number() OVER (PARTITION BY policy, rule_id, segment "
-           "ORDER BY window_start DESC NULLS LAST, evaluated_at DESC) = 1 "
-           "ORDER BY policy, rule_id, segment")
+    columns = ", ".join(FINDING_COLUMNS)
+    sql = (f"SELECT {columns} FROM (SELECT {columns}, row_number() OVER (PARTITION BY "
+           "policy, rule_id, segment ORDER BY window_start DESC NULLS LAST, "
+           "evaluated_at DESC) AS newest FROM findings WHERE model = ?) AS f "
+           "WHERE newest = 1 ORDER BY policy, rule_id, segment")
     with catalog(home, read_only=True) as con:
         return con.execute(sql, [model]).df()
 

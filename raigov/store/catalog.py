@@ -1,10 +1,14 @@
-"""The catalog (``catalog.duckdb``): opened per unit of work, closed right after.
+"""The catalog: small transactional state, opened per unit of work, closed right after.
+
+Where it lives is ``RAIGOV_CATALOG_URL`` (:mod:`raigov.store.catalog_url`): by default
+the home's ``catalog.duckdb``, or a PostgreSQL database (:mod:`raigov.store.catalog_pg`)
+shared by every host of a fleet. Both hold the same schema (``catalog_schema.sql``).
 
 DuckDB takes an exclusive file lock for a read-write connection, and another process
 cannot open the file at all while it is held, not even read-only. So nothing keeps the
-catalog open: :func:`catalog` opens it, retries a lock conflict with jittered
-exponential backoff up to a deadline, yields the connection inside a transaction and
-closes it. Serving never touches the catalog on its hot path.
+catalog open: :func:`catalog` opens it, retries a DuckDB lock conflict with jittered
+exponential backoff up to a deadline (only the file needs that), yields the connection
+inside a transaction and closes it. Serving never touches the catalog on its hot path.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from raigov.errors import CatalogBusyError
+from raigov.errors import CatalogBusyError, CatalogUnavailableError
 from raigov.home import Home
+from raigov.store.catalog_url import CatalogTarget, catalog_target
 from raigov.store.control_file import restore_control_file
 
 DEFAULT_DEADLINE_S = 30.0
@@ -29,9 +35,13 @@ CATALOG_BUSY = (
     "(deadline {deadline:.0f} s). Another raigov command is writing to it; try again, "
     "or raise RAIGOV_CATALOG_DEADLINE_S."
 )
+CATALOG_UNREACHABLE = (
+    "The catalog at {url} (RAIGOV_CATALOG_URL) cannot be reached: {error}. Check that "
+    "the server runs and the URL's host, port, database and credentials are right."
+)
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
-_initialised: set[Path] = set()
+_initialised: set[str] = set()
 _init_lock = threading.Lock()
 
 
@@ -68,33 +78,35 @@ def _deadline_from_env() -> float:
 
 @contextmanager
 def catalog(home: Home, *, read_only: bool = False,
-            deadline_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+            deadline_s: float | None = None) -> Iterator[Any]:
     """Open the catalog for one unit of work.
 
     Read-write units run in one transaction that commits on success and rolls back on
-    error. Read-only units (``read_only=True``) see the last committed state; they still
-    wait for a writer's lock, since DuckDB gives no concurrent readers across processes.
+    error. Read-only units (``read_only=True``) see the last committed state; on the
+    DuckDB file they still wait for a writer's lock, since DuckDB gives no concurrent
+    readers across processes; on PostgreSQL they never wait.
     """
     home.ensure()
-    path = home.catalog_path
+    target = catalog_target(home)
     deadline = _deadline_from_env() if deadline_s is None else deadline_s
-    if path not in _initialised:
-        _migrate(path, deadline)
-    con = _open(path, read_only=read_only, deadline_s=deadline)
+    if target.key not in _initialised:
+        _migrate(target, deadline)
+    con = _connect(target, read_only=read_only, deadline_s=deadline)
     head_after = None
     try:
         if read_only:
+            _begin(con, read_only=True)
             yield con
             restore_control_file(home, con)
         else:
+            _begin(con, read_only=False)
             head_before = _ledger_head(con)
-            con.execute("BEGIN TRANSACTION")
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
-            con.execute("COMMIT")
+            _commit(con)
             restore_control_file(home, con)   # a missing kill-switch file comes back
             head_after = _ledger_head(con)
             head_after = None if head_after == head_before else head_after
@@ -106,6 +118,40 @@ def catalog(home: Home, *, read_only: bool = False,
         # read as tampering). Every unit of work gets this, so no call site can forget it.
         for listener in tuple(_LEDGER_LISTENERS):
             listener(home, head_after)
+
+
+def _connect(target: CatalogTarget, *, read_only: bool, deadline_s: float) -> Any:
+    if target.path is not None:
+        return _open(target.path, read_only=read_only, deadline_s=deadline_s)
+    from raigov.store.catalog_pg import connect
+
+    try:
+        return connect(target.url, read_only=read_only)
+    except Exception as exc:   # psycopg.OperationalError and its kin: not reachable
+        raise CatalogUnavailableError(CATALOG_UNREACHABLE.format(
+            url=target.display, error=str(exc).strip())) from exc
+
+
+def _begin(con: Any, *, read_only: bool) -> None:
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        if not read_only:
+            con.execute("BEGIN TRANSACTION")
+    else:
+        con.begin()
+
+
+def _commit(con: Any) -> None:
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        con.execute("COMMIT")
+    else:
+        con.commit()
+
+
+def _rollback(con: Any) -> None:
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        con.execute("ROLLBACK")
+    else:
+        con.rollback()
 
 
 LedgerListener = Callable[[Home, tuple[int, str]], object]
@@ -122,15 +168,24 @@ def on_ledger_moved(listener: LedgerListener) -> LedgerListener:
     return listener
 
 
-def _ledger_head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+def _ledger_head(con: Any) -> tuple[int, str] | None:
     return con.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
 
 
-def _migrate(path: Path, deadline: float) -> None:
+def _migrate(target: CatalogTarget, deadline: float) -> None:
     """Apply the (idempotent) schema once per process, read-only users included."""
     with _init_lock:
-        if path in _initialised:
+        if target.key in _initialised:
             return
+        if target.path is None:
+            con = _connect(target, read_only=False, deadline_s=deadline)
+            try:
+                con.migrate(_schema_sql())
+            finally:
+                con.close()
+            _initialised.add(target.key)
+            return
+        path = target.path
         con = _open(path, read_only=False, deadline_s=deadline)
         try:
             con.execute(_schema_sql())
@@ -140,4 +195,28 @@ def _migrate(path: Path, deadline: float) -> None:
 
         for name in (path, path.with_name(path.name + ".wal")):   # it holds password hashes
             private_file(name)
-        _initialised.add(path)
+        _initialised.add(target.key)
+
+
+def insert_rows(con: Any, table: str, columns: Sequence[str], data: Any, *,
+                json_columns: Sequence[str] = ()) -> None:
+    """Insert a batch (a pandas frame or an Arrow table whose columns are ``columns``,
+    in order) into a catalog table in one statement: DuckDB scans the frame in place,
+    PostgreSQL takes it by ``COPY``. ``json_columns`` hold JSON text."""
+    names = ", ".join(columns)
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        select = ", ".join(f"{c}::JSON" if c in json_columns else c for c in columns)
+        con.register("_raigov_batch", data)
+        try:
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {select} FROM _raigov_batch")
+        finally:
+            con.unregister("_raigov_batch")
+        return
+    con.copy_rows(table, columns, _python_rows(data, columns))
+
+
+def _python_rows(data: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    import pyarrow as pa
+
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    return list(zip(*(table.column(c).to_pylist() for c in columns)))

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-
-import duckdb
+from typing import Any
 
 from raigov.canonical import iso_utc
 from raigov.durable import write_durably
@@ -25,12 +24,13 @@ log = logging.getLogger("raigov.control")
 NOT_RESTORED = "the control file {path} is missing and could not be rewritten: {error}"
 
 
-def disabled_models(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+def disabled_models(con: Any) -> dict[str, dict]:
     """Disabled models (``name``) and versions (``name@version``), with reason, actor
     and time: the latest row of ``model_status`` per model and version."""
     rows = con.execute(
-        "SELECT name, version, enabled, reason, actor, changed_at FROM model_status "
-        "QUALIFY row_number() OVER (PARTITION BY name, version ORDER BY changed_at DESC) = 1"
+        "SELECT name, version, enabled, reason, actor, changed_at FROM (SELECT *, "
+        "row_number() OVER (PARTITION BY name, version ORDER BY changed_at DESC) AS newest "
+        "FROM model_status) AS s WHERE newest = 1"
     ).fetchall()
     out: dict[str, dict] = {}
     for name, version, enabled, reason, actor, at in rows:
@@ -45,7 +45,7 @@ def write_control_file(home: Home, disabled: dict[str, dict]) -> None:
     write_durably(home.control_path, data)
 
 
-def restore_control_file(home: Home, con: duckdb.DuckDBPyConnection) -> bool:
+def restore_control_file(home: Home, con: Any) -> bool:
     """Rewrite a missing control file while the catalog disables anything. Returns
     whether it wrote; a failure is logged (serving keeps refusing what it knew)."""
     if home.control_path.exists():
@@ -55,7 +55,7 @@ def restore_control_file(home: Home, con: duckdb.DuckDBPyConnection) -> bool:
         if not disabled:
             return False
         write_control_file(home, disabled)
-    except (OSError, duckdb.Error) as exc:
+    except Exception as exc:   # OSError, or the catalog's own error
         log.error(NOT_RESTORED.format(path=home.control_path, error=exc))
         return False
     log.warning("rewrote the missing control file %s from the catalog", home.control_path)

@@ -122,7 +122,7 @@ def test_doctor_passes_a_healthy_home_and_names_each_check(alerting) -> None:
     result = cli(home, "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line[5:].split(":")[0] for line in result.stdout.splitlines()]
-    assert names == ["permissions", "spool backlog", "unsealed files", "lock holders",
+    assert names == ["permissions", "catalog", "spool backlog", "unsealed files", "lock holders",
                      "disk space", "ledger checkpoint"]
     assert all(line.startswith("ok ") for line in result.stdout.splitlines()), result.stdout
 
