@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from raigov.home import Home
-from raigov.store.lake import read_encrypted, reading, scan_sql, segment_files
-from raigov.store.parquet_crypto import is_encrypted
+from raigov.store.lake import is_encrypted, read_encrypted, reading, scan_sql, segment_files
 
 _COUNT = ("SELECT count(*) FROM {source} WHERE version = ? "
           "AND coalesce(ts, received_at) >= ? AND coalesce(ts, received_at) < ?")
