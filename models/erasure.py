@@ -98,7 +98,7 @@ def _count_rows(home: Home, directories) -> int:
         return 0
     con = duckdb.connect(":memory:")
     try:
-        return count_rows(files, con=con)
+        return count_rows(files, con=con, home=home)
     finally:
         con.close()
 

@@ -229,7 +229,7 @@ def lake_stats(home: Home) -> list[dict]:
                     entry["partitions"] += 1
                     entry["files"] += len(files)
                     entry["bytes"] += sum(fs.size(p) for p in files)
-                    entry["rows"] += count_rows(files, con=con)
+                    entry["rows"] += count_rows(files, con=con, home=home)
                     entry["first_day"] = min(entry["first_day"] or day, day)
                     entry["last_day"] = max(entry["last_day"] or day, day)
         finally:

@@ -99,9 +99,10 @@ def _quote(text: str) -> str:
 
 def write_parquet(table: pa.Table, final: Path, *, home: Home | None = None) -> Path:
     """Write ``table`` to ``final`` atomically and durably (locally a temporary name,
-    fsync, rename, directory fsync: :meth:`LakeFS.write_table`). The only function that writes lake Parquet for compaction and rewrites.
-    Given ``home``, the file is encrypted as a new segment of its partition's model
-    would be (the model's ``privacy`` section, see :mod:`raigov.store.parquet_crypto`)."""
+    fsync, rename, directory fsync: :meth:`LakeFS.write_table`). The only function
+    that writes lake Parquet for sealing, compaction and rewrites. Given ``home``, the
+    file is encrypted as a new segment of its partition's model would be (the model's
+    ``privacy`` section, see :mod:`raigov.store.parquet_crypto`)."""
     from raigov.store.parquet_crypto import segment_encryption, write_options
 
     encrypt = None
@@ -131,7 +132,10 @@ def read_parquet_table(paths: list[Path], *, home: Home | None = None) -> pa.Tab
 
         options = read_options(home)
         parts += [pq.read_table(p, filesystem=fs_of(p).arrow, **options) for p in locked]
-    if plain:
+    fs = fs_of(plain[0]) if plain else None
+    if fs is not None and not fs.duckdb_reads:
+        parts += [pq.read_table(str(p), filesystem=fs.arrow, partitioning=None) for p in plain]
+    elif plain:
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -145,12 +149,26 @@ def read_parquet_table(paths: list[Path], *, home: Home | None = None) -> pa.Tab
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
 
 
-def count_rows(paths: list[Path], *, con: duckdb.DuckDBPyConnection) -> int:
+def count_rows(paths: list[Path], *, con: duckdb.DuckDBPyConnection,
+               home: Home | None = None) -> int:
     """The rows of ``paths`` from their footers (no row is read)."""
     if not paths:
         return 0
+    fs = fs_of(paths[0])
+    if not fs.duckdb_reads:
+        return sum(_footer(fs, p, home).num_rows for p in paths)
     return int(sum(r[0] for r in con.execute("SELECT num_rows FROM parquet_file_metadata(?)",
                                              [[str(p) for p in paths]]).fetchall()))
+
+
+def _footer(fs, path, home: Home | None):
+    options = {}
+    if is_encrypted(path):
+        from raigov.store.parquet_crypto import read_options
+
+        options = read_options(home)
+    with fs.arrow.open_input_file(str(path)) as handle:
+        return pq.ParquetFile(handle, **options).metadata
 
 
 # -- manifests and the files readers see ----------------------------------------------
@@ -279,9 +297,13 @@ def segment_files(home: Home, table: str, *, model: str | None = None,
 
 def scan_sql(home: Home, table: str, *, model: str | None = None,
              since: dt.date | None = None, until: dt.date | None = None,
-             files: list[str] | None = None, decrypted: str | None = None) -> str:
+             files: list[str] | None = None, decrypted: str | None = None,
+             relations: tuple[str, ...] = ()) -> str:
     """A FROM-clause expression over one lake table (one model's partitions when given,
     only the partitions dated ``since``..``until`` when given).
+
+    ``relations``: names of registered Arrow relations holding plain segments DuckDB
+    cannot open itself (objects on S3, scanned as a pyarrow dataset).
 
     Returns an empty relation of the table's fixed columns when no segment exists yet.
     ``files``: the plain (unencrypted) segments to read, when not every segment is
@@ -300,6 +322,7 @@ def scan_sql(home: Home, table: str, *, model: str | None = None,
         parts.append(f"SELECT * FROM read_parquet({listed}, hive_partitioning = true, "
                      f"union_by_name = true, hive_types = {{'model': 'VARCHAR', "
                      f"'date': 'DATE'}})")
+    parts += [f"SELECT * FROM {name}" for name in relations]
     if decrypted:
         parts.append(f"SELECT * FROM {decrypted}")
     if len(parts) == 1:
@@ -311,6 +334,10 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, files: list[str], name: str
                      options: str = "") -> str:
     """A FROM expression over plain (unencrypted) lake files for ``con``: DuckDB's
     ``read_parquet`` (with ``options``, e.g. ``union_by_name = true``)."""
+    fs = fs_of(files[0]) if files else None
+    if fs is not None and not fs.duckdb_reads:
+        con.register(name, fs.dataset(files, hive=False))
+        return name
     listed = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
     return f"read_parquet({listed}{', ' + options if options else ''})"
 
@@ -377,19 +404,28 @@ def _day_before(day: dt.date | None) -> dt.date | None:
     return None if day is None else day - dt.timedelta(days=1)
 
 
-def _table_source(con: duckdb.DuckDBPyConnection, home: Home, table: str, name: str, *,
-                  model: str | None, since: dt.date | None, until: dt.date | None) -> str:
+def table_source(con: duckdb.DuckDBPyConnection, home: Home, table: str, name: str, *,
+                 model: str | None, since: dt.date | None, until: dt.date | None) -> str:
     """The FROM expression of one lake table in ``con``: DuckDB scans the plain
-    segments; encrypted ones (a model with a ``privacy`` section, which DuckDB cannot
-    read with per-column keys) are decrypted through pyarrow with the data key and
-    registered as the Arrow relation ``name``."""
+    segments (on object storage: through a pyarrow dataset registered as
+    ``<name>_plain``); encrypted ones (a model with a ``privacy`` section, which DuckDB
+    cannot read with per-column keys) are decrypted through pyarrow with the data key
+    and registered as the Arrow relation ``name``. Call under :func:`reading`."""
     files = segment_files(home, table, model=model, since=since, until=until)
     locked = [f for f in files if is_encrypted(f)]
+    plain = [f for f in files if f not in set(locked)] if locked else files
+    decrypted = None
+    if locked:
+        con.register(name, read_encrypted(home, locked))
+        decrypted = name
+    fs = fs_of(plain[0]) if plain else None
+    if fs is not None and not fs.duckdb_reads:
+        con.register(f"{name}_plain", fs.dataset(plain, hive=True))
+        return scan_sql(home, table, model=model, files=[], decrypted=decrypted,
+                        relations=(f"{name}_plain",))
     if not locked:
         return scan_sql(home, table, model=model, files=files)
-    con.register(name, read_encrypted(home, locked))
-    plain = [f for f in files if f not in set(locked)]
-    return scan_sql(home, table, model=model, files=plain, decrypted=name)
+    return scan_sql(home, table, model=model, files=plain, decrypted=decrypted)
 
 
 @contextmanager
@@ -414,13 +450,13 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
                 con.execute(f"SET threads = {int(threads)}")
             sources = {}
             for table in LAKE_TABLES:
-                sources[table] = _table_source(con, home, table, f"_decrypted_{table}",
+                sources[table] = table_source(con, home, table, f"_decrypted_{table}",
                                                model=model, since=since, until=until)
                 con.execute(f"CREATE VIEW {table} AS SELECT * FROM {sources[table]}")
             labelled_sources = {"predictions": sources["predictions"]}
             labelled_sources["feedback"] = (
                 sources["feedback"] if since is None else
-                _table_source(con, home, "feedback", "_decrypted_labels", model=model,
+                table_source(con, home, "feedback", "_decrypted_labels", model=model,
                               since=_day_before(since), until=None))
             con.execute(f"CREATE VIEW labelled AS SELECT * FROM "
                         f"{labelled_sql(home, model=model, sources=labelled_sources)}")

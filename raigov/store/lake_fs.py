@@ -29,6 +29,7 @@ class LakeFS(Protocol):
     lock_dir: Path        # host-local: where the reader and rewrite locks are taken
     arrow: "pa.fs.FileSystem | None"     # for pyarrow readers; None: plain local paths
     stamped: bool         # whether directories carry change stamps (mtimes)
+    duckdb_reads: bool    # whether DuckDB opens these paths itself (else: a pyarrow dataset)
 
     def exists(self) -> bool: ...
     def names(self, directory: PurePosixPath) -> list[str]: ...
@@ -50,6 +51,7 @@ class LocalLake:
 
     arrow = None
     stamped = True
+    duckdb_reads = True
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -146,5 +148,13 @@ def fs_of(path: PurePosixPath | str) -> LakeFS:
 
 
 def lake_fs(home) -> LakeFS:
-    """The lake of ``home``: its ``lake/`` directory."""
-    return LocalLake(home.lake)
+    """The lake of ``home``: ``$RAIGOV_LAKE_URL`` when set (checked once per process,
+    see :mod:`raigov.store.lake_s3`), else the home's ``lake/`` directory."""
+    from raigov.store.lake_s3 import lake_from_env
+
+    chosen = lake_from_env(home)
+    if chosen is None:
+        return LocalLake(home.lake)
+    if isinstance(chosen, Path):
+        return LocalLake(chosen)
+    return register(chosen)
