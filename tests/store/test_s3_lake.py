@@ -117,6 +117,11 @@ def test_compaction_on_s3_keeps_every_row_and_never_shows_a_half_object(
     manifest_key = str(Path(after[0]).parent / "_manifest.json")
     manifest = json.loads(endpoint_read(s3_endpoint, s3_lake, manifest_key))
     assert manifest["files"] == ["c-000001-0.parquet"] and len(manifest["replaced"]) == 4
+    stats = subprocess.run([*RAIGOV, "lake", "stats", "--format", "json", "--home",
+                            str(model_home.root)], capture_output=True, text=True, timeout=120)
+    assert stats.returncode == 0, stats.stderr
+    row = next(r for r in json.loads(stats.stdout) if r["table"] == "predictions")
+    assert (row["files"], row["rows"]) == (1, 120)
 
 
 def endpoint_read(endpoint, url: str, key: str) -> bytes:
@@ -244,3 +249,35 @@ def test_an_unreachable_endpoint_is_a_clear_error_naming_the_variable(home) -> N
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "RAIGOV_LAKE_URL" in done.stderr and "cannot reach" in done.stderr, done.stderr
     assert time.monotonic() - started < 60
+
+
+def test_labels_through_raigov_serve_are_checked_against_the_s3_lake(
+        model_home, request_rows, s3_lake, s3_endpoint) -> None:
+    """A fresh server knows no id: whether one was served, or already labelled, comes
+    from the objects in the bucket."""
+    from raigov.ids import uuid7
+    from raigov.models.serving.server_process import ServerProcess, free_port
+
+    feedback = f"/v1/models/{MODEL}/feedback"
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=30) as client:
+        r = client.post(f"/v1/models/{MODEL}/predict", json={"rows": request_rows[:40]})
+        assert r.status_code == 200, r.text
+        served = [p["prediction_id"] for p in r.json()["predictions"]]
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=30) as client:
+        labels = [{"prediction_id": pid, "label": i % 2} for i, pid in enumerate(served[:30])]
+        r = client.post(feedback, json={"labels": labels})
+        assert r.status_code == 200, r.text
+        r = client.post(feedback, json={"labels": [{"prediction_id": uuid7(),
+                                                    "label": 1}]})
+        assert r.status_code == 422, r.text
+    with ServerProcess.with_key(model_home, free_port()) as server, \
+            server.client(timeout=30) as client:
+        r = client.post(feedback, json={"labels": [{"prediction_id": served[0], "label": 1}]})
+        assert r.status_code == 409, r.text
+        r = client.post(feedback, json={"labels": [{"prediction_id": served[35], "label": 1}]})
+        assert r.status_code == 200, r.text
+    files = parquet(objects(s3_endpoint, s3_lake), "feedback")
+    got = read_ids(s3_endpoint, s3_lake, files)
+    assert sorted(got) == sorted(served[:30] + [served[35]])
