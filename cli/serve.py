@@ -61,6 +61,9 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
     check_tls_pair(tls_cert, tls_key)
     resolved = _home(home)
     check_serving_access(resolved, host=host, auth=not no_auth)
+    from raigov.store.lake_fs import lake_fs
+
+    lake_fs(resolved)        # a bad RAIGOV_LAKE_URL fails here, not in the sealer
     if not no_capture:
         from raigov.models.capture.segments import check_capture_key
 

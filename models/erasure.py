@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -29,8 +27,9 @@ import pyarrow.compute as pc
 from raigov.errors import InputError, RaigovError
 from raigov.home import LAKE_TABLES, Home
 from raigov.store.compaction import publish, rewriting, sweep
-from raigov.store.lake import (no_readers, partition_files, partitions, reading,
+from raigov.store.lake import (count_rows, no_readers, partition_files, partitions,
                                read_parquet_table)
+from raigov.store.lake_fs import lake_fs
 
 
 def id_digest(prediction_id: str) -> str:
@@ -49,7 +48,8 @@ def apply_retention(home: Home, *, model: str | None = None, now: dt.datetime | 
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     removed: dict[str, dict[str, int]] = {}
     rows: dict[str, dict[str, int]] = {}
-    if not home.lake.exists():
+    fs = lake_fs(home)
+    if not fs.exists():
         return removed
     with rewriting(home):
         for registered in list_models(home):
@@ -66,11 +66,9 @@ def apply_retention(home: Home, *, model: str | None = None, now: dt.datetime | 
                 aside = []
                 with no_readers(home, wait=True):
                     for directory in expired:
-                        target = directory.parent / f".expired-{directory.name}"
-                        os.replace(directory, target)
-                        aside.append(target)
-                for target in aside:
-                    shutil.rmtree(target, ignore_errors=True)
+                        aside.append(fs.hide_partition(directory, _publish_empty(home, directory)))
+                for token in aside:
+                    fs.drop_hidden(token)
                 removed.setdefault(registered.name, {})[table] = len(expired)
                 rows.setdefault(registered.name, {})[table] = n_rows
             if registered.name in removed:
@@ -83,16 +81,24 @@ def apply_retention(home: Home, *, model: str | None = None, now: dt.datetime | 
     return removed
 
 
+def _publish_empty(home: Home, directory):
+    """Hide every file of ``directory`` behind a manifest that lists none (where a
+    partition cannot be renamed aside: object storage)."""
+    def hide() -> None:
+        publish(home, directory, [], partition_files(directory), reason="retention",
+                sweep_wait=False, sweep_after=False)
+    return hide
+
+
 def _count_rows(home: Home, directories) -> int:
     import duckdb
 
-    files = [str(p) for d in directories for p in partition_files(d)]
+    files = [p for d in directories for p in partition_files(d)]
     if not files:
         return 0
     con = duckdb.connect(":memory:")
     try:
-        return int(sum(r[0] for r in con.execute(
-            "SELECT num_rows FROM parquet_file_metadata(?)", [files]).fetchall()))
+        return count_rows(files, con=con, home=home)
     finally:
         con.close()
 

@@ -197,7 +197,8 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
     import pyarrow as pa
 
     from raigov.store.id_lookup import uuid7_day
-    from raigov.store.lake import partition_dir, partition_files, partitions, reading
+    from raigov.store.lake import (parquet_relation, partition_dir, partition_files,
+                                   partitions, reading)
 
     out: dict[dt.date, set[dt.date]] = {}
     if not days:
@@ -211,8 +212,9 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
                 files = [str(p) for p in partition_files(partition_dir(home, "feedback", model,
                                                                        day.isoformat()))]
                 if files:
+                    source = parquet_relation(con, files, "_labels")
                     for (pid,) in con.execute("SELECT DISTINCT prediction_id FROM "
-                                              "read_parquet(?)", [files]).fetchall():
+                                              f"{source}").fetchall():
                         by_id.setdefault(pid, set()).add(day)
             if not by_id:
                 return out
@@ -227,10 +229,12 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
                     return
                 con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
                 try:
+                    source = parquet_relation(con, files, "_predictions",
+                                              options="union_by_name = true")
                     for pid, day in con.execute(
                             "SELECT DISTINCT prediction_id, CAST(ts AS DATE) FROM "
-                            "read_parquet(?, union_by_name = true) WHERE prediction_id IN "
-                            "(SELECT prediction_id FROM wanted)", [files]).fetchall():
+                            f"{source} WHERE prediction_id IN "
+                            "(SELECT prediction_id FROM wanted)").fetchall():
                         found.setdefault(pid, set()).add(day)
                 finally:
                     con.unregister("wanted")

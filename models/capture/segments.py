@@ -24,8 +24,8 @@ from raigov.home import Home
 from raigov.models.capture.damaged import QuarantinedBytes, keep_damaged
 from raigov.models.capture.spool import Frame, scan_spool
 from raigov.store.lake import partition_dir, write_parquet
+from raigov.store.lake_fs import fs_of
 from raigov.store.parquet_crypto import segment_encryption
-from raigov.permissions import private_dir
 
 # Which column gives a row its partition date, per lake table.
 DATE_COLUMN = {"predictions": "ts", "feedback": "received_at", "quarantine": "received_at"}
@@ -89,7 +89,6 @@ def write_segment(home: Home, key: tuple[str, str, str], tables: list[pa.Table],
                   stem: str) -> Path:
     lake_table, model, day = key
     directory = partition_dir(home, lake_table, model, day)
-    for part in (directory.parent, directory):      # model=<M>/ and date=<D>/
-        private_dir(part)
+    fs_of(directory).make_dirs(directory.parent, directory)   # model=<M>/ and date=<D>/
     table = pa.concat_tables(tables, promote_options="permissive")
     return write_parquet(table, directory / f"{stem}.parquet", home=home)

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from raigov.durable import exclusive_lock, write_durably
+from raigov.durable import exclusive_lock
 from raigov.home import LAKE_TABLES, Home
-from raigov.store.partition_stamps import CompactionState
+from raigov.store.lake_fs import fs_of, lake_fs
+from raigov.store.partition_stamps import CompactionState, NoStamps
 from raigov.store.lake import (MANIFEST, PUBLISHED_PREFIX, no_readers, partition_day,
                                partition_files, partitions, read_manifest, read_parquet_table,
                                write_parquet)
@@ -57,7 +58,7 @@ class Compacted:
 
 @contextmanager
 def rewriting(home: Home) -> Iterator[None]:
-    with exclusive_lock(home.lake / REWRITE_LOCK):
+    with exclusive_lock(lake_fs(home).lock_dir / REWRITE_LOCK):
         yield
 
 
@@ -75,10 +76,7 @@ def _doomed(directory: Path) -> list[Path]:
     """What the manifest no longer shows: replaced segments, unlisted ``c-`` files."""
     manifest = read_manifest(directory)
     listed, replaced = set(manifest["files"]), set(manifest["replaced"])
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
+    names = fs_of(directory).names(directory)
     return [directory / n for n in names
             if (n.endswith(".parquet") and (n in replaced or (n.startswith(PUBLISHED_PREFIX)
                                                              and n not in listed)))
@@ -95,13 +93,15 @@ def sweep(home: Home, directory: Path, *, wait: bool = False) -> int:
     with no_readers(home, wait=wait, patience_s=SWEEP_PATIENCE_S) as held:
         if not held:
             return 0
+        fs = fs_of(directory)
         for path in doomed:
-            path.unlink(missing_ok=True)
+            fs.delete(path)
     return len(doomed)
 
 
 def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[Path], *,
-            reason: str, extra: dict | None = None, sweep_wait: bool = False) -> list[Path]:
+            reason: str, extra: dict | None = None, sweep_wait: bool = False,
+            sweep_after: bool = True) -> list[Path]:
     """Replace ``replaced`` (visible files of ``directory``) by ``tables`` atomically.
     Call under :func:`rewriting`. Returns the new files."""
     manifest = read_manifest(directory)
@@ -120,9 +120,10 @@ def publish(home: Home, directory: Path, tables: list[pa.Table], replaced: list[
             "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     body.update(extra or {})
     _step("publish")
-    write_durably(directory / MANIFEST, json.dumps(body, indent=1).encode(), mode=0o600)
+    fs_of(directory).write_bytes(directory / MANIFEST, json.dumps(body, indent=1).encode())
     _step("delete")
-    sweep(home, directory, wait=sweep_wait)
+    if sweep_after:
+        sweep(home, directory, wait=sweep_wait)
     return new_files
 
 
@@ -138,15 +139,17 @@ def compact_partition(home: Home, directory: Path, *,
                       target_bytes: int = DEFAULT_TARGET_BYTES) -> dict | None:
     """Merge one partition's small files into files of about ``target_bytes``.
     Call under :func:`rewriting`. None when there was nothing to merge."""
+    fs = fs_of(directory)
     files = partition_files(directory)
-    small = [p for p in files if p.stat().st_size < target_bytes // 2]
+    sizes = {p: fs.size(p) for p in files}
+    small = [p for p in files if sizes[p] < target_bytes // 2]
     if len(small) < 2:
         sweep(home, directory)
         return None
-    size = sum(p.stat().st_size for p in small)
+    size = sum(sizes[p] for p in small)
     table = read_parquet_table(small, home=home)
     new = publish(home, directory, _split(table, size, target_bytes), small, reason="compaction")
-    return {"partition": str(directory.relative_to(home.lake)), "files_before": len(files),
+    return {"partition": str(directory.relative_to(fs.root)), "files_before": len(files),
             "files_after": len(files) - len(small) + len(new), "rows": table.num_rows}
 
 
@@ -168,7 +171,8 @@ def compact(home: Home, *, model: str | None = None, before: dt.date | None = No
     import time
 
     result = Compacted()
-    if not home.lake.exists():
+    fs = lake_fs(home)
+    if not fs.exists():
         return result
     with rewriting(home):
         clock = time.time()
@@ -176,13 +180,14 @@ def compact(home: Home, *, model: str | None = None, before: dt.date | None = No
         todo = []
         for directory in closed_partitions(home, model=model, before=before, now=now):
             if directory.parent not in states:        # one state file per model directory
-                states[directory.parent] = CompactionState(directory.parent)
+                states[directory.parent] = (CompactionState(directory.parent) if fs.stamped
+                                            else NoStamps())
             state = states[directory.parent]
             if not state.unchanged(directory, now=clock):   # one stat, not a listing
                 todo.append(directory)
         for i, directory in enumerate(todo):
             if progress:
-                progress(i, len(todo), str(directory.relative_to(home.lake)))
+                progress(i, len(todo), str(directory.relative_to(fs.root)))
             done = compact_partition(home, directory, target_bytes=target_bytes)
             if not done and not _doomed(directory):   # nothing to merge or delete there
                 states[directory.parent].remember(directory, now=clock)
@@ -203,9 +208,10 @@ def lake_stats(home: Home) -> list[dict]:
     """Files, rows and bytes per model and table (visible files only)."""
     import duckdb
 
-    from raigov.store.lake import reading
+    from raigov.store.lake import count_rows, reading
     from urllib.parse import unquote
 
+    fs = lake_fs(home)
     rows: dict[tuple[str, str], dict] = {}
     with reading(home):
         con = duckdb.connect(":memory:")
@@ -222,11 +228,8 @@ def lake_stats(home: Home) -> list[dict]:
                     day = partition_day(directory).isoformat()
                     entry["partitions"] += 1
                     entry["files"] += len(files)
-                    entry["bytes"] += sum(p.stat().st_size for p in files)
-                    entry["rows"] += sum(
-                        r[0] for r in con.execute(
-                            "SELECT num_rows FROM parquet_file_metadata(?)",
-                            [[str(p) for p in files]]).fetchall())
+                    entry["bytes"] += sum(fs.size(p) for p in files)
+                    entry["rows"] += count_rows(files, con=con, home=home)
                     entry["first_day"] = min(entry["first_day"] or day, day)
                     entry["last_day"] = max(entry["last_day"] or day, day)
         finally:

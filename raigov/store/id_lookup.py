@@ -29,8 +29,9 @@ import duckdb
 import pyarrow as pa
 
 from raigov.home import Home
-from raigov.store.lake import partition_dir, partition_files, read_encrypted, reading
-from raigov.store.parquet_crypto import is_encrypted
+from raigov.store.lake import (is_encrypted, parquet_relation, partition_dir, partition_files,
+                               read_encrypted, reading)
+from raigov.store.lake_fs import fs_of
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def _files(home: Home, table: str, model: str, *, only: set[dt.date] | None = No
            skip: set[dt.date] = frozenset()) -> list[str]:
     """The segment files of one model's partitions, chosen by their date."""
     files = []
-    for directory in sorted(partition_dir(home, table, model, "*").parent.glob("date=*")):
+    model_dir = partition_dir(home, table, model, "*").parent
+    for directory in fs_of(model_dir).subdirs(model_dir, "date="):
         try:
             day = dt.date.fromisoformat(directory.name.removeprefix("date="))
         except ValueError:
@@ -121,9 +123,9 @@ def _present(con: duckdb.DuckDBPyConnection, home: Home, files: list[str], ids: 
             return found
     con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
     try:
-        rows = con.execute("SELECT DISTINCT prediction_id FROM read_parquet(?) WHERE "
-                           "prediction_id IN (SELECT prediction_id FROM wanted)",
-                           [files]).fetchall()
+        source = parquet_relation(con, files, "_ids")
+        rows = con.execute(f"SELECT DISTINCT prediction_id FROM {source} WHERE "
+                           "prediction_id IN (SELECT prediction_id FROM wanted)").fetchall()
     finally:
         con.unregister("wanted")
     return found | {row[0] for row in rows}

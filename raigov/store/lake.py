@@ -12,7 +12,8 @@ through :func:`partition_files` while holding the lake's shared reader lock, so
 superseded files are deleted only when no reader can still be opening them.
 
 Every Parquet file the lake writes goes through :func:`write_parquet`, and every file
-it reads row by row through :func:`read_parquet_table`.
+it reads row by row through :func:`read_parquet_table`. Files are listed, read and
+written through the lake's filesystem (:mod:`raigov.store.lake_fs`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from raigov.durable import fsync_directory
 from raigov.home import LAKE_TABLES, Home
-from raigov.store.parquet_crypto import is_encrypted
+from raigov.store.lake_fs import fs_of, lake_fs
+from raigov.store.parquet_crypto import ENCRYPTED_MAGIC
 
 MANIFEST = "_manifest.json"
 PUBLISHED_PREFIX = "c-"       # files written by compaction or a rewrite; visible once listed
@@ -82,7 +83,12 @@ def model_key(model: str) -> str:
 
 
 def partition_dir(home: Home, table: str, model: str, date: str) -> Path:
-    return home.lake_table(table) / f"model={model_key(model)}" / f"date={date}"
+    return lake_fs(home).root / table / f"model={model_key(model)}" / f"date={date}"
+
+
+def is_encrypted(path: str | Path) -> bool:
+    """Whether a lake file has an encrypted footer (ends in ``PARE``)."""
+    return fs_of(path).tail(path, 4) == ENCRYPTED_MAGIC
 
 
 def _quote(text: str) -> str:
@@ -92,27 +98,19 @@ def _quote(text: str) -> str:
 # -- Parquet I/O: the one write and the one read --------------------------------------
 
 def write_parquet(table: pa.Table, final: Path, *, home: Home | None = None) -> Path:
-    """Write ``table`` to ``final`` durably: a temporary name, fsync, rename, directory
-    fsync. The only function that writes lake Parquet for compaction and rewrites.
-    Given ``home``, the file is encrypted as a new segment of its partition's model
-    would be (the model's ``privacy`` section, see :mod:`raigov.store.parquet_crypto`)."""
+    """Write ``table`` to ``final`` atomically and durably (locally a temporary name,
+    fsync, rename, directory fsync: :meth:`LakeFS.write_table`). The only function
+    that writes lake Parquet for sealing, compaction and rewrites. Given ``home``, the
+    file is encrypted as a new segment of its partition's model would be (the model's
+    ``privacy`` section, see :mod:`raigov.store.parquet_crypto`)."""
     from raigov.store.parquet_crypto import segment_encryption, write_options
 
     encrypt = None
     if home is not None:
         lake_table, model = final.parents[1].name, _model_of(final)
         encrypt = segment_encryption(home, lake_table, model)
-    tmp = final.parent / f".{final.name}.tmp"
-    pq.write_table(table, tmp, **write_options(home, encrypt=encrypt,
-                                               columns=table.column_names))
-    os.chmod(tmp, 0o600)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    fsync_directory(final.parent)
+    fs_of(final).write_table(table, final, write_options(home, encrypt=encrypt,
+                                                         columns=table.column_names))
     return final
 
 
@@ -133,8 +131,11 @@ def read_parquet_table(paths: list[Path], *, home: Home | None = None) -> pa.Tab
         from raigov.store.parquet_crypto import read_options
 
         options = read_options(home)
-        parts += [pq.read_table(p, **options) for p in locked]
-    if plain:
+        parts += [pq.read_table(p, filesystem=fs_of(p).arrow, **options) for p in locked]
+    fs = fs_of(plain[0]) if plain else None
+    if fs is not None and not fs.duckdb_reads:
+        parts += [pq.read_table(str(p), filesystem=fs.arrow, partitioning=None) for p in plain]
+    elif plain:
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -148,11 +149,33 @@ def read_parquet_table(paths: list[Path], *, home: Home | None = None) -> pa.Tab
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
 
 
+def count_rows(paths: list[Path], *, con: duckdb.DuckDBPyConnection,
+               home: Home | None = None) -> int:
+    """The rows of ``paths`` from their footers (no row is read)."""
+    if not paths:
+        return 0
+    fs = fs_of(paths[0])
+    if not fs.duckdb_reads:
+        return sum(_footer(fs, p, home).num_rows for p in paths)
+    return int(sum(r[0] for r in con.execute("SELECT num_rows FROM parquet_file_metadata(?)",
+                                             [[str(p) for p in paths]]).fetchall()))
+
+
+def _footer(fs, path, home: Home | None):
+    options = {}
+    if is_encrypted(path):
+        from raigov.store.parquet_crypto import read_options
+
+        options = read_options(home)
+    with fs.arrow.open_input_file(str(path)) as handle:
+        return pq.ParquetFile(handle, **options).metadata
+
+
 # -- manifests and the files readers see ----------------------------------------------
 
 def read_manifest(directory: Path) -> dict:
     try:
-        data = json.loads((directory / MANIFEST).read_text())
+        data = json.loads(fs_of(directory).read_bytes(directory / MANIFEST))
     except FileNotFoundError:
         return {"generation": 0, "files": [], "replaced": []}
     return {"generation": int(data.get("generation", 0)), "files": list(data.get("files", [])),
@@ -167,9 +190,8 @@ def partition_files(directory: Path) -> list[Path]:
     manifest = read_manifest(directory)
     replaced = set(manifest["replaced"])
     files = [directory / name for name in manifest["files"]]
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
+    names = fs_of(directory).names(directory)
+    if not names:
         return []
     for name in names:
         if (name.endswith(".parquet") and not name.startswith((".", PUBLISHED_PREFIX))
@@ -190,22 +212,20 @@ def partitions(home: Home, table: str, model: str | None = None, *,
     """Partition directories of a table (one model's when given) whose day lies in
     ``[since, until]``: the date predicate is applied to directory names, so other
     days' files are never opened."""
-    root = home.lake_table(table)
+    fs = lake_fs(home)
+    root = fs.root / table
     if model is not None:
-        models = [root / f"model={model_key(model)}"]
+        models = fs.existing([root / f"model={model_key(model)}"])
     else:
-        models = sorted(p for p in root.glob("model=*") if p.is_dir()) if root.exists() else []
+        models = fs.subdirs(root, "model=")
     out = []
     for model_dir in models:
-        if not model_dir.is_dir():
-            continue
         if since and until and (until - since).days < BOUNDED_SPAN_DAYS:
             # A bounded read names its days: no listing of a year of partitions.
             days = (since + dt.timedelta(days=i) for i in range((until - since).days + 1))
-            out += [d for d in (model_dir / f"date={day.isoformat()}" for day in days)
-                    if d.is_dir()]
+            out += fs.existing([model_dir / f"date={day.isoformat()}" for day in days])
             continue
-        for directory in sorted(model_dir.glob("date=*")):
+        for directory in fs.subdirs(model_dir, "date="):
             day = partition_day(directory)
             if day is None or (since and day < since) or (until and day > until):
                 continue
@@ -216,9 +236,10 @@ def partitions(home: Home, table: str, model: str | None = None, *,
 @contextmanager
 def reading(home: Home) -> Iterator[None]:
     """Hold the lake's shared reader lock: superseded files are not deleted meanwhile."""
-    path = home.lake / READERS_LOCK
+    lock_dir = lake_fs(home).lock_dir
+    path = lock_dir / READERS_LOCK
     try:
-        home.lake.mkdir(parents=True, exist_ok=True)
+        lock_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:   # a read-only home: nobody can be deleting anything there either
         yield
@@ -236,8 +257,9 @@ def no_readers(home: Home, *, wait: bool = False, patience_s: float = 0.0) -> It
     ``wait``, tries again every 50 ms for ``patience_s``: readers come and go, and a
     single try meets one of them whenever reads overlap most of the time (a busy
     dashboard, labels checked against the lake), so deletions would wait for ever."""
-    home.lake.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home.lake / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    lock_dir = lake_fs(home).lock_dir
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + patience_s
         while True:
@@ -275,9 +297,13 @@ def segment_files(home: Home, table: str, *, model: str | None = None,
 
 def scan_sql(home: Home, table: str, *, model: str | None = None,
              since: dt.date | None = None, until: dt.date | None = None,
-             files: list[str] | None = None, decrypted: str | None = None) -> str:
+             files: list[str] | None = None, decrypted: str | None = None,
+             relations: tuple[str, ...] = ()) -> str:
     """A FROM-clause expression over one lake table (one model's partitions when given,
     only the partitions dated ``since``..``until`` when given).
+
+    ``relations``: names of registered Arrow relations holding plain segments DuckDB
+    cannot open itself (objects on S3, scanned as a pyarrow dataset).
 
     Returns an empty relation of the table's fixed columns when no segment exists yet.
     ``files``: the plain (unencrypted) segments to read, when not every segment is
@@ -296,11 +322,24 @@ def scan_sql(home: Home, table: str, *, model: str | None = None,
         parts.append(f"SELECT * FROM read_parquet({listed}, hive_partitioning = true, "
                      f"union_by_name = true, hive_types = {{'model': 'VARCHAR', "
                      f"'date': 'DATE'}})")
+    parts += [f"SELECT * FROM {name}" for name in relations]
     if decrypted:
         parts.append(f"SELECT * FROM {decrypted}")
     if len(parts) == 1:
         return f"({_EMPTY[table]})"
     return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+
+def parquet_relation(con: duckdb.DuckDBPyConnection, files: list[str], name: str, *,
+                     options: str = "") -> str:
+    """A FROM expression over plain (unencrypted) lake files for ``con``: DuckDB's
+    ``read_parquet`` (with ``options``, e.g. ``union_by_name = true``)."""
+    fs = fs_of(files[0]) if files else None
+    if fs is not None and not fs.duckdb_reads:
+        con.register(name, fs.dataset(files, hive=False))
+        return name
+    listed = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    return f"read_parquet({listed}{', ' + options if options else ''})"
 
 
 def read_encrypted(home: Home, files: list[str], *,
@@ -316,7 +355,7 @@ def read_encrypted(home: Home, files: list[str], *,
     options = read_options(home)
     tables = []
     for name in files:
-        part = pq.read_table(name, columns=columns, **options)
+        part = pq.read_table(name, columns=columns, filesystem=fs_of(name).arrow, **options)
         path = Path(name)
         model = unquote(path.parent.parent.name.removeprefix("model="))
         day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
@@ -365,19 +404,28 @@ def _day_before(day: dt.date | None) -> dt.date | None:
     return None if day is None else day - dt.timedelta(days=1)
 
 
-def _table_source(con: duckdb.DuckDBPyConnection, home: Home, table: str, name: str, *,
-                  model: str | None, since: dt.date | None, until: dt.date | None) -> str:
+def table_source(con: duckdb.DuckDBPyConnection, home: Home, table: str, name: str, *,
+                 model: str | None, since: dt.date | None, until: dt.date | None) -> str:
     """The FROM expression of one lake table in ``con``: DuckDB scans the plain
-    segments; encrypted ones (a model with a ``privacy`` section, which DuckDB cannot
-    read with per-column keys) are decrypted through pyarrow with the data key and
-    registered as the Arrow relation ``name``."""
+    segments (on object storage: through a pyarrow dataset registered as
+    ``<name>_plain``); encrypted ones (a model with a ``privacy`` section, which DuckDB
+    cannot read with per-column keys) are decrypted through pyarrow with the data key
+    and registered as the Arrow relation ``name``. Call under :func:`reading`."""
     files = segment_files(home, table, model=model, since=since, until=until)
     locked = [f for f in files if is_encrypted(f)]
+    plain = [f for f in files if f not in set(locked)] if locked else files
+    decrypted = None
+    if locked:
+        con.register(name, read_encrypted(home, locked))
+        decrypted = name
+    fs = fs_of(plain[0]) if plain else None
+    if fs is not None and not fs.duckdb_reads:
+        con.register(f"{name}_plain", fs.dataset(plain, hive=True))
+        return scan_sql(home, table, model=model, files=[], decrypted=decrypted,
+                        relations=(f"{name}_plain",))
     if not locked:
         return scan_sql(home, table, model=model, files=files)
-    con.register(name, read_encrypted(home, locked))
-    plain = [f for f in files if f not in set(locked)]
-    return scan_sql(home, table, model=model, files=plain, decrypted=name)
+    return scan_sql(home, table, model=model, files=plain, decrypted=decrypted)
 
 
 @contextmanager
@@ -402,13 +450,13 @@ def lake_connection(home: Home, *, model: str | None = None, threads: int | None
                 con.execute(f"SET threads = {int(threads)}")
             sources = {}
             for table in LAKE_TABLES:
-                sources[table] = _table_source(con, home, table, f"_decrypted_{table}",
+                sources[table] = table_source(con, home, table, f"_decrypted_{table}",
                                                model=model, since=since, until=until)
                 con.execute(f"CREATE VIEW {table} AS SELECT * FROM {sources[table]}")
             labelled_sources = {"predictions": sources["predictions"]}
             labelled_sources["feedback"] = (
                 sources["feedback"] if since is None else
-                _table_source(con, home, "feedback", "_decrypted_labels", model=model,
+                table_source(con, home, "feedback", "_decrypted_labels", model=model,
                               since=_day_before(since), until=None))
             con.execute(f"CREATE VIEW labelled AS SELECT * FROM "
                         f"{labelled_sql(home, model=model, sources=labelled_sources)}")
@@ -425,23 +473,25 @@ def partition_fingerprints(home: Home, table: str, model: str) -> dict[dt.date, 
     import hashlib
     import time
 
-    from raigov.store.partition_stamps import FingerprintCache, settled_stamp
+    from raigov.store.partition_stamps import FingerprintCache, NoStamps, settled_stamp
 
     out = {}
     now = time.time()
+    fs = lake_fs(home)
     caches: dict[Path, FingerprintCache] = {}
     with reading(home):
         for directory in partitions(home, table, model):
             if directory.parent not in caches:        # one cache file per model directory
-                caches[directory.parent] = FingerprintCache(directory.parent)
+                caches[directory.parent] = (FingerprintCache(directory.parent) if fs.stamped
+                                            else NoStamps())
             cache = caches[directory.parent]
-            stamp = settled_stamp(directory, now=now)
+            stamp = settled_stamp(directory, now=now) if fs.stamped else None
             fingerprint = cache.get(directory, stamp)
             if fingerprint is None:
                 parts = [str(read_manifest(directory)["generation"])]
                 for path in partition_files(directory):
                     try:
-                        parts.append(f"{path.name}:{path.stat().st_size}")
+                        parts.append(f"{path.name}:{fs.size(path)}")
                     except FileNotFoundError:
                         parts.append(f"{path.name}:gone")
                 fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

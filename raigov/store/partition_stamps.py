@@ -17,6 +17,7 @@ closed partition had when compaction last found nothing to do in it
 :class:`FingerprintCache` keeps, the same way, each settled partition's fingerprint
 with the stamp it was computed at (``.fingerprints.json``): the fingerprint itself is
 always the one a listing gives, so a cached and a listed one never differ.
+:class:`NoStamps` stands in for both where directories have no mtime (object storage).
 """
 
 from __future__ import annotations
@@ -73,6 +74,28 @@ class CompactionState:
         tmp.write_text(json.dumps(self.stamps, sort_keys=True))
         os.replace(tmp, self.path)
         self.changed = False
+
+
+class NoStamps:
+    """The caches of a lake whose directories carry no change stamps (object
+    storage): nothing is remembered, every partition is listed."""
+
+    changed = False
+
+    def unchanged(self, directory, *, now: float) -> bool:
+        return False
+
+    def remember(self, directory, *, now: float) -> None:
+        return None
+
+    def get(self, directory, stamp: str | None) -> str | None:
+        return None
+
+    def put(self, directory, stamp: str | None, fingerprint: str) -> None:
+        return None
+
+    def save(self) -> None:
+        return None
 
 
 class FingerprintCache:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from raigov.home import Home
-from raigov.store.lake import read_encrypted, reading, scan_sql, segment_files
-from raigov.store.parquet_crypto import is_encrypted
+from raigov.store.lake import reading, table_source
 
 _COUNT = ("SELECT count(*) FROM {source} WHERE version = ? "
           "AND coalesce(ts, received_at) >= ? AND coalesce(ts, received_at) < ?")
@@ -31,15 +30,9 @@ def quarantined_in_window(home: Home, *, model: str, version: int, start: dt.dat
     try:
         con.execute("SET TimeZone = 'UTC'")
         with reading(home):
-            files = segment_files(home, "quarantine", model=model, since=since)
-            locked = [f for f in files if is_encrypted(f)]
-            decrypted = None
-            if locked:   # quarantine segments are small: decrypted whole
-                con.register("_decrypted_quarantine", read_encrypted(home, locked))
-                decrypted = "_decrypted_quarantine"
-            plain = [f for f in files if f not in set(locked)]
-            source = scan_sql(home, "quarantine", model=model, files=plain,
-                              decrypted=decrypted)
+            # quarantine segments are small: encrypted ones are decrypted whole
+            source = table_source(con, home, "quarantine", "_decrypted_quarantine",
+                                  model=model, since=since, until=None)
             count = con.execute(_COUNT.format(source=source), [version, start, end]).fetchone()
     finally:
         con.close()
