@@ -141,3 +141,12 @@ def s3_lake(s3_endpoint: S3Endpoint, monkeypatch) -> str:
     url = f"s3://{BUCKET}/lake-{secrets.token_hex(6)}"
     monkeypatch.setenv("RAIGOV_LAKE_URL", url)
     return url
+
+
+@pytest.fixture
+def pg_url(pg_cluster, monkeypatch) -> str:
+    """A fresh database on the session's PostgreSQL server, named by RAIGOV_CATALOG_URL
+    for this test and the processes it starts; returns the URL."""
+    url = pg_cluster.create_database()
+    monkeypatch.setenv("RAIGOV_CATALOG_URL", url)
+    return url

@@ -18,13 +18,6 @@ from raigov.store.catalog import catalog, insert_rows
 from raigov.store.catalog_url import catalog_target
 
 
-@pytest.fixture
-def pg_url(pg_cluster, monkeypatch) -> str:
-    url = pg_cluster.create_database()
-    monkeypatch.setenv("RAIGOV_CATALOG_URL", url)
-    return url
-
-
 def test_bad_urls_name_the_variable(home: Home, monkeypatch) -> None:
     for bad, words in [("mysql://h/db", "unknown scheme 'mysql'"),
                        ("postgresql://u:secret@h:5432/", "names no database"),

@@ -20,13 +20,6 @@ from tests.store.test_s3_lake import objects, parquet, read_ids
 RAIGOV = [sys.executable, "-m", "raigov.cli"]
 
 
-@pytest.fixture
-def pg_url(pg_cluster, monkeypatch) -> str:
-    url = pg_cluster.create_database()
-    monkeypatch.setenv("RAIGOV_CATALOG_URL", url)
-    return url
-
-
 @pytest.mark.slow
 def test_two_hosts_capture_into_one_s3_lake_and_one_postgresql_catalog(
         tmp_path, pg_url, s3_lake, s3_endpoint, credit_demo, request_rows) -> None:
