@@ -197,8 +197,8 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
     import pyarrow as pa
 
     from raigov.store.id_lookup import uuid7_day
-    from raigov.store.lake import (parquet_relation, partition_dir, partition_files,
-                                   partitions, reading)
+    from raigov.store.lake import (partition_dir, partition_files, partitions, reading,
+                                   segment_relation)
 
     out: dict[dt.date, set[dt.date]] = {}
     if not days:
@@ -212,7 +212,8 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
                 files = [str(p) for p in partition_files(partition_dir(home, "feedback", model,
                                                                        day.isoformat()))]
                 if files:
-                    source = parquet_relation(con, files, "_labels")
+                    source = segment_relation(con, home, files, "_labels",
+                                              columns=["prediction_id"])
                     for (pid,) in con.execute("SELECT DISTINCT prediction_id FROM "
                                               f"{source}").fetchall():
                         by_id.setdefault(pid, set()).add(day)
@@ -229,8 +230,8 @@ def _label_days(home: Home, model: str, days: set[dt.date]) -> dict[dt.date, set
                     return
                 con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
                 try:
-                    source = parquet_relation(con, files, "_predictions",
-                                              options="union_by_name = true")
+                    source = segment_relation(con, home, files, "_predictions",
+                                              columns=["prediction_id", "ts"])
                     for pid, day in con.execute(
                             "SELECT DISTINCT prediction_id, CAST(ts AS DATE) FROM "
                             f"{source} WHERE prediction_id IN "

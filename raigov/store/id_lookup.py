@@ -29,8 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from raigov.home import Home
-from raigov.store.lake import (is_encrypted, parquet_relation, partition_dir, partition_files,
-                               read_encrypted, reading)
+from raigov.store.lake import partition_dir, partition_files, reading, segment_relation
 from raigov.store.lake_fs import fs_of
 
 
@@ -112,20 +111,11 @@ def _present(con: duckdb.DuckDBPyConnection, home: Home, files: list[str], ids: 
     segments of older raigov versions read too)."""
     if not files or not ids:
         return set()
-    locked = [f for f in files if is_encrypted(f)]
-    found: set[str] = set()
-    if locked:
-        wanted = set(ids)
-        found = {pid for pid in read_encrypted(home, locked, columns=["prediction_id"])
-                 .column("prediction_id").to_pylist() if pid in wanted}
-        files = [f for f in files if f not in set(locked)]
-        if not files:
-            return found
     con.register("wanted", pa.table({"prediction_id": pa.array(ids, pa.string())}))
     try:
-        source = parquet_relation(con, files, "_ids")
+        source = segment_relation(con, home, files, "_ids", columns=["prediction_id"])
         rows = con.execute(f"SELECT DISTINCT prediction_id FROM {source} WHERE "
                            "prediction_id IN (SELECT prediction_id FROM wanted)").fetchall()
     finally:
         con.unregister("wanted")
-    return found | {row[0] for row in rows}
+    return {row[0] for row in rows}

@@ -342,6 +342,24 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, files: list[str], name: str
     return f"read_parquet({listed}{', ' + options if options else ''})"
 
 
+def segment_relation(con: duckdb.DuckDBPyConnection, home: Home, files: list[str],
+                     name: str, *, columns: list[str]) -> str:
+    """A FROM expression over ``columns`` of lake segments, plain or encrypted: plain
+    ones through :func:`parquet_relation`, encrypted ones (a model with a ``privacy``
+    section) decrypted with the data key and registered as ``<name>_decrypted``."""
+    listed = ", ".join(columns)
+    locked = [f for f in files if is_encrypted(f)]
+    plain = [f for f in files if f not in set(locked)] if locked else files
+    parts = []
+    if plain:
+        source = parquet_relation(con, plain, f"{name}_plain", options="union_by_name = true")
+        parts.append(f"SELECT {listed} FROM {source}")
+    if locked:
+        con.register(f"{name}_decrypted", read_encrypted(home, locked, columns=columns))
+        parts.append(f"SELECT {listed} FROM {name}_decrypted")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
 def read_encrypted(home: Home, files: list[str], *,
                    columns: list[str] | None = None) -> "pa.Table":
     """The rows of encrypted segments, decrypted with the data key through pyarrow,

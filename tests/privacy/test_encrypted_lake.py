@@ -139,3 +139,26 @@ def test_serve_refuses_to_start_capture_without_the_data_key(encrypted_home) -> 
     assert done.returncode == 2, said
     assert "Capture for credit-risk (privacy section) needs the data key" in said
     assert "RAIGOV_DATA_KEY_FILE" in said
+
+
+def test_late_labels_recompute_the_window_of_an_encrypted_model(encrypted_home, credit) -> None:
+    """An incremental run finds which windows new labels belong to by reading the new
+    feedback segments' ids: on an encrypted model those segments are encrypted too."""
+    home, _ = encrypted_home
+    first = run_monitors(home, families=("performance",))
+    assert len(first) == 1
+    accuracy = read_metric_rows(home, model=MODEL, metric_prefix="performance.accuracy")
+    assert int(accuracy[accuracy["segment"] == "all"]["n"].iloc[0]) == 150
+    with lake_connection(home, model=MODEL) as con:
+        unlabelled = [r[0] for r in con.execute(
+            "SELECT prediction_id FROM labelled WHERE y_true IS NULL ORDER BY ts, "
+            "prediction_id").fetchall()]
+    assert len(unlabelled) == 50
+    late = DAY + dt.timedelta(days=3)
+    with PredictionLogger(MODEL, home=home) as log:
+        log.log_feedback(unlabelled, credit.heldout["y_true"].iloc[150:200].tolist(),
+                         received_at=late)
+    again = run_monitors(home, families=("performance",), now=late + dt.timedelta(hours=1))
+    assert [r.key.start for r in again] == [r.key.start for r in first]
+    accuracy = read_metric_rows(home, model=MODEL, metric_prefix="performance.accuracy")
+    assert int(accuracy[accuracy["segment"] == "all"]["n"].iloc[0]) == 200
