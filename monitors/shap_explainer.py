@@ -110,5 +110,11 @@ def frame_fingerprint(df: pd.DataFrame) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr((df.shape, list(df.columns))).encode())
     step = max(1, len(df) // FINGERPRINT_ROWS)
-    digest.update(pd.util.hash_pandas_object(df.iloc[::step], index=False).to_numpy().tobytes())
+    sample = df.iloc[::step]
+    listed = [c for c in sample.columns if sample[c].dtype == object
+              and sample[c].map(lambda v: isinstance(v, (list, np.ndarray))).any()]
+    if listed:   # array cells (a multiclass reference's probabilities): hash their text
+        sample = sample.assign(**{c: sample[c].map(lambda v: repr(np.asarray(v).tolist()))
+                                  for c in listed})
+    digest.update(pd.util.hash_pandas_object(sample, index=False).to_numpy().tobytes())
     return digest.hexdigest()

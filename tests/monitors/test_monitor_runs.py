@@ -198,3 +198,17 @@ def test_an_interval_without_a_unit_it_knows_is_a_usage_error(tmp_path: Path) ->
                            "--every", "15x"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "'15x' is not an interval" in proc.stderr
+
+
+def test_no_family_errors_on_any_window_of_the_seeded_fleet(seeded_home_template: Home) -> None:
+    """Every family computes on every demo model (binary, regression, multiclass): a
+    crash shows as a ``monitor.error`` row, and there must be none (the multiclass
+    model's explanations once failed on its reference's probability arrays)."""
+    from raigov.monitors.store import read_metric_rows
+
+    rows = read_metric_rows(seeded_home_template)
+    assert set(rows["model"]) >= {"income-classifier", "job-sector", "hours-estimator"}
+    errors = rows[rows["metric"] == "monitor.error"]
+    assert errors.empty, errors[["model", "segment"]].drop_duplicates().to_string()
+    explained = rows[rows["metric"].str.startswith("explain.")]
+    assert set(explained["model"]) >= {"job-sector", "income-classifier"}
