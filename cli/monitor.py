@@ -177,7 +177,7 @@ class _Stop:
         return self.event.is_set()
 
 
-def _one_run(home, *, model, since, until, force, wait, jobs, stop) -> None:
+def _one_run(home, *, model, since, until, force, wait, jobs, stop, engine=None) -> None:
     from rich.progress import Progress
 
     from raigov.policies.pipeline import monitor_and_evaluate
@@ -196,7 +196,7 @@ def _one_run(home, *, model, since, until, force, wait, jobs, stop) -> None:
 
         run = monitor_and_evaluate(home, model=model, since=since, until=until, force=force,
                                    on_progress=on_progress, wait=wait, jobs=jobs,
-                                   on_busy=on_busy, should_stop=stop)
+                                   on_busy=on_busy, should_stop=stop, engine=engine)
     for line in busy:
         click.echo(line)
     failed = sum(f.status == "fail" for f in run.findings)
@@ -222,17 +222,46 @@ def _one_run(home, *, model, since, until, force, wait, jobs, stop) -> None:
 @click.option("--every", default=None, metavar="INTERVAL",
               help="Run forever, once every INTERVAL (30s, 15m, 1h, 1d; give or take 10 %), "
               "until SIGTERM or Ctrl-C.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True, help="Where window counts are computed: DuckDB in this "
+              "process, or Spark SQL over the lake (see \"Scaling out\").")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="The Spark master of --engine spark (default: local[2]).")
 @translate_errors
 def monitor_run(home: str | None, model: str | None, since: str | None, until: str | None,
-                force: bool, wait: bool, jobs: int, every: str | None) -> None:
+                force: bool, wait: bool, jobs: int, every: str | None, engine: str,
+                spark_master: str | None) -> None:
     """Compute every window not yet computed (or whose labels grew), then judge the
     policies in <home>/policies on it and open or resolve alerts. Each window's rows,
     findings, alerts and ledger events commit together; one run at a time per model."""
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    if engine == "spark" and jobs > 1:
+        raise click.UsageError("--jobs applies to the DuckDB engine; Spark spreads a "
+                               "window's work over its own executors")
     interval = parse_every(every)
     since_at, until_at, where = _when(since), _when(until), _home(home)
+    spark = _spark_engine(spark_master) if engine == "spark" else None
+    try:
+        _runs(where, model=model, since=since_at, until=until_at, force=force, wait=wait,
+              jobs=jobs, interval=interval, every=every, engine=spark)
+    finally:
+        if spark is not None:
+            spark.close()
+
+
+def _spark_engine(master: str | None):
+    from raigov.monitors.spark_engine import DEFAULT_MASTER, SparkEngine
+
+    with stderr_console().status(f"Starting Spark ({master or DEFAULT_MASTER})"):
+        return SparkEngine(master)
+
+
+def _runs(where, *, model, since, until, force, wait, jobs, interval, every, engine) -> None:
+    since_at, until_at = since, until
     if interval is None:
         _one_run(where, model=model, since=since_at, until=until_at, force=force, wait=wait,
-                 jobs=jobs, stop=None)
+                 jobs=jobs, stop=None, engine=engine)
         return
     import datetime as dt
     import random
@@ -245,7 +274,7 @@ def monitor_run(home: str | None, model: str | None, since: str | None, until: s
         started = dt.datetime.now(dt.UTC)
         click.echo(f"[{started:%Y-%m-%d %H:%M:%S}Z] run")
         _one_run(where, model=model, since=since_at, until=until_at, force=force, wait=wait,
-                 jobs=jobs, stop=stop)
+                 jobs=jobs, stop=stop, engine=engine)
         pause = interval * (1 + random.uniform(-JITTER, JITTER))
         stop.event.wait(pause)
     click.echo(f"Stopped on {stop.signal}: locks released.")

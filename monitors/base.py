@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from raigov.models.spec import ModelSpec
+    from raigov.monitors.window_aggregates import WindowAggregates
 
 RowStatus = Literal["ok", "insufficient_data", "error"]
 
@@ -111,6 +112,15 @@ class WindowData:
     reference_profile: dict[str, Any] | None = None  # precomputed at registration
     quarantined: int | None = None
     cache_dir: Path | None = None   # the version's derived state on disk (None: none kept)
+    #: counts computed by an aggregating engine (raigov.monitors.window_aggregates);
+    #: None on the DuckDB engine, where monitors count the rows themselves
+    aggregates: "WindowAggregates | None" = None
+
+    @property
+    def n_rows(self) -> int:
+        """The window's row count (from the aggregates when an engine computed them,
+        so asking does not read the rows)."""
+        return self.aggregates.rows if self.aggregates is not None else len(self.frame)
 
     @property
     def labelled(self) -> "pd.DataFrame":

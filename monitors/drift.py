@@ -40,6 +40,7 @@ from raigov.monitors.drift_outputs import (OUTPUT_DRIFT_METRICS, RESIDUAL_COLUMN
                                           output_series)
 from raigov.monitors.drift_multivariate import MULTIVARIATE_METRICS_INFO, multivariate_rows
 from raigov.monitors.drift_text import TEXT_DRIFT_METRICS, text_drift_rows
+from raigov.monitors.window_aggregates import distribution
 from raigov.monitors.reference_profile import (ColumnKind, build_reference_profile,
                                         check_profile, drift_columns, usable_count)
 
@@ -114,7 +115,7 @@ class DriftMonitor:
         outputs = output_columns(window.spec)
         inputs = drift_columns(window.spec)
         features = [outcomes[name] for name in inputs]
-        engine, n = self.params.engine, len(window.frame)
+        engine, n = self.params.engine, window.n_rows
         rows = [_column_row(f"drift.feature.{o.column}", o, n=n, engine=engine)
                 for o in features]
         rows += [_column_row(metric, outcomes[column], n=n, engine=engine)
@@ -171,14 +172,16 @@ def _usable(window: WindowData, column: str, kind: ColumnKind) -> Skipped | None
 def _fast_outcomes(window: WindowData, columns: dict[str, ColumnKind]) -> dict[str, Outcome]:
     profile = (check_profile(window.reference_profile) if window.reference_profile
                else build_reference_profile(window.reference, spec=window.spec))
-    return {column: _fast_column(window, profile, column, kind)
+    counted = ({} if window.aggregates is None     # an aggregating engine: one pass
+               else window.aggregates.value_counts(list(columns)))
+    return {column: _fast_column(window, profile, column, kind, counted.get(column))
             for column, kind in columns.items()}
 
 
 def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
-                 kind: ColumnKind) -> Outcome:
-    series = output_series(window.frame, column)
-    if series is None:
+                 kind: ColumnKind, counted: pd.DataFrame | None = None) -> Outcome:
+    series = None if counted is not None else output_series(window.frame, column)
+    if series is None and counted is None:
         return Skipped(column, "error", MISSING_IN_WINDOW.format(column=column))
     entry = profile["columns"].get(column)
     if entry is None and column == RESIDUAL_COLUMN:
@@ -186,7 +189,8 @@ def _fast_column(window: WindowData, profile: dict[str, Any], column: str,
     if entry is None:
         return Skipped(column, "error", MISSING_IN_REFERENCE.format(column=column))
     try:
-        cur = window_distribution(series, kind=kind)
+        cur = (distribution(counted, kind=kind) if counted is not None
+               else window_distribution(series, kind=kind))
     except (TypeError, ValueError) as error:
         return Skipped(column, "error", NOT_NUMBERS.format(column=column, error=error))
     ref = profile_distribution(entry)

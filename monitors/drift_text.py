@@ -210,8 +210,9 @@ def text_drift_rows(window: "WindowData", *, embeddings: bool = True,
     from raigov.monitors.quality_text import text_columns
 
     rows: list[MetricRow] = []
-    n = len(window.frame)
-    for column in text_columns(window):
+    columns = text_columns(window)
+    n = len(window.frame) if columns else 0   # (a window of no text column: rows unread)
+    for column in columns:
         if column.name not in window.frame.columns or column.name not in window.reference:
             reason = f"column {column.name!r} is missing from the window or its reference"
             rows.append(MetricRow(f"drift.feature.{column.name}", None, n=0, status="error",

@@ -106,12 +106,9 @@ def replicates_of(params: FairnessParams, window: WindowData) -> int:
 
 def binary_fairness_rows(params: FairnessParams, window: WindowData) -> list[MetricRow]:
     """Every binary fairness row for each sensitive attribute and intersection."""
-    cells = row_cells(window.frame)
     rows: list[MetricRow] = []
     cache: dict[str, Grouping] = {}
-    for columns in groupings(window.spec):
-        grouping = group_rows(window.frame, columns, cache=cache)
-        counts = cell_counts(cells, grouping)
+    for columns, grouping, counts in _count_tables(window, groupings(window.spec), cache):
         rng = make_rng(params.seed, f"fairness:{grouping.name}")
         draws = multinomial_replicates(counts, replicates=replicates_of(params, window),
                                        rng=rng)
@@ -122,6 +119,26 @@ def binary_fairness_rows(params: FairnessParams, window: WindowData) -> list[Met
         for name, rates in DISPARITIES.items():
             rows += disparity_rows(ctx, name, rates)
     return rows
+
+
+def _count_tables(window: WindowData, combos: list[tuple[str, ...]],
+                  cache: dict[str, Grouping]):
+    """(columns, grouping, (group x cell) counts) per combination: from the window's
+    rows, or from the cell table an aggregating engine computed."""
+    if window.aggregates is not None:
+        if not combos:
+            return
+        from raigov.monitors.window_aggregates import weighted_cell_counts
+
+        table = window.aggregates.cell_table(list(dict.fromkeys(c for co in combos
+                                                                for c in co)))
+        for columns in combos:
+            yield (columns, *weighted_cell_counts(table, columns, cache=cache))
+        return
+    cells = row_cells(window.frame)
+    for columns in combos:
+        grouping = group_rows(window.frame, columns, cache=cache)
+        yield columns, grouping, cell_counts(cells, grouping)
 
 
 def groupings(spec: ModelSpec) -> list[tuple[str, ...]]:

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,6 +29,9 @@ from raigov.home import Home
 from raigov.ids import uuid7
 from raigov.plugins import load_plugins
 from raigov.store.lake import lake_connection, partition_day
+
+if TYPE_CHECKING:
+    from raigov.monitors.spark_engine import SparkEngine
 
 WINDOW_INTERVALS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days"}
 
@@ -99,18 +103,19 @@ def pending_windows(home: Home, model: str, *, window: str, since: dt.datetime |
         keys.append(WindowKey(model, int(version), start, start + step, int(n), int(labelled),
                               int(corrections), as_of=cutoff))
     if not (since or until or force):
-        plan.future_days = {d for k in future for d in _days_of(k.start, k.end)}
+        plan.future_days = {d for k in future for d in days_of(k.start, k.end)}
         if plans is not None:        # the caller settles once the windows are computed
             plans.append(plan)
         else:
             plan.settle(home, plan.future_days
-                        | {d for k in keys for d in _days_of(k.start, k.end)})
+                        | {d for k in keys for d in days_of(k.start, k.end)})
     if future and on_future:
         on_future(future)
     return keys
 
 
-def _days_of(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
+def days_of(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
+    """The UTC days a window [start, end) touches: the lake partitions it reads."""
     first, last = start.astimezone(dt.timezone.utc).date(), \
         (end - dt.timedelta(microseconds=1)).astimezone(dt.timezone.utc).date()
     return {first + dt.timedelta(days=i) for i in range((last - first).days + 1)}
@@ -257,7 +262,7 @@ def load_window(home: Home, key: WindowKey, *,
     (taken from ``states`` when given, so a run reads each version's once)."""
     states = states or VersionStates(home)
     registered = states.model(key.model, key.version)
-    days = _days_of(key.start, key.end)
+    days = days_of(key.start, key.end)
     with lake_connection(home, model=key.model, since=min(days) - dt.timedelta(days=1),
                          until=max(days) + dt.timedelta(days=1)) as con:
         frame = con.execute("SELECT * EXCLUDE (model, date) FROM labelled "
@@ -350,10 +355,16 @@ def _worker_compute(key: WindowKey, families: tuple[str, ...] | None) -> tuple[l
 
 
 def _computed(home: Home, pending: list[WindowKey], *, families: tuple[str, ...] | None,
-              jobs: int, states: VersionStates):
+              jobs: int, states: VersionStates, engine: "SparkEngine | None" = None):
     """(key, rows, errors) for each pending window, in order: computed here one after
     another, or by ``jobs`` worker processes at once (each window is read and computed
     in a worker; nothing is written there)."""
+    if engine is not None:   # an aggregating engine (raigov.monitors.spark_engine)
+        for key in pending:
+            with engine.window(home, key, states) as window:
+                computed = compute_window(window, families=families)
+            yield (key, *computed)
+        return
     if jobs <= 1 or len(pending) <= 1:
         for key in pending:
             yield (key, *compute_window(load_window(home, key, states=states),
@@ -382,7 +393,8 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                  wait: bool = False, jobs: int = 1,
                  on_busy: Callable[[str, str], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 states: VersionStates | None = None) -> list[WindowResult]:
+                 states: VersionStates | None = None,
+                 engine: "SparkEngine | None" = None) -> list[WindowResult]:
     """Compute every pending window of one model (or all); returns what was computed.
     Windows that start in the future are left alone and reported to ``on_future``.
 
@@ -395,7 +407,9 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
     windows in that many worker processes; commits stay serial, in window order.
     ``should_stop`` is asked before each window: once it says yes, the windows not yet
     committed are abandoned (left pending) and the run returns. ``states`` keeps what
-    the run derives per version (the caller's, to share it with ``commit``)."""
+    the run derives per version (the caller's, to share it with ``commit``). ``engine``:
+    an aggregating engine computing each window's counts where its rows lie
+    (:class:`raigov.monitors.spark_engine.SparkEngine`; default: DuckDB in this process)."""
     from raigov.durable import held_lock
     from raigov.models.registry import list_models
 
@@ -430,7 +444,8 @@ def run_monitors(home: Home, *, model: str | None = None, since: dt.datetime | N
                                       on_future=on_future, plans=plans)
             stopped = False
             for i, (key, rows, errors) in enumerate(_computed(home, pending, families=families,
-                                                              jobs=jobs, states=states)):
+                                                              jobs=jobs, states=states,
+                                                              engine=engine)):
                 if on_progress:
                     on_progress(i, len(pending),
                                 f"{key.model} v{key.version} {key.start:%Y-%m-%d %H:%M}")

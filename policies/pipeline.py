@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from raigov.monitors.runner import ProgressFn, WindowKey, WindowResult, run_monitors
 from raigov.policies.alerts import AlertSummary
@@ -14,6 +15,9 @@ from raigov.policies.findings import Finding
 from raigov.policies.loader import load_policies
 from raigov.policies.schema import Policy, select_policies
 from raigov.home import Home
+
+if TYPE_CHECKING:
+    from raigov.monitors.spark_engine import SparkEngine
 
 
 FUTURE_ROWS_IGNORED = ("note: ignored {rows} row(s) dated in the future (windows {windows}): "
@@ -74,7 +78,8 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
                          on_window: Callable[[WindowResult, list[Finding]], None] | None = None,
                          wait: bool = False, jobs: int = 1,
                          on_busy: Callable[[str, str], None] | None = None,
-                         should_stop: Callable[[], bool] | None = None) -> GovernanceRun:
+                         should_stop: Callable[[], bool] | None = None,
+                         engine: "SparkEngine | None" = None) -> GovernanceRun:
     """``raigov monitor run``: compute pending windows and judge each as it is done.
 
     Each window is one catalog unit: its metric rows, its "computed" mark, its findings,
@@ -126,5 +131,5 @@ def monitor_and_evaluate(home: Home, *, model: str | None = None,
     run_monitors(home, model=model, since=since, until=until, force=force,
                  on_progress=on_progress, commit=commit, on_future=run.future.extend,
                  wait=wait, jobs=jobs, on_busy=on_busy, should_stop=should_stop,
-                 states=states)
+                 states=states, engine=engine)
     return run

@@ -144,7 +144,8 @@ def _factory(key: bytes):
     return pe.CryptoFactory(lambda _config: _LocalKms(key))
 
 
-def _wrapping_key(master: bytes, identifier: str) -> bytes:
+def wrapping_key(master: bytes, identifier: str) -> bytes:
+    """The AES-256 key that wraps key-encryption keys of one master key identifier."""
     return hmac.new(master, b"raigov kms v1\x00" + identifier.encode(), hashlib.sha256).digest()
 
 
@@ -161,13 +162,13 @@ def _kms_class():
 
         def wrap_key(self, key_bytes: bytes, master_key_identifier: str) -> bytes:
             nonce = os.urandom(12)
-            aead = AESGCM(_wrapping_key(self._master, master_key_identifier))
+            aead = AESGCM(wrapping_key(self._master, master_key_identifier))
             sealed = aead.encrypt(nonce, key_bytes, master_key_identifier.encode())
             return base64.b64encode(nonce + sealed)
 
         def unwrap_key(self, wrapped_key: bytes, master_key_identifier: str) -> bytes:
             raw = base64.b64decode(wrapped_key)
-            aead = AESGCM(_wrapping_key(self._master, master_key_identifier))
+            aead = AESGCM(wrapping_key(self._master, master_key_identifier))
             return aead.decrypt(raw[:12], raw[12:], master_key_identifier.encode())
 
     return LocalKms
