@@ -57,6 +57,7 @@ NO_JAVAC = ("model {model!r} has a privacy section, so its segments are encrypte
             "reads them through raigov's KMS client, which is compiled with javac (a JDK "
             "17+), not found on PATH; install a JDK or use the DuckDB engine")
 KMS_CLASS = "raigov.RaigovKms"
+CRYPTO_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
 NOT_LOCAL = ("the lake is at {url}: Spark reads object storage through s3a:// with the "
              "hadoop-aws jars, which this installation lacks; use the DuckDB engine or run "
              "Spark on a cluster whose image has hadoop-aws")
@@ -71,20 +72,27 @@ def spark_session(master: str | None = None):
     except ImportError as exc:
         raise ConfigError(NO_PYSPARK) from exc
     kms = kms_jar()
-    builder = (SparkSession.builder.master(master or DEFAULT_MASTER).appName("raigov-monitor")
+    master = master or DEFAULT_MASTER
+    from importlib.resources import files
+
+    logging = files("raigov.monitors") / "spark_kms" / "log4j2.properties"
+    java = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{logging}"
+    builder = (SparkSession.builder.master(master).appName("raigov-monitor")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.parquet.mergeSchema", "true")
-               .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-               .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC"))
+               .config("spark.driver.extraJavaOptions", java)
+               .config("spark.executor.extraJavaOptions", java))
+    if master.startswith("local"):   # local mode: the driver listens on loopback only
+        builder = (builder.config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1"))
     if kms is not None:   # encrypted segments: Parquet's decryption with raigov's KMS
         builder = (builder.config("spark.jars", str(kms))
                    .config("spark.driver.extraClassPath", str(kms))
                    .config("spark.executor.extraClassPath", str(kms))
-                   .config("spark.hadoop.parquet.crypto.factory.class",
-                           "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory")
+                   .config("spark.hadoop.parquet.crypto.factory.class", CRYPTO_FACTORY)
                    .config("spark.hadoop.parquet.encryption.kms.client.class", KMS_CLASS))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -136,8 +144,6 @@ class SparkEngine:
         self.master = master or DEFAULT_MASTER
         self.spark = spark_session(self.master)
 
-        self._keyed = False
-
     def close(self) -> None:
         self.spark.stop()
 
@@ -149,16 +155,17 @@ class SparkEngine:
         from raigov.store.parquet_crypto import (COLUMN_KEY_ID, FOOTER_KEY_ID,
                                                  require_data_key, wrapping_key)
 
-        if self._keyed:
-            return
         if kms_jar() is None:
             raise ConfigError(NO_JAVAC.format(model=model))
         master = require_data_key(home, what="Reading encrypted segments on Spark")
         conf = self.spark.sparkContext._jsc.hadoopConfiguration()
-        for identifier in (FOOTER_KEY_ID, COLUMN_KEY_ID):
+        # Set here as well as in the session's static spark.hadoop.* settings: a session
+        # that was already running (getOrCreate) reads encrypted footers only with them.
+        conf.set("parquet.crypto.factory.class", CRYPTO_FACTORY)
+        conf.set("parquet.encryption.kms.client.class", KMS_CLASS)
+        for identifier in (FOOTER_KEY_ID, COLUMN_KEY_ID):   # per home: set on every window
             conf.set(f"raigov.kms.key.{identifier}",
                      base64.b64encode(wrapping_key(master, identifier)).decode())
-        self._keyed = True
 
     @contextmanager
     def window(self, home: "Home", key: "WindowKey",
