@@ -142,8 +142,11 @@ def test_the_test_figures_are_near_gradient_boosting_and_are_the_readmes(demo) -
         assert own["accuracy"] >= base["accuracy"] - 0.02
         assert own["f1_macro"] >= base["f1_macro"] - 0.03
         figures = [own["accuracy"], own["f1_macro"], base["accuracy"], base["f1_macro"]]
-    numbers = re.findall(r"\d+\.\d{3}", " ".join(cells[3:]))
-    assert numbers == [f"{v:.3f}" for v in figures], (cells, figures)
+    numbers = [float(n) for n in re.findall(r"\d+\.\d{3}", " ".join(cells[3:]))]
+    # The README rounds to 3 places; training on another CPU (other SIMD kernels) moves
+    # the figures by ~1e-4, which can flip the last printed digit: within 1e-3 holds.
+    assert len(numbers) == len(figures), cells
+    assert numbers == pytest.approx(figures, abs=1e-3), (cells, figures)
 
 
 def test_the_model_files_are_what_register_takes_and_round_trip(demo, tmp_path) -> None:
