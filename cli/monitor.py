@@ -182,6 +182,7 @@ def _one_run(home, *, model, since, until, force, wait, jobs, stop, engine=None)
 
     from raigov.policies.pipeline import monitor_and_evaluate
 
+    _settle_spool(home)
     busy: list[str] = []
     with Progress(console=stderr_console(), transient=stop is not None) as progress:
         task = progress.add_task("Monitoring", total=None)
@@ -206,6 +207,19 @@ def _one_run(home, *, model, since, until, force, wait, jobs, stop, engine=None)
     note = run.future_note()
     if note:
         click.echo(note)
+
+
+def _settle_spool(home) -> None:
+    """Rows a running server acknowledged wait in its spool for up to a second: wait for
+    them to be sealed, so the run sees every prediction and label sent before it."""
+    from raigov.models.capture.sealer import wait_until_sealed
+
+    with stderr_console().status("Waiting for the spool to be sealed"):
+        pending = wait_until_sealed(home)
+    if pending:
+        click.echo(f"Note: {len(pending)} spool file(s) not sealed after 15 s (a server "
+                   f"with a long --seal-interval-s?): their rows count in a later run.",
+                   err=True)
 
 
 @monitor.command("run")

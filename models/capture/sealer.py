@@ -64,3 +64,21 @@ class Sealer:
             self.stats.damaged_bytes += kept.length
             self.stats.last_damage = kept
             log.error("damaged spool bytes kept in %s: %s", kept.path, kept.reason)
+
+
+def wait_until_sealed(home: Home, *, wait_s: float = 15.0, poll_s: float = 0.2) -> list[Path]:
+    """Make every row acknowledged before this call readable in the lake: seal what
+    crashed writers left, then wait (up to ``wait_s``) until each spool file a live
+    writer holds now is sealed (they seal every second, ``--seal-interval-s``).
+    Returns the spool files still waiting at the deadline (their rows count later)."""
+    from raigov.models.capture.committer import CaptureStats
+
+    if not home.spool.exists():
+        return []
+    Sealer(home, CaptureStats()).recover()
+    pending = sorted(home.spool.glob("slot-*/*.wal"))
+    deadline = time.monotonic() + wait_s
+    while pending and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        pending = [wal for wal in pending if wal.exists()]
+    return pending

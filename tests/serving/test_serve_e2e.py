@@ -218,3 +218,36 @@ def test_feedback_joins_its_prediction_and_metrics_count_what_happened(server, m
     server.stop()
     rows = _lake(model_home, "SELECT date::VARCHAR, count(*), count(y_true) FROM labelled GROUP BY 1")
     assert rows == [("2026-02-03", 10, 6)]
+
+
+def test_monitor_run_sees_every_row_a_running_server_acknowledged(model_home, request_rows) -> None:
+    """Acknowledged rows wait in the server's spool until it seals them: ``monitor run``
+    started at once (here while the spool holds 3 s of rows) waits for the seal, so
+    the window counts every prediction and label sent before it."""
+    from sklearn.metrics import accuracy_score
+
+    server = ServerProcess.with_key(model_home, free_port(), ("--seal-interval-s", "3")).start()
+    try:
+        with server.client() as client:
+            preds = client.post(PREDICT, json={"rows": request_rows[:40],
+                                               "timestamp": "2026-02-03T10:00:00Z"}
+                                ).json()["predictions"]
+            truth = [i % 2 for i in range(30)]
+            labels = [{"prediction_id": p["prediction_id"], "label": y}
+                      for p, y in zip(preds, truth)]
+            assert client.post(f"/v1/models/{MODEL}/feedback",
+                               json={"labels": labels}).status_code == 200
+        done = subprocess.run([sys.executable, "-m", "raigov.cli", "monitor", "run", "--home",
+                               str(model_home.root), "--model", MODEL], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        shown = subprocess.run([sys.executable, "-m", "raigov.cli", "monitor", "show", "--home",
+                                str(model_home.root), "--model", MODEL, "--metric",
+                                "performance.accuracy", "--format", "json"],
+                               capture_output=True, text=True, timeout=120, check=True)
+    finally:
+        server.stop()
+    rows = [r for r in json.loads(shown.stdout)["rows"] if r["segment"] == "all"]
+    assert len(rows) == 1 and rows[0]["n"] == 30
+    served = [p["label"] for p in preds[:30]]
+    assert rows[0]["value"] == pytest.approx(accuracy_score(truth, served))
