@@ -32,9 +32,13 @@ def _open_to_others(path: Path) -> bool:
     return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
+def _where(home, path: Path) -> Path:
+    """``path`` relative to the home when inside it (a catalog or lake may lie outside)."""
+    return path.relative_to(home.root) if path.is_relative_to(home.root) else path
+
+
 def _shown(home, paths: list[Path]) -> str:
-    return ", ".join(f"{p.relative_to(home.root)} ({p.stat().st_mode & 0o777:o})"
-                     for p in paths[:3])
+    return ", ".join(f"{_where(home, p)} ({p.stat().st_mode & 0o777:o})" for p in paths[:3])
 
 
 def check_permissions(home) -> Check:
@@ -45,12 +49,17 @@ def check_permissions(home) -> Check:
     if secrets:
         return Check("permissions", "fail", f"secrets open to group or others: "
                      f"{_shown(home, secrets)}; chmod go-rwx them")
-    loose = [p for p in (home.catalog_path, home.api_keys_path)
-             if p.exists() and _open_to_others(p)]
+    from raigov.store.catalog_url import catalog_target
+
+    target = catalog_target(home)
+    files = [p for p in (target.path, home.api_keys_path) if p is not None]
+    loose = [p for p in files if p.exists() and _open_to_others(p)]
     if loose:
         return Check("permissions", "warn", f"readable by group or others: "
                      f"{_shown(home, loose)}; chmod go-rwx to keep hashes private")
-    return Check("permissions", "ok", f"{len(keys)} key path(s), catalog owner-only")
+    catalog = ("catalog file owner-only" if target.path is not None else
+               "catalog on PostgreSQL (access is its server's roles and grants)")
+    return Check("permissions", "ok", f"{len(keys)} key path(s), {catalog}")
 
 
 def check_spool(home) -> Check:
@@ -75,11 +84,19 @@ def check_spool(home) -> Check:
 
 def check_unsealed(home) -> Check:
     """Half-written lake files (a crash between write and rename) left behind."""
-    stray = [p for p in home.lake.rglob("*.tmp")] if home.lake.exists() else []
+    from raigov.store.lake_s3 import lake_from_env
+
+    lake = lake_from_env(home)
+    if lake is not None and not isinstance(lake, Path):
+        # objects are uploaded whole: no half-written object exists to find
+        return Check("unsealed files", "ok", "lake on object storage (objects are "
+                     "uploaded whole)")
+    root = lake if isinstance(lake, Path) else home.lake
+    stray = [p for p in root.rglob("*.tmp")] if root.exists() else []
     if stray:
         return Check("unsealed files", "fail",
                      f"{len(stray)} half-written lake file(s), e.g. "
-                     f"{stray[0].relative_to(home.root)}: never read; safe to delete once no "
+                     f"{_where(home, stray[0])}: never read; safe to delete once no "
                      "raigov process runs")
     return Check("unsealed files", "ok", "none")
 

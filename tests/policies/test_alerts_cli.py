@@ -47,8 +47,9 @@ def record(home: Home, *findings: Finding, actor: str = "monitor", **kw) -> obje
 RAIGOV = [sys.executable, "-m", "raigov.cli"]
 
 
-def cli(home: Home, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAIGOV_USER"}
+def cli(home: Home, *args: str, user: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if k != "RAIGOV_USER"}, **(env or {})}
     if user:
         env["RAIGOV_USER"] = user
     return subprocess.run([*RAIGOV, *args, "--home", str(home.root)], capture_output=True,
@@ -142,3 +143,30 @@ def test_doctor_fails_on_open_secrets_a_stray_lake_file_and_names_a_lock_holder(
     assert lines["permissions"].startswith("FAIL") and "keys (755)" in lines["permissions"]
     assert lines["unsealed files"].startswith("FAIL") and "1 half-written" in lines["unsealed files"]
     assert "monitor-credit: pid 42 since now" in lines["lock holders"]
+
+
+def test_doctor_checks_the_catalog_file_and_lake_the_urls_name(alerting, tmp_path) -> None:
+    """With RAIGOV_CATALOG_URL and RAIGOV_LAKE_URL naming paths outside the home, doctor
+    checks those (the file's mode, the lake's stray files), named by absolute path."""
+    import shutil
+
+    home, _, _ = alerting
+    catalog_file = tmp_path / "elsewhere" / "catalog.duckdb"
+    catalog_file.parent.mkdir()
+    shutil.copy(home.catalog_path, catalog_file)
+    os.chmod(catalog_file, 0o644)
+    lake = tmp_path / "lake"
+    stray = lake / "predictions" / "model=credit" / "date=2026-03-01" / ".y.parquet.tmp"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half")
+    env = {"RAIGOV_CATALOG_URL": f"duckdb://{catalog_file}", "RAIGOV_LAKE_URL": str(lake)}
+    result = cli(home, "doctor", env=env)
+    lines = {line[5:].split(":")[0]: line for line in result.stdout.splitlines()}
+    assert lines["permissions"].startswith("warn") and f"{catalog_file} (644)" in \
+        lines["permissions"], result.stdout
+    assert lines["unsealed files"].startswith("FAIL") and str(stray) in lines["unsealed files"]
+    os.chmod(catalog_file, 0o600)
+    lines = {line[5:].split(":")[0]: line
+             for line in cli(home, "doctor", env=env).stdout.splitlines()}
+    assert lines["permissions"].startswith("ok") and "catalog file owner-only" in \
+        lines["permissions"]

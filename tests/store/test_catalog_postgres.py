@@ -176,3 +176,15 @@ def test_readers_do_not_wait_for_a_writer(home: Home, pg_url: str) -> None:
         t.join(30)
     assert seen == ["ana"]
     assert list_users(home) == []
+
+
+def test_doctor_names_the_postgresql_catalog_and_leaves_its_access_to_the_server(
+        home: Home, pg_url: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "raigov.cli", "doctor", "--home",
+                           str(home.root)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "80"})
+    lines = {line[5:].split(":")[0]: line for line in done.stdout.splitlines()}
+    assert "catalog on PostgreSQL" in lines["permissions"], done.stdout
+    assert "owner-only" not in lines["permissions"]
+    assert lines["catalog"].startswith("ok") and "postgresql at postgresql://" in \
+        lines["catalog"]
