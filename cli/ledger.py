@@ -73,7 +73,7 @@ def rotate_key(home: str | None, new_private_key: Path) -> None:
     target = new_private_key.expanduser().absolute()
     if is_inside(target, h.root):
         raise ConfigError(KEY_INSIDE_HOME.format(path=target, home=h.root))
-    old = configured_private_key()
+    old = configured_private_key(h)
     if old is None:
         raise ConfigError(NO_KEY_CONFIGURED)
     with catalog(h, read_only=True) as con:
@@ -116,10 +116,11 @@ def checkpoint(home: str | None) -> None:
     from raigov.ledger.checkpoints import write_checkpoint
     from raigov.ledger.signing import configured_private_key
 
-    key = configured_private_key()
+    where = _home(home)
+    key = configured_private_key(where)
     if key is None:
         raise ConfigError(NO_KEY_CONFIGURED)
-    written = write_checkpoint(_home(home), key=key)
+    written = write_checkpoint(where, key=key)
     if written is None:
         click.echo(EMPTY)
         return

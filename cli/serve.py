@@ -64,6 +64,9 @@ def serve(home: str | None, host: str, port: int, durability: str, max_batch_row
     from raigov.store.lake_fs import lake_fs
 
     lake_fs(resolved)        # a bad RAIGOV_LAKE_URL fails here, not in the sealer
+    from raigov.ledger.signing import configured_private_key
+
+    configured_private_key(resolved)   # an unreadable key, or one inside the home, fails now
     if not no_capture:
         from raigov.models.capture.segments import check_capture_key
 

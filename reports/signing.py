@@ -81,7 +81,7 @@ def sign_card(home: Any, text: str, fmt: str, card: dict[str, Any]) -> str:
 
 def sign_document(home: Any, data: bytes, fmt: str, *, facts: Any, root: str,
                   facts_sha256: str, export_id: str | None, head_seq: int) -> bytes:
-    key = configured_private_key()
+    key = configured_private_key(home)
     if key is None:
         raise ConfigError(NO_KEY)
     from raigov.ledger.checkpoints import write_checkpoint

@@ -28,7 +28,7 @@ def ensure_demo_signing_key(home: Home) -> Path:
     ``<home>.signing-key`` (made when missing). Call it before the demo's first event."""
     named = os.environ.get(SIGNING_KEY_ENV)
     if named:
-        configured_private_key()                 # refuse a bad key now
+        configured_private_key(home)             # refuse a bad key (or one in the home) now
         return Path(named).expanduser()
     path = demo_signing_key_path(home)
     # Set first, so that the checkpoint after the key's own event is signed too.

@@ -130,7 +130,7 @@ def write_checkpoint(home: Home, *, con: duckdb.DuckDBPyConnection | None = None
     seq, head_hash = head
     if seq == 0:
         return None
-    key = key or configured_private_key()
+    key = key or configured_private_key(home)
     if key is None:
         log.warning(NO_SIGNING_KEY.format(seq=seq))
         return None

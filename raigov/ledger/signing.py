@@ -27,6 +27,9 @@ ALGORITHM = "ed25519"
 KEY_INSIDE_HOME = ("Refusing to write the signing key to {path}: it is inside the home "
                    "{home}. The private key must live where an attacker who can edit the "
                    "home cannot read it; choose a path outside the home.")
+KEY_READ_INSIDE_HOME = ("The signing key {path} ({env}) lies inside the home {home}: "
+                        "whoever can edit the home could then sign a rebuilt ledger. Move "
+                        "it outside the home and point {env} at its new place.")
 KEY_EXISTS = "Refusing to overwrite the existing key file {path}; choose another path."
 KEY_UNREADABLE = "The signing key {path} ({env}) cannot be read: {error}"
 KEY_NOT_ED25519 = "The key {path} is not an Ed25519 {kind} key in PEM form"
@@ -82,10 +85,17 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def configured_private_key() -> Ed25519PrivateKey | None:
-    """The key named by ``RAIGOV_SIGNING_KEY_FILE``, or ``None`` when it is not set."""
+def configured_private_key(home=None) -> Ed25519PrivateKey | None:
+    """The key named by ``RAIGOV_SIGNING_KEY_FILE``, or ``None`` when it is not set.
+    Given the ``home`` it signs for, a key file inside that home is refused."""
     name = os.environ.get(SIGNING_KEY_ENV)
-    return load_private_key(Path(name).expanduser()) if name else None
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if home is not None and is_inside(path, Path(home.root)):
+        raise ConfigError(KEY_READ_INSIDE_HOME.format(path=path, env=SIGNING_KEY_ENV,
+                                                      home=home.root))
+    return load_private_key(path)
 
 
 def load_public_pem(text: str | bytes, *, source: str) -> Ed25519PublicKey:

@@ -85,3 +85,23 @@ def test_the_mirror_holds_every_line_and_a_cut_home_file_is_named(
     assert done.returncode == 1
     assert (f"checkpoint line {len(lines)} (event " in done.stderr
             and "is in the mirror" in done.stderr)
+
+
+def test_a_signing_key_inside_the_home_is_refused_where_it_would_sign(
+        unsigned_home: Home, tmp_path: Path) -> None:
+    """RAIGOV_SIGNING_KEY_FILE naming a file inside the home it signs for (copied there
+    by hand): checkpoint and serve refuse it, naming the variable; nothing is signed."""
+    h = str(unsigned_home.root)
+    key = tmp_path / "outside" / "ledger.pem"
+    assert raigov("ledger", "init-signing", "--home", h, "--private-key",
+                  str(key)).returncode == 0
+    moved = unsigned_home.root / "keys" / "copied.pem"
+    moved.parent.mkdir(exist_ok=True)
+    moved.write_bytes(key.read_bytes())
+    lines = (unsigned_home.root / "ledger.checkpoints").read_text().splitlines()
+    env = {"RAIGOV_SIGNING_KEY_FILE": str(moved)}
+    for args in (("ledger", "checkpoint"), ("serve", "--no-auth", "--port", "0")):
+        done = raigov(*args, "--home", h, env=env)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "inside the home" in done.stderr and "RAIGOV_SIGNING_KEY_FILE" in done.stderr
+    assert (unsigned_home.root / "ledger.checkpoints").read_text().splitlines() == lines
