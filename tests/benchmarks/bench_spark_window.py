@@ -11,12 +11,20 @@ engine's own):
   cells where the rows lie; only the cell table reaches the driver. Spark's start-up
   (a JVM) is timed apart.
 
-Printed as JSON: seconds and peak resident memory (the child and its JVM) per engine
-and size, the Spark/DuckDB time ratio, and the growth of time with rows (time at the
-largest size over time at the smallest, against the rows' ratio). A size whose DuckDB
-child fails (e.g. out of memory) is reported as such, not left out.
+Sizes above ``--base`` rows (10M) are built from the base home: its compacted files are
+copied as further segments of the same day with every ``prediction_id`` made unique
+(label joins stay one to one), so 100M rows take minutes to build, not hours of
+logging; the rows' distribution is the base's repeated.
 
-Run: .venv/bin/python tests/benchmarks/bench_spark_window.py [--rows 1000000,10000000]
+Printed as JSON: seconds and peak resident memory (the child's whole process tree,
+Spark's JVM included, sampled every 0.2 s from /proc) per engine and size, the
+Spark/DuckDB time ratio, and the growth of time with rows (time at the largest size
+over time at the smallest, against the rows' ratio). The DuckDB child runs under an
+address-space limit (``--duckdb-limit-gib``, default 16 of this machine's 24) so that
+reading too many rows into one process fails in that child, reported as such, instead
+of taking the machine down.
+
+Run: .venv/bin/python tests/benchmarks/bench_spark_window.py [--rows 10000000,100000000]
      [--work DIR] [--out bench-out/spark_window.json]
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -37,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 MODEL = "credit-risk"
 DAY = dt.date(2026, 3, 2)
 CHUNK = 500_000
+BASE = 10_000_000
 FAMILIES = ("fairness",)
 
 
@@ -78,6 +88,32 @@ def build(home_dir: Path, rows: int) -> float:
     return time.perf_counter() - started
 
 
+def replicate(home_dir: Path, first: int, last: int) -> float:
+    """Copies ``first`` to ``last - 1`` of the home's base prediction and feedback files,
+    as plain segments of the same partitions, each copy's ``prediction_id`` suffixed
+    ``-k``; returns the seconds it took."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from raigov.home import Home
+    from raigov.store.lake import partition_files, partitions, read_parquet_table, write_parquet
+
+    started = time.perf_counter()
+    home = Home.resolve(home_dir)
+    for table in ("predictions", "feedback"):
+        for directory in partitions(home, table, MODEL):
+            base = [p for p in partition_files(directory) if not p.name.startswith("x")]
+            for path in base:
+                rows = read_parquet_table([path], home=home)
+                ids = rows.column("prediction_id")
+                for k in range(first, last):
+                    copy = rows.set_column(rows.schema.get_field_index("prediction_id"),
+                                           "prediction_id",
+                                           pc.binary_join_element_wise(ids, pa.scalar(f"{k}"), "-"))
+                    write_parquet(copy, directory / f"x{k:03d}-{path.stem}.parquet", home=home)
+    return time.perf_counter() - started
+
+
 def measure(home_dir: Path, engine: str) -> dict:
     """One engine's run on the home (in this process); prints its JSON."""
     from raigov.home import Home
@@ -103,21 +139,56 @@ def measure(home_dir: Path, engine: str) -> dict:
             "check_group_size_male": size.value}
 
 
-def _child(home_dir: Path, engine: str) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, __file__, "--measure", engine, "--home",
-                           str(home_dir)], capture_output=True, text=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        return {"failed": f"exit {done.returncode}: {done.stderr.strip()[-300:]}"}
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    out["peak_rss_mib"] = round(max(peak, before) / 1024)   # the largest child so far
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants (from /proc), in MiB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21])   # pages
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo += children.get(current, [])
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _child(home_dir: Path, engine: str, limit_gib: float | None) -> dict:
+    def limit() -> None:
+        if limit_gib:
+            cap = int(limit_gib * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    process = subprocess.Popen([sys.executable, __file__, "--measure", engine, "--home",
+                                str(home_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=limit)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mib(process.pid))
+        time.sleep(0.2)
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        return {"failed": f"exit {process.returncode}: {stderr.strip()[-300:]}",
+                "peak_rss_mib": round(peak), "limit_gib": limit_gib}
+    out = json.loads(stdout.strip().splitlines()[-1])
+    out["peak_rss_mib"] = round(peak)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", default="1000000,10000000")
+    parser.add_argument("--rows", default="10000000,100000000")
+    parser.add_argument("--base", type=int, default=BASE,
+                        help="rows logged for real; larger sizes replicate them")
+    parser.add_argument("--duckdb-limit-gib", type=float, default=16.0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/raigov-bench-spark"))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--measure", choices=("duckdb", "spark"), default=None)
@@ -128,21 +199,38 @@ def main() -> None:
         return
     import shutil
 
-    sizes = [int(s) for s in args.rows.split(",")]
+    sizes = sorted(int(s) for s in args.rows.split(","))
+    if "RAIGOV_SIGNING_KEY_FILE" not in os.environ:   # signed as a real home is
+        from raigov.ledger.signing import generate_private_key, write_private_key
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        key = args.work.parent / f"{args.work.name}-signing.pem"
+        write_private_key(key, generate_private_key())
+        os.environ["RAIGOV_SIGNING_KEY_FILE"] = str(key)
     report: dict = {"families": list(FAMILIES), "spark_master": "local[2]", "sizes": {}}
+    shutil.rmtree(args.work, ignore_errors=True)
+    home = args.work / "home"
+    base = min(sizes[0], args.base)
+    build_s = build(home, base)
+    built = base
     for rows in sizes:
-        shutil.rmtree(args.work, ignore_errors=True)
-        home = args.work / f"home-{rows}"   # a new path: the catalog schema is per path
-        entry = {"build_s": round(build(home, rows), 1)}
-        entry["duckdb"] = _child(home, "duckdb")
-        entry["spark"] = _child(home, "spark")
+        if rows % base:
+            raise SystemExit(f"--rows {rows} is not a multiple of the base {base}")
+        entry = {"build_s": round(build_s, 1)} if rows == base else {}
+        if rows != built:
+            entry["replicate_s"] = round(replicate(home, built // base, rows // base), 1)
+            built = rows
+        entry["duckdb"] = _child(home, "duckdb", args.duckdb_limit_gib)
+        entry["spark"] = _child(home, "spark", None)
         d, s = entry["duckdb"].get("seconds"), entry["spark"].get("seconds")
+        if s:
+            entry["check_group_size_male"] = entry["spark"]["check_group_size_male"]
         if d and s:
             entry["spark_over_duckdb"] = round(s / d, 2)
             entry["same_counts"] = (entry["duckdb"]["check_group_size_male"]
                                     == entry["spark"]["check_group_size_male"])
         report["sizes"][str(rows)] = entry
-        print(json.dumps({str(rows): entry}), file=sys.stderr)
+        print(json.dumps({str(rows): entry}), file=sys.stderr, flush=True)
     small, large = str(sizes[0]), str(sizes[-1])
     for engine in ("duckdb", "spark"):
         a = report["sizes"][small][engine].get("seconds")
