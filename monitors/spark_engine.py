@@ -94,7 +94,15 @@ def spark_session(master: str | None = None):
                    .config("spark.executor.extraClassPath", str(kms))
                    .config("spark.hadoop.parquet.crypto.factory.class", CRYPTO_FACTORY)
                    .config("spark.hadoop.parquet.encryption.kms.client.class", KMS_CLASS))
+    from pyspark import SparkContext
+
+    running = SparkContext._active_spark_context is not None
     session = builder.getOrCreate()
+    if running and kms is not None:
+        # The process already had a session (a notebook's, or one a library opened on
+        # import: nannyml's flaml does), so the static settings above did not apply:
+        # the KMS client reaches its executors as an added jar instead.
+        session.sparkContext._jsc.sc().addJar(str(kms))
     session.sparkContext.setLogLevel("ERROR")
     return session
 

@@ -139,3 +139,38 @@ def test_a_lake_on_object_storage_is_refused_with_the_reason(seeded_home_templat
     with pytest.raises(ConfigError, match="hadoop-aws"):
         with engine.window(home, key, VersionStates(home)):
             pass
+
+
+FOREIGN_SESSION = """
+import sys
+from pyspark.sql import SparkSession
+SparkSession.builder.master("local[1]").appName("a-notebook").getOrCreate()
+from raigov.home import Home
+from raigov.monitors.runner import pending_windows
+from raigov.monitors.spark_engine import SparkEngine
+from raigov.monitors.version_state import VersionStates
+home = Home.resolve(sys.argv[1])
+key = pending_windows(home, "income-classifier", window="1d", force=True)[1]
+engine = SparkEngine("local[2]")
+with engine.window(home, key, VersionStates(home)) as window:
+    print(engine.spark.sparkContext.appName, window.n_rows)
+"""
+
+
+def test_a_session_the_process_already_had_still_reads_encrypted_segments(
+        seeded_home_template: Home, tmp_path: Path) -> None:
+    """A notebook's own Spark session (or one a library opens on import: nannyml's
+    flaml does) is reused, its static settings fixed: raigov's KMS client still reaches
+    it, and the encrypted window's rows are counted."""
+    from raigov.monitors.runner import load_window, pending_windows
+    from raigov.monitors.version_state import VersionStates
+
+    home = seeded_home_template
+    key = pending_windows(home, "income-classifier", window="1d", force=True)[1]
+    expected = len(load_window(home, key, states=VersionStates(home)).frame)
+    script = tmp_path / "notebook.py"
+    script.write_text(FOREIGN_SESSION)
+    done = subprocess.run([sys.executable, str(script), str(home.root)], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["a-notebook", str(expected)]
