@@ -118,7 +118,8 @@ def monitor_show(home: str | None, model: str, version: int | None, window: str 
                  metric: str | None, fmt: str) -> None:
     """Print one computed window's metric rows (metric, segment, value, interval, n,
     status, details): the latest window by default."""
-    header, rows = window_rows(_home(home), model=model, version=version, day=_day(window),
+    where = _home(home, must_exist=True)
+    header, rows = window_rows(where, model=model, version=version, day=_day(window),
                                metric=metric)
     if fmt == "json":
         click.echo(json.dumps({**header, "rows": rows}, indent=2, default=str))
@@ -254,7 +255,7 @@ def monitor_run(home: str | None, model: str | None, since: str | None, until: s
         raise click.UsageError("--jobs applies to the DuckDB engine; Spark spreads a "
                                "window's work over its own executors")
     interval = parse_every(every)
-    since_at, until_at, where = _when(since), _when(until), _home(home)
+    since_at, until_at, where = _when(since), _when(until), _home(home, must_exist=True)
     spark = _spark_engine(spark_master) if engine == "spark" else None
     try:
         _runs(where, model=model, since=since_at, until=until_at, force=force, wait=wait,

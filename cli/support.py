@@ -21,10 +21,25 @@ HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), default=N
                            help="raigov home (default: $RAIGOV_HOME or ./.raigov).")
 
 
-def resolve_home(home: str | None):
-    from raigov.home import Home
+NO_HOME = ("no raigov home at {root}: its catalog {catalog} does not exist (check --home "
+           "or RAIGOV_HOME; `raigov models register` or `raigov demo` creates a home)")
 
-    return Home.resolve(home)
+
+def resolve_home(home: str | None, *, must_exist: bool = False):
+    """The home ``--home`` names. ``must_exist``: refuse, rather than create, a home
+    whose catalog file is missing (a typo in ``--home`` would otherwise give an empty
+    home and a run that finds nothing); a catalog elsewhere (``RAIGOV_CATALOG_URL``)
+    may serve a host whose home is still empty."""
+    from raigov.errors import ConfigError
+    from raigov.home import Home
+    from raigov.store.catalog_url import catalog_target
+
+    resolved = Home.resolve(home)
+    if must_exist:
+        target = catalog_target(resolved)
+        if target.path is not None and not target.path.exists():
+            raise ConfigError(NO_HOME.format(root=resolved.root, catalog=target.path))
+    return resolved
 
 
 def translate_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -200,6 +200,19 @@ def test_an_interval_without_a_unit_it_knows_is_a_usage_error(tmp_path: Path) ->
     assert "'15x' is not an interval" in proc.stderr
 
 
+def test_a_home_that_does_not_exist_is_refused_not_created(tmp_path: Path) -> None:
+    """A typo in --home names no home: monitor run and show say so (exit 2, the path
+    named) and leave nothing behind, rather than create an empty home and find nothing."""
+    typo = tmp_path / "hoem"
+    for args in (["run"], ["show", "--model", "income-classifier"]):
+        proc = subprocess.run([*RAIGOV, "monitor", *args, "--home", str(typo)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert f"no raigov home at {typo}" in proc.stderr
+        assert "catalog.duckdb does not exist" in proc.stderr
+        assert not typo.exists()
+
+
 def test_no_family_errors_on_any_window_of_the_seeded_fleet(seeded_home_template: Home) -> None:
     """Every family computes on every demo model (binary, regression, multiclass): a
     crash shows as a ``monitor.error`` row, and there must be none (the multiclass
