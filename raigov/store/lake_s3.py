@@ -98,6 +98,9 @@ def _filesystem(env: dict[str, str | None]):
     return fs.S3FileSystem(**options)
 
 
+PARTITION_PREFIX = "date="     # a day's partition: .../<table>/model=<M>/date=<D>/
+
+
 class S3Lake:
     """A lake under ``bucket/prefix`` of an S3 endpoint (see the module docstring)."""
 
@@ -135,11 +138,23 @@ class S3Lake:
         return sorted(PurePosixPath(i.path).name for i in self._entries(directory))
 
     def subdirs(self, directory: PurePosixPath, prefix: str) -> list[PurePosixPath]:
+        """Child prefixes of ``directory`` named ``prefix...``. Partitions (``date=``) count
+        only while an object lies under them: a filer-backed store (SeaweedFS, like a
+        file system) keeps a prefix whose objects retention deleted as an empty
+        directory, which AWS S3 would drop; one recursive listing of the model's objects
+        tells them apart (what the readers list next anyway)."""
         from pyarrow import fs
 
-        return sorted(directory / PurePosixPath(i.path).name for i in self._entries(directory)
-                      if i.type == fs.FileType.Directory
-                      and PurePosixPath(i.path).name.startswith(prefix))
+        if prefix != PARTITION_PREFIX:
+            return sorted(directory / PurePosixPath(i.path).name for i in self._entries(directory)
+                          if i.type == fs.FileType.Directory
+                          and PurePosixPath(i.path).name.startswith(prefix))
+        infos = self.arrow.get_file_info(fs.FileSelector(str(directory), recursive=True,
+                                                         allow_not_found=True))
+        below = [PurePosixPath(i.path).relative_to(directory).parts for i in infos
+                 if i.type == fs.FileType.File]
+        held = {parts[0] for parts in below if len(parts) > 1}
+        return sorted(directory / name for name in held if name.startswith(prefix))
 
     def existing(self, directories: list[PurePosixPath]) -> list[PurePosixPath]:
         """Of ``directories``, those holding objects: one listing per parent."""
@@ -147,7 +162,8 @@ class S3Lake:
         out = []
         for directory in directories:
             if directory.parent not in present:
-                present[directory.parent] = {p.name for p in self.subdirs(directory.parent, "")}
+                prefix = PARTITION_PREFIX if directory.name.startswith(PARTITION_PREFIX) else ""
+                present[directory.parent] = {p.name for p in self.subdirs(directory.parent, prefix)}
             if directory.name in present[directory.parent]:
                 out.append(directory)
         return out
