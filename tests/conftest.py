@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from raigov.home import Home
+from tests.home_copies import PG_MATRIX, S3_MATRIX
 
 ARTIFACTS = Path(os.environ.get("RAIGOV_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
@@ -44,7 +45,6 @@ def signing_public_key(signing_key_file: Path, tmp_path_factory) -> Path:
 # RAIGOV_TEST_CATALOG=postgresql runs the whole suite with every test's catalog in its
 # own database of one throwaway PostgreSQL server (tests/pg_cluster.py); the seeded home's
 # catalog is a database that each private copy clones (CREATE DATABASE ... TEMPLATE).
-PG_MATRIX = os.environ.get("RAIGOV_TEST_CATALOG", "duckdb") == "postgresql"
 _SEEDED_CATALOG: list[str] = []      # the seeded template's database name (PG matrix)
 
 
@@ -82,6 +82,64 @@ def _catalog_database(request):
         os.environ.pop("RAIGOV_CATALOG_URL", None)
     else:
         os.environ["RAIGOV_CATALOG_URL"] = old
+
+
+# ---- the lake's storage ----------------------------------------------------------------
+# RAIGOV_TEST_LAKE=s3 runs the tests with every test's lake under its own prefix of one
+# bucket on a real S3 endpoint (SeaweedFS on loopback, tests/s3_endpoint.py), named by
+# RAIGOV_LAKE_URL and the AWS variables that subprocesses inherit. Tests that look at a
+# local lake's own files (directory stamps, temporary names) carry ``local_lake_only``
+# and are deselected there, with the count in pytest's summary.
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "local_lake_only: checks files only a local lake has (deselected "
+        "under RAIGOV_TEST_LAKE=s3)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not S3_MATRIX:
+        return
+    keep = [item for item in items if item.get_closest_marker("local_lake_only") is None]
+    dropped = [item for item in items if item.get_closest_marker("local_lake_only") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A real S3 endpoint for this session: SeaweedFS on free loopback ports."""
+    from tests.s3_endpoint import start
+
+    try:
+        server = start(tmp_path_factory.mktemp("seaweedfs"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _lake_prefix(request):
+    """On the S3 matrix, a fresh prefix of the session's bucket for this test's lake
+    (RAIGOV_LAKE_URL with the AWS variables); otherwise the home's ``lake/``."""
+    if not S3_MATRIX:
+        yield None
+        return
+    endpoint = request.getfixturevalue("s3_endpoint")
+    settings = {**endpoint.environment(), "RAIGOV_LAKE_URL": endpoint.fresh_lake_url("lake")}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    yield settings["RAIGOV_LAKE_URL"]
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """A home with the real credit-risk demo model registered, trained once per session and
-copied for each test (homes are plain directories)."""
+copied for each test (homes are plain directories; under the test matrix their catalog
+and lake are copied too, see tests/home_copies.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from raigov.home import Home
+from tests import home_copies
 
 MODEL = "credit-risk"
 
@@ -22,22 +23,22 @@ def credit_demo():
 
 
 @pytest.fixture(scope="session")
-def template_home(tmp_path_factory, credit_demo) -> Home:
+def template_home(tmp_path_factory, credit_demo, request) -> Home:
     from raigov.models.artifact import save_artifact
     from raigov.models.registry import register_model
 
-    home = Home.resolve(tmp_path_factory.mktemp("template") / "home").ensure()
-    artifact = tmp_path_factory.mktemp("artifact")
-    save_artifact(artifact, credit_demo.trained)
-    register_model(home, credit_demo.spec, artifact=artifact, reference=credit_demo.reference)
-    return home
+    with home_copies.own_stores(request) as stores:
+        home = Home.resolve(tmp_path_factory.mktemp("template") / "home").ensure()
+        artifact = tmp_path_factory.mktemp("artifact")
+        save_artifact(artifact, credit_demo.trained)
+        register_model(home, credit_demo.spec, artifact=artifact, reference=credit_demo.reference)
+    return home_copies.remember(home, stores)
 
 
 @pytest.fixture
 def model_home(template_home: Home, tmp_path: Path) -> Home:
-    target = tmp_path / "home"
-    shutil.copytree(template_home.root, target)
-    return Home.resolve(target)
+    """A private copy of the template (its catalog and lake too, under the matrix)."""
+    return home_copies.copy_home(template_home, tmp_path / "home")[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,22 @@
-"""Fixtures for the storage tests: a real S3 endpoint (SeaweedFS, started by
-``tests/s3_endpoint.py``; one server and one bucket per session, one prefix per test) and
-a fresh PostgreSQL database per test.
+"""Fixtures for the storage tests: a lake on the session's S3 endpoint (SeaweedFS,
+``s3_endpoint`` in tests/conftest.py; one bucket per session, one prefix per test) and a
+fresh PostgreSQL database per test.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.s3_endpoint import S3Endpoint, start
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory) -> S3Endpoint:
-    try:
-        server = start(tmp_path_factory.mktemp("seaweedfs"))
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield server.endpoint
-    finally:
-        server.stop()
+from tests.s3_endpoint import S3Endpoint
 
 
 @pytest.fixture
-def s3_lake(s3_endpoint: S3Endpoint, monkeypatch) -> str:
+def s3_lake(s3_endpoint: S3Endpoint, _lake_prefix, monkeypatch) -> str:
     """A fresh prefix of the session's bucket, named by RAIGOV_LAKE_URL (with the AWS
-    variables) for this test and the processes it starts; returns the URL."""
+    variables) for this test and the processes it starts; returns the URL (on the S3
+    matrix, the prefix every test already has)."""
+    if _lake_prefix is not None:
+        return _lake_prefix
     for name, value in s3_endpoint.environment().items():
         monkeypatch.setenv(name, value)
     url = s3_endpoint.fresh_lake_url("lake")

@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from raigov.home import Home
 from raigov.models.capture.segments import write_segment
 from raigov.store.compaction import compact, lake_stats
 from raigov.store.lake import MANIFEST, lake_connection, partition_dir, partition_files
+from tests import lake_files
 
 DAY = "2026-03-04"
 
@@ -47,7 +47,7 @@ def _hand_count(directory: Path) -> list[str]:
     """Ids in the files a reader should see, read by pyarrow file by file."""
     ids = []
     for path in partition_files(directory):
-        ids += pq.read_table(path, columns=["prediction_id"]).column(0).to_pylist()
+        ids += lake_files.read_column(path, "prediction_id")
     return ids
 
 
@@ -59,14 +59,14 @@ def _lake_ids(home: Home) -> list[str]:
 def test_compaction_merges_a_closed_day_into_one_file(home: Home) -> None:
     ids = _seed(home)
     directory = partition_dir(home, "predictions", "m", DAY)
-    assert len(list(directory.glob("*.parquet"))) == 5
+    assert len(lake_files.parquet_names(directory)) == 5
     result = compact(home, now=dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc))
     assert (result.partitions, result.files_before, result.files_after, result.rows) == (1, 5, 1, 200)
-    files = list(directory.glob("*.parquet"))
-    assert [p.name for p in files] == ["c-000001-0.parquet"]
-    assert sorted(pq.read_table(files[0]).column("prediction_id").to_pylist()) == sorted(ids)
+    assert lake_files.parquet_names(directory) == ["c-000001-0.parquet"]
+    merged = lake_files.read_column(directory / "c-000001-0.parquet", "prediction_id")
+    assert sorted(merged) == sorted(ids)
     assert sorted(_lake_ids(home)) == sorted(ids)
-    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest = json.loads(lake_files.read_bytes(directory / MANIFEST))
     assert manifest["files"] == ["c-000001-0.parquet"] and len(manifest["replaced"]) == 5
 
 
@@ -91,14 +91,14 @@ def test_a_resealed_segment_stays_hidden_and_late_rows_merge_next_time(home: Hom
     assert sorted(_lake_ids(home)) == sorted(late)
     result = compact(home, now=now)
     directory = partition_dir(home, "predictions", "m", DAY)
-    assert result.files_after == 1 and len(list(directory.glob("*.parquet"))) == 1
+    assert result.files_after == 1 and len(lake_files.parquet_names(directory)) == 1
     assert sorted(_hand_count(directory)) == sorted(late) == sorted(_lake_ids(home))
 
 
 def test_a_target_size_splits_into_a_few_files(home: Home) -> None:
     ids = _seed(home, segments=6, per=3000)
     directory = partition_dir(home, "predictions", "m", DAY)
-    size = sum(p.stat().st_size for p in directory.glob("*.parquet"))
+    size = lake_files.total_size(directory)
     result = compact(home, target_bytes=size // 2, now=dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc))
     assert result.files_after == 2
     assert sorted(_hand_count(directory)) == sorted(ids)
@@ -111,11 +111,11 @@ def test_old_files_stay_while_a_reader_reads_then_go(home: Home) -> None:
     with lake_connection(home, model="m") as con:
         compact(home, now=now)
         # The reader listed the five segments before the publish: they are still there.
-        assert len(list(directory.glob("*.parquet"))) == 6
+        assert len(lake_files.parquet_names(directory)) == 6
         assert sorted(r[0] for r in con.execute("SELECT prediction_id FROM predictions").fetchall()) == sorted(ids)
     assert sorted(_lake_ids(home)) == sorted(ids)
     compact(home, now=now)          # nothing to merge; the sweep deletes the replaced files
-    assert [p.name for p in directory.glob("*.parquet")] == ["c-000001-0.parquet"]
+    assert lake_files.parquet_names(directory) == ["c-000001-0.parquet"]
 
 
 def test_lake_stats_counts_files_rows_bytes(home: Home) -> None:
@@ -123,7 +123,7 @@ def test_lake_stats_counts_files_rows_bytes(home: Home) -> None:
     [entry] = lake_stats(home)
     directory = partition_dir(home, "predictions", "m", DAY)
     assert (entry["model"], entry["table"], entry["files"], entry["rows"]) == ("m", "predictions", 5, 200)
-    assert entry["bytes"] == sum(p.stat().st_size for p in directory.glob("*.parquet"))
+    assert entry["bytes"] == lake_files.total_size(directory)
 
 
 @pytest.mark.parametrize("step", ["write", "publish", "delete"])
@@ -144,8 +144,8 @@ def test_sigkill_at_each_step_leaves_a_lake_that_reads_right(home: Home, step: s
     assert sorted(_hand_count(directory)) == sorted(ids)
     compact(home)                    # resumes
     assert sorted(_lake_ids(home)) == sorted(ids)
-    assert len(list(directory.glob("*.parquet"))) == 1
-    assert not list(directory.glob(".*.tmp"))
+    assert len(lake_files.parquet_names(directory)) == 1
+    assert not [n for n in lake_files.names(directory, ".tmp") if n.startswith(".")]
 
 
 def test_lake_cli_end_to_end(home: Home) -> None:
@@ -201,5 +201,5 @@ def test_a_reader_that_lets_go_soon_does_not_leave_the_replaced_files_behind(hom
     release.set()
     compact(home, now=dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc))
     reader.join()
-    assert [p.name for p in directory.glob("*.parquet")] == ["c-000001-0.parquet"]
+    assert lake_files.parquet_names(directory) == ["c-000001-0.parquet"]
     assert sorted(_lake_ids(home)) == sorted(ids)

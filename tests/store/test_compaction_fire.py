@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from raigov.home import Home
+from tests import lake_files
 
 MODEL = "credit-risk"
 
@@ -156,7 +157,7 @@ def test_compaction_under_fire(tmp_path: Path) -> None:
     assert max(read_manifest(d)["generation"] for d in closed) >= 3   # compacted under fire
     for directory in closed:
         assert len(partition_files(directory)) == 1
-        assert len(list(directory.glob("*.parquet"))) == 1
+        assert len(lake_files.parquet_names(directory)) == 1
     verify = subprocess.run([sys.executable, "-m", "raigov.cli", "audit", "verify", "--home",
                              str(home.root)], capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from raigov.home import Home
 from raigov.models.capture.logger import PredictionLogger
+from tests import lake_files
 
 MODEL = "credit-risk"
 DAY1 = dt.datetime(2026, 5, 4, 10, tzinfo=dt.timezone.utc)
@@ -55,19 +55,20 @@ def _cli(home: Home, *args: str, env: dict | None = None) -> subprocess.Complete
 
 
 def _everywhere(home: Home, text: str) -> list[str]:
-    """Files under the lake or the spool holding ``text``: raw bytes, and every Parquet
-    file (hidden or replaced ones too) read back by pyarrow."""
+    """Files under the lake (local or on S3) or the spool holding ``text``: raw bytes, and
+    every Parquet file (hidden or replaced ones too) read back by pyarrow."""
+    files = lake_files.every_file(home)
+    assert any(path.endswith(".parquet") for path, _ in files), "no lake file to search"
+    files += [(str(path), path.read_bytes()) for path in
+              (home.spool.rglob("*") if home.spool.exists() else []) if path.is_file()]
     hits = []
-    for root in (home.lake, home.spool):
-        for path in root.rglob("*") if root.exists() else []:
-            if not path.is_file():
-                continue
-            if text.encode() in path.read_bytes():
-                hits.append(str(path))
-            elif path.name.endswith(".parquet"):
-                table = pq.read_table(path)
-                if any(text in str(v) for c in table.columns for v in c.to_pylist()):
-                    hits.append(str(path))
+    for path, data in files:
+        if text.encode() in data:
+            hits.append(path)
+        elif path.endswith(".parquet"):
+            table = lake_files.read_bytes_table(data)
+            if any(text in str(v) for c in table.columns for v in c.to_pylist()):
+                hits.append(path)
     return hits
 
 
@@ -85,6 +86,7 @@ def test_erase_by_id_end_to_end(traffic) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["predictions"] == 1 and json.loads(done.stdout)["feedback"] == 1
     assert _everywhere(home, gone) == []
+    assert _everywhere(home, ids[6])            # the search finds a row that stays
     assert sorted(_visible_ids(home, "predictions")) == sorted(i for i in ids if i != gone)
     assert sorted(_visible_ids(home, "feedback")) == sorted(i for i in ids if i != gone)
     explain = _cli(home, "explain", "--model", MODEL, "--prediction-id", gone)

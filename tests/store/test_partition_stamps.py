@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from raigov.home import Home
 from raigov.models.capture.segments import write_segment
 from raigov.store.compaction import compact
 from raigov.store.lake import partition_dir, partition_fingerprints, partition_files
 from raigov.store.partition_stamps import FINGERPRINT_FILE, SETTLED_S, STATE_FILE, settled_stamp
+
+# Stamps are directory mtimes of a local lake; an S3 lake has none and lists instead.
+pytestmark = pytest.mark.local_lake_only
 
 DAYS = ("2026-03-02", "2026-03-03", "2026-03-04")
 NOW = dt.datetime(2026, 3, 9, tzinfo=dt.timezone.utc)

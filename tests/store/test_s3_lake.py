@@ -8,13 +8,11 @@ import datetime as dt
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +21,7 @@ from pyarrow import fs
 from raigov.home import Home
 from raigov.models.capture.logger import PredictionLogger
 from raigov.store.lake import lake_connection
+from tests import home_copies
 from tests.serving.conftest import (MODEL, credit_demo, model_home,  # noqa: F401
                                     request_rows, template_home)
 
@@ -148,6 +147,17 @@ def test_erasure_and_retention_on_s3_remove_the_rows_from_the_objects(
     assert parquet(objects(s3_endpoint, s3_lake)) == []
     with lake_connection(model_home, model=MODEL) as con:
         assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 0
+    # SeaweedFS keeps the emptied prefix as a directory (listed below); the lake no
+    # longer counts it as a partition, and a second pass finds nothing to expire.
+    from raigov.store.lake import partitions
+    from raigov.store.lake_fs import lake_fs
+    table = f"{s3_lake.removeprefix('s3://')}/predictions"
+    listed = s3_endpoint.filesystem().get_file_info(fs.FileSelector(table, recursive=True))
+    assert [i for i in listed if i.base_name.startswith("date=")]
+    assert partitions(model_home, "predictions", MODEL) == []
+    assert lake_fs(model_home).existing([lake_fs(model_home).root / "predictions" / f"model={MODEL}"
+                                         / f"date={DAY.date()}"]) == []
+    assert apply_retention(model_home, now=DAY + dt.timedelta(days=days + 2)) == {}
 
 
 def test_encrypted_segments_on_s3_are_not_plain_parquet(
@@ -186,21 +196,31 @@ METRIC_COLUMNS = ("model, version, window_start, window_end, family, metric, seg
                   "value, ci_low, ci_high, n, status")
 
 
-def metric_rows(home: Home) -> list[tuple]:
-    con = duckdb.connect(str(home.catalog_path), read_only=True)
+def metric_rows(home: Home, stores: home_copies.Stores) -> list[tuple]:
+    from raigov.store.catalog import catalog
+
+    saved = home_copies.current().environment()
+    home_copies.set_environment({home_copies.CATALOG_ENV: stores.catalog_url})
     try:
-        return con.execute(f"SELECT {METRIC_COLUMNS} FROM metric_rows "
-                           f"WHERE family <> 'explain' ORDER BY ALL").fetchall()
+        with catalog(home, read_only=True) as con:
+            return [tuple(r) for r in con.execute(
+                f"SELECT {METRIC_COLUMNS} FROM metric_rows WHERE family <> 'explain' "
+                f"ORDER BY {METRIC_COLUMNS}").fetchall()]
     finally:
-        con.close()
+        home_copies.set_environment(saved)
 
 
 def test_monitor_run_on_s3_gives_the_metric_rows_of_a_local_lake(
         template_home, credit_demo, tmp_path, s3_lake, s3_endpoint, monkeypatch) -> None:
     rows = credit_demo.heldout[list(credit_demo.spec.input_columns)]
-    local = Home.resolve(shutil.copytree(template_home.root, tmp_path / "local"))
-    remote = Home.resolve(shutil.copytree(template_home.root, tmp_path / "remote"))
+    # Two copies of the template, each with its own catalog (a database of its own under
+    # the PostgreSQL matrix): one on a local lake/, one on the bucket.
+    local, local_stores = home_copies.copy_home(template_home, tmp_path / "local", activate=False)
+    remote, remote_stores = home_copies.copy_home(template_home, tmp_path / "remote",
+                                                  activate=False)
     monkeypatch.delenv("RAIGOV_LAKE_URL")
+    if local_stores.catalog_url:
+        monkeypatch.setenv("RAIGOV_CATALOG_URL", local_stores.catalog_url)
     log_days(local, rows, batches=3, per_batch=60, day=DAY)
     with PredictionLogger(MODEL, home=local) as log:   # labels for the first 120
         with lake_connection(local, model=MODEL) as con:
@@ -211,14 +231,17 @@ def test_monitor_run_on_s3_gives_the_metric_rows_of_a_local_lake(
     fs.copy_files(str(local.lake), s3_lake.removeprefix("s3://"),
                   destination_filesystem=s3_endpoint.filesystem())
     results = {}
-    for home, url in ((local, None), (remote, s3_lake)):
-        env = {k: v for k, v in os.environ.items() if k != "RAIGOV_LAKE_URL"}
+    for home, stores, url in ((local, local_stores, None), (remote, remote_stores, s3_lake)):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("RAIGOV_LAKE_URL", "RAIGOV_CATALOG_URL")}
         if url:
             env["RAIGOV_LAKE_URL"] = url
+        if stores.catalog_url:
+            env["RAIGOV_CATALOG_URL"] = stores.catalog_url
         done = subprocess.run([*RAIGOV, "monitor", "run", "--home", str(home.root)],
                               env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode in (0, 1), done.stderr
-        results[home.root.name] = metric_rows(home)
+        results[home.root.name] = metric_rows(home, stores)
     assert len(results["local"]) > 20
     assert results["remote"] == results["local"]
 
